@@ -1,0 +1,3 @@
+//! Handler logic (wiring lives in `main.rs`).
+
+pub mod handler;

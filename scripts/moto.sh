@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Starts, stops or reports the local AWS emulator (moto in server mode) on 127.0.0.1.
+# Idempotent: `start` does nothing when it already answers. Port: MOTO_PORT (default 5055).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${MOTO_PORT:-5055}
+STATE=.local
+PIDFILE=$STATE/moto-$PORT.pid
+LOG=$STATE/moto-$PORT.log
+URL=http://127.0.0.1:$PORT
+
+answers() { curl -sf -o /dev/null "$URL/moto-api/data.json"; }
+
+case "${1:-}" in
+  start)
+    if answers; then exit 0; fi
+    scripts/dev-env.sh
+    mkdir -p "$STATE"
+    # Region and dummy credentials for the emulator; nothing here reaches AWS.
+    AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+      nohup .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+    echo $! > "$PIDFILE"
+    for _ in $(seq 1 100); do
+      if answers; then echo "moto server on $URL (log: $LOG)" >&2; exit 0; fi
+      sleep 0.2
+    done
+    echo "moto server did not answer on $URL; see $LOG" >&2
+    exit 1
+    ;;
+  stop)
+    if [[ -f $PIDFILE ]]; then
+      kill "$(cat "$PIDFILE")" 2>/dev/null || true
+      rm -f "$PIDFILE"
+    fi
+    ;;
+  status)
+    if answers; then echo "running on $URL"; else echo "not running"; exit 1; fi
+    ;;
+  reset)
+    curl -sf -X POST "$URL/moto-api/reset" >/dev/null
+    ;;
+  *)
+    echo "usage: $0 start|stop|status|reset" >&2
+    exit 2
+    ;;
+esac

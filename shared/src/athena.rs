@@ -1,0 +1,1 @@
+//! Athena query runner: start in a workgroup, poll with backoff, respect the deadline.

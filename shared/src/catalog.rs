@@ -1,0 +1,1 @@
+//! Pure planning of the raw Glue catalog: table names, table definitions, partitions.

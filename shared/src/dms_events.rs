@@ -1,0 +1,1 @@
+//! DMS events as EventBridge delivers them (`source: aws.dms`).

@@ -1,0 +1,1 @@
+//! Thin Glue adapter: databases, tables and partitions; expected outcomes are values.

@@ -1,0 +1,18 @@
+//! dmslake's library: everything the Lambda functions and the operator CLI share.
+//!
+//! The pure core (no I/O, no SDK types) is [`layout`], [`schema`], [`catalog`] and [`sql`];
+//! the thin AWS adapters are [`s3`], [`glue`] and [`athena`]; [`clients`] builds the SDK
+//! clients once, and [`config`] reads the `DMSLAKE_*` environment.
+
+pub mod athena;
+pub mod catalog;
+pub mod clients;
+pub mod config;
+pub mod dms_events;
+pub mod glue;
+pub mod layout;
+pub mod logging;
+pub mod metrics;
+pub mod s3;
+pub mod schema;
+pub mod sql;

@@ -1,0 +1,1 @@
+//! Athena SQL generation: validated, quoted identifiers; DDL, MERGE and maintenance statements.

@@ -1,0 +1,122 @@
+//! Harness shared by the integration tests: the local AWS emulator (moto in server mode)
+//! reached through the real SDK over HTTP, unique resource names per test, and the paths of
+//! the real DMS sample files.
+//!
+//! `make test` starts the emulator (`scripts/moto.sh start`); a test run without it fails
+//! with a message saying so rather than skipping.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use dmslake::clients::Clients;
+
+/// Endpoint of the local emulator: `DMSLAKE_TEST_AWS_ENDPOINT`, else moto's port from
+/// `MOTO_PORT` (default 5055) on 127.0.0.1.
+pub fn endpoint() -> String {
+    if let Ok(url) = std::env::var("DMSLAKE_TEST_AWS_ENDPOINT") {
+        return url;
+    }
+    let port = std::env::var("MOTO_PORT").unwrap_or_else(|_| "5055".into());
+    format!("http://127.0.0.1:{port}")
+}
+
+/// SDK configuration for the emulator: fixed region and dummy credentials, no retries of
+/// our own beyond the SDK's standard ones.
+pub async fn sdk_config() -> SdkConfig {
+    sdk_config_with_attempts(3).await
+}
+
+/// Like [`sdk_config`] but with a chosen number of attempts (1 for tests that expect the
+/// emulator to answer 500 and must not wait for retries).
+pub async fn sdk_config_with_attempts(max_attempts: u32) -> SdkConfig {
+    let creds =
+        aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "dmslake-tests");
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(max_attempts))
+        .load()
+        .await
+}
+
+/// Every dmslake client pointed at the emulator; panics with a clear message when the
+/// emulator is not running.
+pub async fn clients() -> Clients {
+    let config = sdk_config().await;
+    let clients = Clients::with_config(&config);
+    if let Err(err) = clients.s3.list_buckets().send().await {
+        panic!(
+            "the local AWS emulator is not reachable at {} ({err:?}); start it with `scripts/moto.sh start` \
+             or run the tests through `make test`",
+            endpoint()
+        );
+    }
+    clients
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique to this test process and call, valid as an S3 bucket, Glue database or
+/// SNS/SQS name: lower case letters, digits and dashes (`sep` `_` for Glue).
+pub fn unique_name(prefix: &str, sep: char) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}{sep}{}{sep}{n}{sep}{:x}",
+        std::process::id(),
+        nanos
+    )
+}
+
+/// A fresh bucket for one test.
+pub async fn new_bucket(clients: &Clients, prefix: &str) -> String {
+    let name = unique_name(prefix, '-');
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+    name
+}
+
+/// Root of the real DMS output samples (`../shared/dms-samples` beside the repository, or
+/// `DMSLAKE_SAMPLES_DIR`).
+pub fn samples_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("DMSLAKE_SAMPLES_DIR") {
+        return PathBuf::from(dir);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dms-samples")
+}
+
+/// Root of the repository (for `events/` and scripts).
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
