@@ -1,4 +1,11 @@
-//! `dmslake`: the operator CLI.
+//! `dmslake`: the operator CLI. Output on stdout (JSON where it is data), errors on stderr
+//! with a non-zero exit status.
+
+mod backfill;
+mod explain_key;
+mod schema_cmd;
+mod sql_cmd;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -11,17 +18,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the dmslake configuration read from the environment, as JSON.
-    Config,
+    /// Classify an S3 object key as DMS full-load data, CDC data or not data (JSON).
+    ExplainKey(explain_key::Args),
+    /// Print the Glue columns of a Parquet file (local path or s3://bucket/key) as JSON.
+    Schema(schema_cmd::Args),
+    /// Register every DMS file under s3://bucket/prefix in the Glue catalog.
+    Backfill(backfill::Args),
+    /// Print the SQL a compaction run would execute.
+    Sql(sql_cmd::Args),
+    /// Print each watched DMS task's state, transitions, progress and restarts.
+    Status(status::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Config => {
-            let cfg = dmslake::config::Config::from_env()?;
-            println!("{cfg:?}");
+    let result = match cli.command {
+        Command::ExplainKey(args) => explain_key::run(args).await,
+        Command::Schema(args) => schema_cmd::run(args).await,
+        Command::Backfill(args) => backfill::run(args).await,
+        Command::Sql(args) => sql_cmd::run(args).await,
+        Command::Status(args) => status::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("dmslake: {err:#}");
+            std::process::ExitCode::FAILURE
         }
     }
-    Ok(())
 }
