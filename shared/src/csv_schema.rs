@@ -1,0 +1,1 @@
+//! CSV table columns: from a header row (`AddColumnName=true`) or a declared column manifest.

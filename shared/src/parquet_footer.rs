@@ -1,0 +1,1 @@
+//! Parquet footers read with ranged GETs (last 8 bytes, then the footer), never the whole object.
