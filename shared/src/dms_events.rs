@@ -93,7 +93,8 @@ impl ResourceKind {
     /// Classifies a DMS ARN by its resource type segment.
     pub fn of_arn(arn: &str) -> Option<Self> {
         let mut parts = arn.splitn(7, ':');
-        let (Some("arn"), Some(_partition), Some("dms")) = (parts.next(), parts.next(), parts.next())
+        let (Some("arn"), Some(_partition), Some("dms")) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return None;
         };
@@ -210,11 +211,11 @@ fn task_event_type_kind(event_type: &str) -> Option<DmsEventKind> {
         "REPLICATION_TASK_STARTED" => Some(DmsEventKind::Started),
         "REPLICATION_TASK_STOPPED" => Some(DmsEventKind::Stopped),
         "REPLICATION_TASK_FAILED" => Some(DmsEventKind::Failed),
-        "REPLICATION_TASK_CREATED"
-        | "REPLICATION_TASK_DELETED"
-        | "REPLICATION_TASK_MODIFIED" => Some(DmsEventKind::Informational {
-            event_type: event_type.to_string(),
-        }),
+        "REPLICATION_TASK_CREATED" | "REPLICATION_TASK_DELETED" | "REPLICATION_TASK_MODIFIED" => {
+            Some(DmsEventKind::Informational {
+                event_type: event_type.to_string(),
+            })
+        }
         _ => None,
     }
 }
@@ -363,7 +364,10 @@ pub fn parse_detail_message(message: &str) -> MessageFacts {
     let mut facts = MessageFacts::default();
     for (i, (at, label)) in found.iter().enumerate() {
         let start = at + label.len();
-        let end = found.get(i + 1).map(|(next, _)| *next).unwrap_or(message.len());
+        let end = found
+            .get(i + 1)
+            .map(|(next, _)| *next)
+            .unwrap_or(message.len());
         let value = message.get(start..end).unwrap_or("").trim();
         if value.is_empty() {
             continue;
@@ -450,11 +454,12 @@ pub fn parse_event(payload: &Value) -> Result<DmsEvent, DmsEventError> {
             (None, Some(t)) => task_event_type_kind(t),
             (None, None) => None,
         },
-        ResourceKind::ReplicationInstance => detail.event_id.as_deref().and_then(instance_event_kind),
-        ResourceKind::ReplicationConfig => detail
-            .event_type
-            .as_deref()
-            .and_then(serverless_event_kind),
+        ResourceKind::ReplicationInstance => {
+            detail.event_id.as_deref().and_then(instance_event_kind)
+        }
+        ResourceKind::ReplicationConfig => {
+            detail.event_type.as_deref().and_then(serverless_event_kind)
+        }
     };
     let Some(kind) = kind else {
         return Err(DmsEventError::Unknown {
@@ -506,13 +511,23 @@ mod tests {
             ("DMS-EVENT-0078", DmsEventKind::Failed),
         ];
         for (id, kind) in cases {
-            let ev = parse_event(&task_event(json!({"eventId": id, "type": "REPLICATION_TASK"})))
-                .expect(id);
+            let ev = parse_event(&task_event(
+                json!({"eventId": id, "type": "REPLICATION_TASK"}),
+            ))
+            .expect(id);
             assert_eq!(ev.kind, kind, "{id}");
         }
-        for id in ["DMS-EVENT-0074", "DMS-EVENT-0081", "DMS-EVENT-0091", "DMS-EVENT-0093"] {
+        for id in [
+            "DMS-EVENT-0074",
+            "DMS-EVENT-0081",
+            "DMS-EVENT-0091",
+            "DMS-EVENT-0093",
+        ] {
             let ev = parse_event(&task_event(json!({"eventId": id}))).expect(id);
-            assert!(matches!(ev.kind, DmsEventKind::Informational { .. }), "{id}");
+            assert!(
+                matches!(ev.kind, DmsEventKind::Informational { .. }),
+                "{id}"
+            );
         }
     }
 
@@ -528,27 +543,45 @@ mod tests {
         assert_eq!(ev.facts.last_error.as_deref(), Some("ODBC general error."));
         assert_eq!(ev.facts.stop_reason, Some(StopReason::RecoverableError));
         assert_eq!(ev.facts.error_level.as_deref(), Some("RECOVERABLE"));
-        assert_eq!(ev.resource_arn, "arn:aws:dms:us-east-1:123456789012:task:T1");
+        assert_eq!(
+            ev.resource_arn,
+            "arn:aws:dms:us-east-1:123456789012:task:T1"
+        );
     }
 
     #[test]
     fn unknown_ids_other_sources_and_malformed_details_are_error_values() {
         let unknown = parse_event(&task_event(json!({"eventId": "DMS-EVENT-9999"})));
-        assert!(matches!(unknown, Err(DmsEventError::Unknown { .. })), "{unknown:?}");
+        assert!(
+            matches!(unknown, Err(DmsEventError::Unknown { .. })),
+            "{unknown:?}"
+        );
         let no_id = parse_event(&task_event(json!({"category": "Mystery"})));
-        assert!(matches!(no_id, Err(DmsEventError::Unknown { .. })), "{no_id:?}");
+        assert!(
+            matches!(no_id, Err(DmsEventError::Unknown { .. })),
+            "{no_id:?}"
+        );
 
         let mut other = task_event(json!({"eventId": "DMS-EVENT-0069"}));
         other["source"] = json!("aws.s3");
-        assert!(matches!(parse_event(&other), Err(DmsEventError::NotDms { .. })));
+        assert!(matches!(
+            parse_event(&other),
+            Err(DmsEventError::NotDms { .. })
+        ));
 
         for bad in [json!("text"), json!([1]), json!({"eventId": 7})] {
             let r = parse_event(&task_event(bad.clone()));
-            assert!(matches!(r, Err(DmsEventError::Malformed { .. })), "{bad}: {r:?}");
+            assert!(
+                matches!(r, Err(DmsEventError::Malformed { .. })),
+                "{bad}: {r:?}"
+            );
         }
         let mut no_arn = task_event(json!({"eventId": "DMS-EVENT-0069"}));
         no_arn["resources"] = json!(["arn:aws:s3:::bucket"]);
-        assert!(matches!(parse_event(&no_arn), Err(DmsEventError::Malformed { .. })));
+        assert!(matches!(
+            parse_event(&no_arn),
+            Err(DmsEventError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -576,7 +609,10 @@ mod tests {
         let cases = [
             ("Stop Reason NORMAL", StopKind::Requested),
             ("FULL_LOAD_ONLY_FINISHED", StopKind::FullLoadOnlyFinished),
-            ("Stop Reason STOPPED_AFTER_CACHED_EVENTS", StopKind::Requested),
+            (
+                "Stop Reason STOPPED_AFTER_CACHED_EVENTS",
+                StopKind::Requested,
+            ),
             ("RECOVERABLE_ERROR", StopKind::Unexpected),
             ("Stop Reason STOPPED_DUE_TO_LOW_DISK", StopKind::Unexpected),
             ("SOMETHING_NEW", StopKind::Unexpected),
@@ -593,14 +629,23 @@ mod tests {
 
     #[test]
     fn prose_messages_yield_no_facts_and_arns_classify() {
-        assert_eq!(parse_detail_message("Replication task stopped"), MessageFacts::default());
+        assert_eq!(
+            parse_detail_message("Replication task stopped"),
+            MessageFacts::default()
+        );
         assert_eq!(
             ResourceKind::of_arn("arn:aws:dms:us-east-1:1:task:A"),
             Some(ResourceKind::Task)
         );
-        assert_eq!(ResourceKind::of_arn("arn:aws:dms:us-east-1:1:endpoint:A"), None);
+        assert_eq!(
+            ResourceKind::of_arn("arn:aws:dms:us-east-1:1:endpoint:A"),
+            None
+        );
         assert_eq!(ResourceKind::of_arn("arn:aws:dms:us-east-1:1:task:"), None);
         assert_eq!(arn_resource_id("arn:aws:dms:us-east-1:1:task:ABC"), "ABC");
-        assert_eq!(arn_region("arn:aws:dms:eu-west-1:1:task:ABC"), Some("eu-west-1"));
+        assert_eq!(
+            arn_region("arn:aws:dms:eu-west-1:1:task:ABC"),
+            Some("eu-west-1")
+        );
     }
 }

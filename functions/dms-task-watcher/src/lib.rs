@@ -1,3 +1,38 @@
-//! Handler logic (wiring lives in `main.rs`).
+//! `dms-task-watcher`: reacts to DMS task events and a scheduled health check.
+//!
+//! [`decide`] is the pure core (observation + recorded state + policy → actions); [`dms`] and
+//! [`adapters`] make the AWS calls; [`state`] keeps each task's durable record; [`handler`]
+//! orchestrates and returns a typed [`handler::Outcome`].
 
+pub mod adapters;
+pub mod config;
+pub mod decide;
+pub mod dms;
 pub mod handler;
+pub mod state;
+
+/// What can go wrong while handling one invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum WatcherError {
+    #[error("{service} {operation} on {resource}: {message}")]
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        resource: String,
+        message: String,
+    },
+    #[error(transparent)]
+    State(#[from] dmslake::state::StateError),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl WatcherError {
+    /// `InvalidInput` for a bad manual request (do not retry), `Retryable` otherwise.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "InvalidInput",
+            _ => "Retryable",
+        }
+    }
+}

@@ -1,13 +1,31 @@
 //! Lambda entry point: logging, configuration and clients once; then the handler.
+#![recursion_limit = "256"]
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use dms_task_watcher::handler::{self, Deps};
+use dms_task_watcher::WatcherError;
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
+
+fn diagnostic(err: WatcherError) -> Diagnostic {
+    Diagnostic {
+        error_type: err.error_type().to_string(),
+        error_message: err.to_string(),
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     dmslake::logging::init();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        dms_task_watcher::handler::handle(event.payload).await
+    let deps = Deps::from_env().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let outcome = handler::handle(deps, event.payload)
+            .await
+            .map_err(diagnostic)?;
+        serde_json::to_value(outcome).map_err(|e| Diagnostic {
+            error_type: "Internal".into(),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }
