@@ -1,0 +1,828 @@
+//! dms-task-watcher against the emulator through the real SDK. moto emits no DMS events, so
+//! each test puts the sample events from `events/` (with the emulator's task ARN in
+//! `resources`) and reads the effects back: alerts from an SQS queue subscribed to the SNS
+//! topic, baseline requests from an SQS queue targeted by a rule on a private event bus,
+//! task status from DMS, history from the state bucket.
+
+use dms_task_watcher::adapters::CompactionRequested;
+use dms_task_watcher::config::{Policy, WatcherConfig};
+use dms_task_watcher::handler::{self, Deps, Done, Outcome};
+use dms_task_watcher::state::{self, TaskRecord};
+use dmslake::dms_events::{parse_event, DmsEventKind, ResourceKind};
+use dmslake::state::{StateLocation, StateStore};
+use dmslake_tests::{clients, new_bucket, repo_dir, sdk_config_with_attempts, unique_name};
+use serde_json::{json, Value};
+
+const TABLE_MAPPINGS: &str = r#"{"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"orders","object-locator":{"schema-name":"public","table-name":"orders"},"rule-action":"include"}]}"#;
+const INSTANCE_ARN: &str = "arn:aws:dms:us-east-1:123456789012:rep:T3OM7OUB5NM2LCVZF7JPGJRNUE";
+
+/// moto writes DMS timestamps as ISO strings where the DMS JSON protocol (and so the Rust
+/// SDK) expects epoch seconds, so every DMS response carrying a task fails to deserialize.
+/// This pass-through proxy in front of the emulator rewrites those strings into numbers for
+/// DMS calls only; everything else is forwarded unchanged. It exits when the test process
+/// closes its stdin.
+const DMS_DATE_PROXY: &str = r#"
+import datetime, http.client, http.server, json, os, re, sys, threading
+UPSTREAM = sys.argv[1]
+ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+def fix(v):
+    if isinstance(v, dict):
+        return {k: fix(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [fix(x) for x in v]
+    if isinstance(v, str) and ISO.match(v):
+        d = datetime.datetime.fromisoformat(v)
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=datetime.timezone.utc)
+        return d.timestamp()
+    return v
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        conn = http.client.HTTPConnection(UPSTREAM, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if (self.headers.get("X-Amz-Target") or "").startswith("AmazonDMSv20160101.") and resp.status == 200:
+            data = json.dumps(fix(json.loads(data))).encode()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = forward
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+print(server.server_address[1], flush=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()
+os._exit(0)
+"#;
+
+static PROXY: std::sync::OnceLock<(String, std::sync::Mutex<std::process::ChildStdin>)> =
+    std::sync::OnceLock::new();
+
+/// The DMS endpoint for tests: the date-fixing proxy in front of the emulator.
+fn dms_endpoint() -> String {
+    let (url, _) = PROXY.get_or_init(|| {
+        use std::io::BufRead;
+        let upstream = dmslake_tests::endpoint();
+        let host = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let mut child = std::process::Command::new(repo_dir().join(".venv/bin/python"))
+            .arg("-c")
+            .arg(DMS_DATE_PROXY)
+            .arg(host)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the DMS date proxy");
+        let stdout = child.stdout.take().expect("proxy stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("proxy port");
+        let port: u16 = line.trim().parse().expect("proxy port number");
+        let stdin = child.stdin.take().expect("proxy stdin");
+        (
+            format!("http://127.0.0.1:{port}"),
+            std::sync::Mutex::new(stdin),
+        )
+    });
+    url.clone()
+}
+
+fn dms_client(sdk: &aws_config::SdkConfig) -> aws_sdk_databasemigration::Client {
+    aws_sdk_databasemigration::Client::from_conf(
+        aws_sdk_databasemigration::config::Builder::from(sdk)
+            .endpoint_url(dms_endpoint())
+            .build(),
+    )
+}
+
+fn sample(name: &str) -> Value {
+    let path = repo_dir().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A sample event aimed at `arn`, with its own envelope id (a new delivery).
+fn event_for(name: &str, arn: &str, delivery: &str) -> Value {
+    let mut ev = sample(name);
+    ev["resources"] = json!([arn]);
+    ev["id"] = json!(format!("{}-{delivery}", ev["id"].as_str().unwrap_or("id")));
+    ev
+}
+
+fn manual(name: &str, arn: &str) -> Value {
+    let mut req = sample(name);
+    req["task"] = json!(arn);
+    req
+}
+
+struct Fixture {
+    sdk: aws_config::SdkConfig,
+    task_arn: String,
+    config: WatcherConfig,
+    alerts_queue: String,
+    baseline_queue: String,
+    sqs: aws_sdk_sqs::Client,
+    dms: aws_sdk_databasemigration::Client,
+    store: StateStore,
+}
+
+async fn queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique_name(prefix, '-'))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .expect("queue arn");
+    (url, arn)
+}
+
+async fn create_task(
+    dms: &aws_sdk_databasemigration::Client,
+    migration: &str,
+    instance: &str,
+) -> String {
+    dms.create_replication_task()
+        .replication_task_identifier(unique_name("orders", '-'))
+        .source_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:SOURCEPG")
+        .target_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:TARGETS3")
+        .replication_instance_arn(instance)
+        .migration_type(aws_sdk_databasemigration::types::MigrationTypeValue::from(
+            migration,
+        ))
+        .table_mappings(TABLE_MAPPINGS)
+        .send()
+        .await
+        .expect("create task")
+        .replication_task()
+        .and_then(|t| t.replication_task_arn())
+        .expect("task arn")
+        .to_string()
+}
+
+async fn fixture(policy: Policy, migration: &str) -> Fixture {
+    let c = clients().await;
+    let sdk = sdk_config_with_attempts(1).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let dms = dms_client(&sdk);
+    let state_bucket = new_bucket(&c, "watcher-state").await;
+    let task_arn = create_task(&dms, migration, INSTANCE_ARN).await;
+
+    let topic_arn = c
+        .sns
+        .create_topic()
+        .name(unique_name("alerts", '-'))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .unwrap_or_default()
+        .to_string();
+    let (alerts_queue, alerts_arn) = queue(&sqs, "alerts").await;
+    c.sns
+        .subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&alerts_arn)
+        .send()
+        .await
+        .expect("subscribe");
+
+    let bus = unique_name("bus", '-');
+    c.eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("bus");
+    let rule = unique_name("baseline", '-');
+    c.eventbridge
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["dmslake"],"detail-type":["Compaction Requested"]}"#)
+        .send()
+        .await
+        .expect("rule");
+    let (baseline_queue, baseline_arn) = queue(&sqs, "baseline").await;
+    c.eventbridge
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("compactor")
+                .arn(&baseline_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("targets");
+
+    let location = StateLocation::new(&state_bucket, "dmslake-state/");
+    let config = WatcherConfig {
+        watched: vec![task_arn.clone()],
+        alert_topic_arn: topic_arn,
+        policy,
+        event_bus: bus,
+        data_bucket: None,
+        bucket_folder: "dms".into(),
+        state: location.clone(),
+    };
+    Fixture {
+        sdk,
+        task_arn,
+        config,
+        alerts_queue,
+        baseline_queue,
+        sqs,
+        dms,
+        store: StateStore::new(c.s3.clone(), location),
+    }
+}
+
+impl Fixture {
+    /// A fresh `Deps` each call: every invocation is a cold start, so anything remembered
+    /// comes from the state bucket.
+    fn deps(&self) -> Deps {
+        let mut deps = Deps::with_config(&self.sdk, self.config.clone());
+        deps.dms = dms_client(&self.sdk);
+        deps
+    }
+
+    async fn invoke(&self, payload: Value) -> Outcome {
+        handler::handle(&self.deps(), payload)
+            .await
+            .expect("handled")
+    }
+
+    async fn drain(&self, url: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            let msgs = got.messages();
+            if msgs.is_empty() && !out.is_empty() {
+                break;
+            }
+            for m in msgs {
+                out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("json body"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        out
+    }
+
+    /// Alerts published since the last call: (subject, message).
+    async fn alerts(&self) -> Vec<(String, String)> {
+        self.drain(&self.alerts_queue)
+            .await
+            .into_iter()
+            .map(|b| {
+                (
+                    b["Subject"].as_str().unwrap_or_default().to_string(),
+                    b["Message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    async fn baselines(&self) -> Vec<CompactionRequested> {
+        self.drain(&self.baseline_queue)
+            .await
+            .into_iter()
+            .map(|ev| {
+                assert_eq!(ev["source"], "dmslake");
+                assert_eq!(ev["detail-type"], "Compaction Requested");
+                serde_json::from_value(ev["detail"].clone()).expect("detail")
+            })
+            .collect()
+    }
+
+    async fn dms_status(&self) -> String {
+        dms_task_watcher::dms::describe(&self.dms, &self.task_arn)
+            .await
+            .expect("describe")
+            .expect("task exists")
+            .status
+    }
+
+    async fn start_in_dms(&self) {
+        self.dms
+            .start_replication_task()
+            .replication_task_arn(&self.task_arn)
+            .start_replication_task_type(
+                aws_sdk_databasemigration::types::StartReplicationTaskTypeValue::StartReplication,
+            )
+            .send()
+            .await
+            .expect("start");
+    }
+
+    async fn record(&self) -> TaskRecord {
+        state::load(&self.store, &self.task_arn)
+            .await
+            .expect("record")
+            .0
+    }
+}
+
+fn auto_resume(limit: u32) -> Policy {
+    Policy {
+        auto_resume: true,
+        restart_limit: limit,
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn every_sample_event_parses_as_what_it_documents() {
+    let expected = [
+        (
+            "dms-task-started.json",
+            ResourceKind::Task,
+            DmsEventKind::Started,
+        ),
+        (
+            "dms-task-stopped.json",
+            ResourceKind::Task,
+            DmsEventKind::Stopped,
+        ),
+        (
+            "dms-task-stopped-full-load-finished.json",
+            ResourceKind::Task,
+            DmsEventKind::Stopped,
+        ),
+        (
+            "dms-task-failed.json",
+            ResourceKind::Task,
+            DmsEventKind::Failed,
+        ),
+        (
+            "dms-serverless-replication-failed.json",
+            ResourceKind::ReplicationConfig,
+            DmsEventKind::Failed,
+        ),
+        (
+            "dms-instance-low-storage.json",
+            ResourceKind::ReplicationInstance,
+            DmsEventKind::InstanceLowStorage,
+        ),
+    ];
+    for (name, resource, kind) in expected {
+        let ev = parse_event(&sample(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((ev.resource, ev.kind), (resource, kind), "{name}");
+    }
+    let finished =
+        parse_event(&sample("dms-task-stopped-full-load-finished.json")).expect("parses");
+    assert_eq!(
+        finished
+            .facts
+            .stop_reason
+            .map(|r| r.as_str().to_string())
+            .as_deref(),
+        Some("FULL_LOAD_ONLY_FINISHED")
+    );
+    // The real captured DMS events parse the same way.
+    let captured = dmslake_tests::samples_dir().join("events");
+    for file in [
+        "dms_task_started.json",
+        "dms_task_stopped.json",
+        "dms_task_failed.json",
+        "dms_task_created.json",
+        "awsdocs_dms_eventbridge_replication_task_started.json",
+    ] {
+        let text = std::fs::read_to_string(captured.join(file)).expect("captured sample");
+        parse_event(&serde_json::from_str(&text).expect("json"))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    for name in [
+        "watcher-manual-status.json",
+        "watcher-manual-start.json",
+        "watcher-manual-stop.json",
+        "watcher-manual-resume.json",
+        "watcher-manual-reload.json",
+        "watcher-manual-health-check.json",
+    ] {
+        assert!(sample(name)["action"].is_string(), "{name}");
+    }
+    assert_eq!(
+        sample("watcher-health-check.json")["detail-type"],
+        "Scheduled Event"
+    );
+}
+
+#[tokio::test]
+async fn k_failures_in_the_window_restart_exactly_k_times_then_alert_that_auto_restart_stopped() {
+    let fx = fixture(auto_resume(2), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    let mut resumes = 0;
+    for i in 0..4 {
+        let outcome = fx
+            .invoke(event_for(
+                "dms-task-failed.json",
+                &fx.task_arn,
+                &i.to_string(),
+            ))
+            .await;
+        let report = &outcome.reports()[0];
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(report.alerts(), 1, "failure {i}: {outcome:?}");
+        resumes += report.resumes();
+    }
+    assert_eq!(resumes, 2, "exactly K restarts");
+
+    let alerts = fx.alerts().await;
+    assert_eq!(alerts.len(), 4, "{alerts:?}");
+    for (subject, message) in &alerts[..2] {
+        assert!(subject.contains("failed"), "{subject}");
+        assert!(message.contains("ODBC general error."), "{message}");
+        assert!(message.contains("RECOVERABLE_ERROR"), "{message}");
+        assert!(message.contains(&fx.task_arn), "{message}");
+        assert!(
+            message.contains(
+                "Console: https://console.aws.amazon.com/dms/v2/home?region=us-east-1#taskDetails/"
+            ),
+            "{message}"
+        );
+        // moto answers DescribeTableStatistics with 500: the alert says so.
+        assert!(
+            message.contains("Tables in error: unavailable"),
+            "{message}"
+        );
+        assert!(
+            message.contains("resuming with resume-processing"),
+            "{message}"
+        );
+    }
+    for (subject, message) in &alerts[2..] {
+        assert!(subject.contains("auto-restart stopped"), "{subject}");
+        assert!(
+            message.contains("will not restart this task again"),
+            "{message}"
+        );
+        assert!(message.contains("\"action\": \"reload\""), "{message}");
+    }
+    let record = fx.record().await;
+    assert!(record.restarts_exhausted);
+    assert_eq!(record.restarts.len(), 2);
+    assert_eq!(
+        record
+            .last_failure
+            .as_ref()
+            .and_then(|f| f.stop_reason.as_deref()),
+        Some("RECOVERABLE_ERROR")
+    );
+
+    // The operator's resume lifts the bound.
+    let outcome = fx
+        .invoke(manual("watcher-manual-resume.json", &fx.task_arn))
+        .await;
+    assert!(
+        matches!(outcome.reports()[0].done[0], Done::Commanded { .. }),
+        "{outcome:?}"
+    );
+    assert!(!fx.record().await.restarts_exhausted);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_of_a_failure_restarts_once() {
+    let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    let ev = event_for("dms-task-failed.json", &fx.task_arn, "dup");
+    let first = fx.invoke(ev.clone()).await;
+    let second = fx.invoke(ev).await;
+    assert_eq!(first.reports()[0].resumes(), 1);
+    assert!(second.reports()[0].duplicate);
+    assert_eq!(second.reports()[0].resumes(), 0);
+    assert_eq!(fx.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn start_event_records_the_transition_and_requests_the_baseline_once_per_load() {
+    let fx = fixture(Policy::default(), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    // moto reports FullLoadProgressPercent 100 with one table loaded for a started task.
+    let outcome = fx
+        .invoke(event_for("dms-task-started.json", &fx.task_arn, "a"))
+        .await;
+    let report = &outcome.reports()[0];
+    assert!(
+        matches!(&report.done[0], Done::Recorded { to, cause, .. } if to == "running" && cause == "event"),
+        "{report:?}"
+    );
+    assert_eq!(report.baselines(), 1, "{report:?}");
+    // A later start event and health checks of the same load ask for nothing more.
+    fx.invoke(event_for("dms-task-started.json", &fx.task_arn, "b"))
+        .await;
+    for _ in 0..2 {
+        let outcome = fx.invoke(sample("watcher-health-check.json")).await;
+        assert_eq!(outcome.reports()[0].baselines(), 0, "{outcome:?}");
+    }
+    let baselines = fx.baselines().await;
+    assert_eq!(
+        baselines,
+        vec![CompactionRequested {
+            reason: "full_load_finished".into(),
+            task_arn: fx.task_arn.clone(),
+            tables: vec!["public.orders".into()],
+        }]
+    );
+    assert!(fx.alerts().await.is_empty(), "a start is not alerted");
+    let record = fx.record().await;
+    assert_eq!(record.last_state.as_deref(), Some("running"));
+    assert_eq!(record.full_load_progress, Some(100));
+}
+
+#[tokio::test]
+async fn full_load_only_finished_stop_requests_the_baseline_without_alert() {
+    let fx = fixture(auto_resume(3), "full-load").await;
+    let outcome = fx
+        .invoke(event_for(
+            "dms-task-stopped-full-load-finished.json",
+            &fx.task_arn,
+            "a",
+        ))
+        .await;
+    let report = &outcome.reports()[0];
+    assert_eq!(report.baselines(), 1, "{report:?}");
+    assert_eq!(report.alerts() + report.resumes(), 0, "{report:?}");
+    assert_eq!(fx.baselines().await.len(), 1);
+    assert!(fx.alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_operator_stop_is_recorded_without_alert_or_restart() {
+    let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
+    fx.invoke(manual("watcher-manual-start.json", &fx.task_arn))
+        .await;
+    assert_eq!(fx.dms_status().await, "running");
+    fx.invoke(manual("watcher-manual-stop.json", &fx.task_arn))
+        .await;
+    assert_eq!(fx.dms_status().await, "stopped");
+    let outcome = fx
+        .invoke(event_for("dms-task-stopped.json", &fx.task_arn, "a"))
+        .await;
+    let report = &outcome.reports()[0];
+    assert!(
+        matches!(&report.done[..], [Done::Recorded { to, .. }] if to == "stopped"),
+        "{report:?}"
+    );
+    // The health check agrees with the recorded state: nothing to do.
+    let outcome = fx.invoke(sample("watcher-health-check.json")).await;
+    assert!(outcome.reports()[0].done.is_empty(), "{outcome:?}");
+    assert!(fx.alerts().await.is_empty());
+    assert_eq!(fx.dms_status().await, "stopped");
+}
+
+#[tokio::test]
+async fn the_health_check_notices_a_task_that_stopped_without_any_event() {
+    let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    let first = fx.invoke(json!({"action": "health_check"})).await;
+    assert!(
+        matches!(&first.reports()[0].done[0], Done::Recorded { to, cause, .. } if to == "running" && cause == "health_check"),
+        "{first:?}"
+    );
+    fx.baselines().await;
+
+    // DMS stops the task and no event arrives (moto cannot put a task in `failed`; an
+    // unexplained stop of a running task is the closest state it offers).
+    fx.dms
+        .stop_replication_task()
+        .replication_task_arn(&fx.task_arn)
+        .send()
+        .await
+        .expect("stop");
+    let outcome = fx.invoke(sample("watcher-health-check.json")).await;
+    let report = &outcome.reports()[0];
+    assert_eq!((report.alerts(), report.resumes()), (1, 1), "{report:?}");
+    let alerts = fx.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].1.contains("Detected by: health_check"),
+        "{}",
+        alerts[0].1
+    );
+    assert_eq!(fx.dms_status().await, "running", "resumed");
+}
+
+#[tokio::test]
+async fn a_running_task_without_new_files_is_flagged_once() {
+    let mut fx = fixture(Policy::default(), "cdc").await;
+    let c = clients().await;
+    let data = new_bucket(&c, "watcher-data").await;
+    fx.config.data_bucket = Some(data.clone());
+    fx.start_in_dms().await;
+    // The task has been running for two hours (recorded history) and wrote nothing.
+    let mut record = TaskRecord::new(&fx.task_arn);
+    record.push_transition(
+        chrono::Utc::now() - chrono::Duration::hours(2),
+        "running",
+        "event",
+        None,
+    );
+    fx.store
+        .put(&state::record_name(&fx.task_arn), &record)
+        .await
+        .expect("seed record");
+    let first = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(first.reports()[0].alerts(), 1, "{first:?}");
+    let second = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(second.reports()[0].alerts(), 0, "{second:?}");
+    let alerts = fx.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].0.contains("writing no files"), "{}", alerts[0].0);
+
+    // A new file ends the quiet period.
+    c.s3.put_object()
+        .bucket(&data)
+        .key("dms/public/orders/20261120-000000001.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"I,1\n"))
+        .send()
+        .await
+        .expect("put");
+    let third = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(third.reports()[0].alerts(), 0);
+    assert_eq!(fx.record().await.stale_alerted_at, None);
+}
+
+#[tokio::test]
+async fn foreign_unwatched_unknown_and_malformed_events_are_ignored() {
+    let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
+    let s3_event: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            dmslake_tests::samples_dir()
+                .join("events/s3EventBridgeNotificationObjectCreatedEvent.json"),
+        )
+        .expect("s3 sample"),
+    )
+    .expect("json");
+    // The sample's own ARN is not a watched task.
+    let unwatched = sample("dms-task-failed.json");
+    let mut malformed = event_for("dms-task-failed.json", &fx.task_arn, "m");
+    malformed["detail"] = json!("Last Error everything");
+    let mut unknown = event_for("dms-task-started.json", &fx.task_arn, "u");
+    unknown["detail"]["eventId"] = json!("DMS-EVENT-9999");
+    for payload in [
+        s3_event,
+        unwatched,
+        malformed,
+        unknown,
+        json!({"hello": "world"}),
+    ] {
+        let outcome = fx.invoke(payload.clone()).await;
+        assert!(
+            matches!(outcome, Outcome::Ignored { .. }),
+            "{payload}: {outcome:?}"
+        );
+    }
+    assert!(fx.alerts().await.is_empty());
+    assert!(fx
+        .store
+        .get::<Value>(&state::record_name(&fx.task_arn))
+        .await
+        .expect("get")
+        .is_none());
+    assert_eq!(fx.dms_status().await, "creating", "no restart");
+}
+
+#[tokio::test]
+async fn a_serverless_replication_failure_is_alerted_even_when_describe_is_unavailable() {
+    let mut fx = fixture(Policy::default(), "full-load-and-cdc").await;
+    let config_arn = sample("dms-serverless-replication-failed.json")["resources"][0]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    fx.config.watched.push(config_arn.clone());
+    let outcome = fx
+        .invoke(sample("dms-serverless-replication-failed.json"))
+        .await;
+    let report = &outcome.reports()[0];
+    assert_eq!(report.task_arn, config_arn);
+    assert_eq!(report.alerts(), 1, "{report:?}");
+    let alerts = fx.alerts().await;
+    assert!(
+        alerts[0].1.contains("EXAMPLEREPLCFG7N3K2M"),
+        "{}",
+        alerts[0].1
+    );
+}
+
+#[tokio::test]
+async fn low_storage_on_the_instance_of_a_watched_task_is_alerted() {
+    let fx = fixture(Policy::default(), "full-load-and-cdc").await;
+    let outcome = fx.invoke(sample("dms-instance-low-storage.json")).await;
+    assert_eq!(outcome.reports()[0].alerts(), 1, "{outcome:?}");
+    let alerts = fx.alerts().await;
+    assert!(alerts[0].0.contains("low on storage"), "{}", alerts[0].0);
+    assert!(alerts[0].1.contains(&fx.task_arn), "{}", alerts[0].1);
+
+    // An instance running no watched task: ignored.
+    let mut other = sample("dms-instance-low-storage.json");
+    other["resources"] = json!(["arn:aws:dms:us-east-1:123456789012:rep:OTHERINSTANCE"]);
+    assert!(matches!(fx.invoke(other).await, Outcome::Ignored { .. }));
+}
+
+#[tokio::test]
+async fn manual_requests_drive_dms_and_status_reports_the_history() {
+    let fx = fixture(Policy::default(), "full-load-and-cdc").await;
+    for name in [
+        "watcher-manual-start.json",
+        "watcher-manual-stop.json",
+        "watcher-manual-reload.json",
+    ] {
+        let outcome = fx.invoke(manual(name, &fx.task_arn)).await;
+        assert!(
+            outcome.reports()[0].errors.is_empty(),
+            "{name}: {outcome:?}"
+        );
+    }
+    assert_eq!(fx.dms_status().await, "running");
+    let outcome = fx
+        .invoke(manual("watcher-manual-status.json", &fx.task_arn))
+        .await;
+    let Outcome::Status { tasks } = outcome else {
+        panic!("status: {outcome:?}")
+    };
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!(t.live.as_ref().map(|l| l.status.as_str()), Some("running"));
+    let to: Vec<&str> = t.record.transitions.iter().map(|t| t.to.as_str()).collect();
+    assert_eq!(to, ["starting", "stopping", "starting"]);
+
+    // Unknown actions and unwatched tasks are refused (manual requests only).
+    let bad = handler::handle(
+        &fx.deps(),
+        json!({"action": "explode", "task": fx.task_arn}),
+    )
+    .await;
+    assert!(bad.is_err());
+    let unwatched = handler::handle(&fx.deps(), sample("watcher-manual-resume.json")).await;
+    assert!(
+        matches!(
+            unwatched,
+            Err(dms_task_watcher::WatcherError::InvalidRequest(_))
+        ),
+        "{unwatched:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_restart_count_survives_cold_starts_and_concurrent_writers() {
+    let fx = fixture(auto_resume(2), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    // Two deliveries of different failures handled concurrently by two environments.
+    let (a, b) = tokio::join!(
+        fx.invoke(event_for("dms-task-failed.json", &fx.task_arn, "x")),
+        fx.invoke(event_for("dms-task-failed.json", &fx.task_arn, "y")),
+    );
+    assert_eq!(a.reports()[0].resumes() + b.reports()[0].resumes(), 2);
+    let third = fx
+        .invoke(event_for("dms-task-failed.json", &fx.task_arn, "z"))
+        .await;
+    assert_eq!(
+        third.reports()[0].resumes(),
+        0,
+        "bound reached across environments"
+    );
+}
