@@ -64,8 +64,12 @@ sys.stdin.read()
 os._exit(0)
 "#;
 
-static PROXY: std::sync::OnceLock<(String, std::sync::Mutex<std::process::ChildStdin>)> =
-    std::sync::OnceLock::new();
+/// The proxy's URL, and the process with its stdin held open for the life of the tests.
+type Proxy = (
+    String,
+    std::sync::Mutex<(std::process::Child, std::process::ChildStdin)>,
+);
+static PROXY: std::sync::OnceLock<Proxy> = std::sync::OnceLock::new();
 
 /// The DMS endpoint for tests: the date-fixing proxy in front of the emulator.
 fn dms_endpoint() -> String {
@@ -93,7 +97,7 @@ fn dms_endpoint() -> String {
         let stdin = child.stdin.take().expect("proxy stdin");
         (
             format!("http://127.0.0.1:{port}"),
-            std::sync::Mutex::new(stdin),
+            std::sync::Mutex::new((child, stdin)),
         )
     });
     url.clone()
