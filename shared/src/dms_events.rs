@@ -19,14 +19,18 @@ pub const DMS_SOURCE: &str = "aws.dms";
 pub const TASK_DETAIL_TYPE: &str = "DMS Replication Task State Change";
 /// `detail-type` of a DMS Serverless replication event.
 pub const SERVERLESS_DETAIL_TYPE: &str = "DMS Replication State Change";
-/// `detail-type` of a replication instance event.
+/// `detail-type` of a replication instance event. DMS sends instance events under several
+/// detail-types sharing this prefix (`... State Change`, `... Storage State Change`,
+/// `... Class State Change`, `... Multi-AZ State Change`, `... Patch State`,
+/// `... Failover State`: EventBridge events reference, events-ref-dms.html); all are accepted.
 pub const INSTANCE_DETAIL_TYPE: &str = "DMS Replication Instance State Change";
+const INSTANCE_DETAIL_TYPE_PREFIX: &str = "DMS Replication Instance ";
 
 /// Why an EventBridge payload is not a DMS event dmslake acts on. Every variant is an
 /// expected outcome the watcher logs once and ignores.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DmsEventError {
-    #[error("not a DMS event: source {event_source:?}, detail-type {detail_type:?}")]
+    #[error("not a DMS task, replication or instance event: source {event_source:?}, detail-type {detail_type:?}")]
     NotDms {
         event_source: String,
         detail_type: String,
@@ -419,7 +423,9 @@ pub fn parse_event(payload: &Value) -> Result<DmsEvent, DmsEventError> {
     let expected_kind = match (envelope.source.as_str(), envelope.detail_type.as_str()) {
         (DMS_SOURCE, TASK_DETAIL_TYPE) => ResourceKind::Task,
         (DMS_SOURCE, SERVERLESS_DETAIL_TYPE) => ResourceKind::ReplicationConfig,
-        (DMS_SOURCE, INSTANCE_DETAIL_TYPE) => ResourceKind::ReplicationInstance,
+        (DMS_SOURCE, t) if t.starts_with(INSTANCE_DETAIL_TYPE_PREFIX) => {
+            ResourceKind::ReplicationInstance
+        }
         _ => {
             return Err(DmsEventError::NotDms {
                 event_source: envelope.source,
@@ -596,7 +602,7 @@ mod tests {
         assert_eq!(ev.kind, DmsEventKind::Failed);
 
         let ev = parse_event(&json!({
-            "id": "i", "detail-type": INSTANCE_DETAIL_TYPE, "source": "aws.dms",
+            "id": "i", "detail-type": "DMS Replication Instance Storage State Change", "source": "aws.dms",
             "resources": ["arn:aws:dms:us-east-1:123456789012:rep:R1"],
             "detail": {"eventId": "DMS-EVENT-0007", "category": "LowStorage"}
         }))

@@ -203,8 +203,8 @@ pub fn drift(snapshot: &TaskSnapshot, record: &TaskRecord) -> Option<Trigger> {
 }
 
 /// Table names selected by a task's table mappings (CHAP_Tasks.CustomizingTasks.TableMapping):
-/// `include` selection rules naming one schema and one table. Any wildcard (`%`, `_` is not a
-/// wildcard in practice but `%` is) means "every table": the list is then empty.
+/// `include` selection rules naming one schema and one table. A `%` wildcard in any include
+/// rule means "every table": the list is then empty.
 pub fn tables_from_mappings(mappings: &str) -> Vec<String> {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(mappings) else {
         return Vec::new();
