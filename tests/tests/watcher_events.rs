@@ -19,8 +19,11 @@ const INSTANCE_ARN: &str = "arn:aws:dms:us-east-1:123456789012:rep:T3OM7OUB5NM2L
 /// moto writes DMS timestamps as ISO strings where the DMS JSON protocol (and so the Rust
 /// SDK) expects epoch seconds, so every DMS response carrying a task fails to deserialize.
 /// This pass-through proxy in front of the emulator rewrites those strings into numbers for
-/// DMS calls only; everything else is forwarded unchanged. It exits when the test process
-/// closes its stdin.
+/// DMS calls only; everything else is forwarded unchanged. moto also cannot put a task in
+/// `failed` or report a full load in progress, so `POST /__override` with
+/// `{"arn": ..., "fields": {...}}` merges fields into that task in later DMS answers (the way
+/// moto's own state manager scripts other services). It exits when the test process closes
+/// its stdin.
 const DMS_DATE_PROXY: &str = r#"
 import datetime, http.client, http.server, json, os, re, sys, threading
 UPSTREAM = sys.argv[1]
@@ -36,19 +39,41 @@ def fix(v):
             d = d.replace(tzinfo=datetime.timezone.utc)
         return d.timestamp()
     return v
+OVERRIDES = {}
+def merge(task):
+    extra = OVERRIDES.get(task.get("ReplicationTaskArn"))
+    if extra:
+        for k, v in extra.items():
+            if isinstance(v, dict) and isinstance(task.get(k), dict):
+                task[k].update(v)
+            else:
+                task[k] = v
+def patch(doc):
+    for t in doc.get("ReplicationTasks") or []:
+        merge(t)
+    if isinstance(doc.get("ReplicationTask"), dict):
+        merge(doc["ReplicationTask"])
+    return doc
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a):
         pass
     def forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/__override":
+            req = json.loads(body)
+            OVERRIDES.setdefault(req["arn"], {}).update(req["fields"])
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         conn = http.client.HTTPConnection(UPSTREAM, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         if (self.headers.get("X-Amz-Target") or "").startswith("AmazonDMSv20160101.") and resp.status == 200:
-            data = json.dumps(fix(json.loads(data))).encode()
+            data = json.dumps(fix(patch(json.loads(data)))).encode()
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
@@ -101,6 +126,25 @@ fn dms_endpoint() -> String {
         )
     });
     url.clone()
+}
+
+/// Makes later DMS answers about `arn` carry `fields` (merged into `ReplicationTaskStats`
+/// when that is given as an object).
+fn override_task(arn: &str, fields: Value) {
+    use std::io::{Read, Write};
+    let url = dms_endpoint();
+    let addr = url.trim_start_matches("http://");
+    let body = json!({"arn": arn, "fields": fields}).to_string();
+    let mut conn = std::net::TcpStream::connect(addr).expect("proxy connection");
+    write!(
+        conn,
+        "POST /__override HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("override request");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("override answer");
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
 }
 
 fn dms_client(sdk: &aws_config::SdkConfig) -> aws_sdk_databasemigration::Client {
@@ -829,4 +873,92 @@ async fn the_restart_count_survives_cold_starts_and_concurrent_writers() {
         0,
         "bound reached across environments"
     );
+}
+
+#[tokio::test]
+async fn the_health_check_treats_a_task_that_failed_without_any_event_as_its_failure_event() {
+    let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    fx.invoke(event_for("dms-task-started.json", &fx.task_arn, "s"))
+        .await;
+    fx.baselines().await;
+
+    // The task fails; DMS's best-effort delivery loses the event.
+    override_task(
+        &fx.task_arn,
+        json!({
+            "Status": "failed",
+            "StopReason": "Stop Reason FATAL_ERROR",
+            "LastFailureMessage": "Error reading the replication slot: requested WAL segment has already been removed",
+        }),
+    );
+    let outcome = fx.invoke(sample("watcher-health-check.json")).await;
+    let report = &outcome.reports()[0];
+    assert!(
+        matches!(&report.done[0], Done::Recorded { to, cause, .. } if to == "failed" && cause == "health_check"),
+        "{report:?}"
+    );
+    assert_eq!((report.alerts(), report.resumes()), (1, 1), "{report:?}");
+    let alerts = fx.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    let message = &alerts[0].1;
+    assert!(message.contains("FATAL_ERROR"), "{message}");
+    assert!(
+        message.contains("requested WAL segment has already been removed"),
+        "{message}"
+    );
+    assert!(message.contains("Detected by: health_check"), "{message}");
+
+    // The resume did not take (the task still answers `failed` while the record says
+    // `resuming`): the next check counts a second failure, alerts and resumes again.
+    let again = fx.invoke(sample("watcher-health-check.json")).await;
+    let report = &again.reports()[0];
+    assert_eq!((report.alerts(), report.resumes()), (1, 1), "{report:?}");
+    assert_eq!(fx.record().await.restarts.len(), 2);
+    // Once recorded as failed, a failed task is not failed again by every check.
+    fx.store
+        .put(&state::record_name(&fx.task_arn), &{
+            let mut r = fx.record().await;
+            r.last_state = Some("failed".into());
+            r
+        })
+        .await
+        .expect("record");
+    let quiet = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(quiet.reports()[0].alerts(), 0, "{quiet:?}");
+}
+
+#[tokio::test]
+async fn the_health_check_requests_the_baseline_exactly_once_when_a_full_load_finishes() {
+    let fx = fixture(Policy::default(), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    let started = "2026-11-20T02:57:53";
+    override_task(
+        &fx.task_arn,
+        json!({"ReplicationTaskStats": {
+            "FullLoadProgressPercent": 40, "TablesLoaded": 0, "TablesLoading": 1, "TablesQueued": 0,
+            "FullLoadStartDate": started, "FullLoadFinishDate": null
+        }}),
+    );
+    let first = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(first.reports()[0].baselines(), 0, "{first:?}");
+    assert_eq!(fx.record().await.full_load_progress, Some(40));
+
+    override_task(
+        &fx.task_arn,
+        json!({"ReplicationTaskStats": {
+            "FullLoadProgressPercent": 100, "TablesLoaded": 1, "TablesLoading": 0,
+            "FullLoadFinishDate": "2026-11-20T03:40:00"
+        }}),
+    );
+    let mut requested = 0;
+    for _ in 0..3 {
+        let outcome = fx.invoke(sample("watcher-health-check.json")).await;
+        requested += outcome.reports()[0].baselines();
+    }
+    assert_eq!(requested, 1);
+    let baselines = fx.baselines().await;
+    assert_eq!(baselines.len(), 1, "{baselines:?}");
+    assert_eq!(baselines[0].tables, vec!["public.orders".to_string()]);
+    assert!(fx.alerts().await.is_empty());
 }
