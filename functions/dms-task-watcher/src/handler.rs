@@ -299,6 +299,12 @@ async fn send_alert(deps: &Deps, alert: &Alert, report: &mut TaskReport) {
     match adapters::publish_alert(&deps.sns, &deps.config.alert_topic_arn, alert).await {
         Ok(message_id) => {
             tracing::warn!(task = %report.task_arn, subject = %alert.subject, message_id = %message_id, "alert published");
+            metrics::emit(
+                "TaskAlerts",
+                1.0,
+                Unit::Count,
+                &[("Task", arn_resource_id(&report.task_arn))],
+            );
             report.done.push(Done::Alerted {
                 subject: alert.subject.clone(),
                 message_id,
