@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
+
+use serde_json::{json, Value};
 
 static DEV_ENV: Once = Once::new();
 
@@ -191,29 +193,102 @@ fn hard_coded_bucket_arn_fails_the_iam_check() {
     assert_rejected(&path, "hard-coded resource 'arn:aws:s3:::some-bucket/*'");
 }
 
+// ---- the translated template wires what the functions expect ----
+
+static TRANSLATED: OnceLock<Value> = OnceLock::new();
+
+/// template.yaml translated to plain CloudFormation (Globals merged into each function).
+fn translated() -> &'static Value {
+    TRANSLATED.get_or_init(|| {
+        ensure_dev_env();
+        let dir = std::env::temp_dir().join(dmslake_tests::unique_name("dmslake-cfn", '-'));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join("translated.json");
+        let output = Command::new(repo().join(".venv/bin/python"))
+            .arg(repo().join("tests/py/sam_translate.py"))
+            .arg(repo().join("template.yaml"))
+            .arg(&out)
+            .output()
+            .expect("run sam_translate.py");
+        assert!(
+            output.status.success(),
+            "translation failed: {}",
+            text(&output)
+        );
+        let json = std::fs::read_to_string(&out).expect("read translated template");
+        let _ = std::fs::remove_dir_all(&dir);
+        serde_json::from_str(&json).expect("translated template is JSON")
+    })
+}
+
+fn resource(logical_id: &str) -> &'static Value {
+    let r = &translated()["Resources"][logical_id];
+    assert!(
+        r.is_object(),
+        "no resource {logical_id} in the translated template"
+    );
+    r
+}
+
+fn props(logical_id: &str) -> &'static Value {
+    &resource(logical_id)["Properties"]
+}
+
+const FUNCTIONS: [&str; 3] = [
+    "PartitionRegistrarFunction",
+    "DmsTaskWatcherFunction",
+    "CompactorFunction",
+];
+
+const COMMON_ENV: [&str; 12] = [
+    "DMSLAKE_BUCKET_FOLDER",
+    "DMSLAKE_DATE_PARTITION_ENABLED",
+    "DMSLAKE_DATE_PARTITION_SEQUENCE",
+    "DMSLAKE_DATE_PARTITION_DELIMITER",
+    "DMSLAKE_CDC_PATH",
+    "DMSLAKE_RAW_DATABASE",
+    "DMSLAKE_CURATED_DATABASE",
+    "DMSLAKE_TIMESTAMP_COLUMN",
+    "DMSLAKE_CHANGE_SEQUENCE_COLUMN",
+    "DMSLAKE_BEFORE_IMAGE_PREFIX",
+    "DMSLAKE_STATE_BUCKET",
+    "DMSLAKE_STATE_PREFIX",
+];
+
 #[test]
-fn template_sets_the_environment_contract_for_every_function() {
-    // Every variable of the environment contract (shared/src/config.rs and the functions'
-    // own settings) is set by the template.
-    let template = template_text();
+fn every_function_is_arm64_al2023_with_json_logs_and_the_common_environment() {
+    for f in FUNCTIONS {
+        let p = props(f);
+        assert_eq!(p["Runtime"], json!("provided.al2023"), "{f}");
+        assert_eq!(p["Architectures"], json!(["arm64"]), "{f}");
+        assert_eq!(p["Handler"], json!("bootstrap"), "{f}");
+        assert_eq!(p["LoggingConfig"]["LogFormat"], json!("JSON"), "{f}");
+        let vars = p["Environment"]["Variables"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{f} has no environment"));
+        for var in COMMON_ENV {
+            assert!(vars.contains_key(var), "{f} lacks {var}");
+        }
+        assert_eq!(vars["DMSLAKE_STATE_PREFIX"], json!("dmslake-state/"));
+    }
+}
+
+#[test]
+fn each_function_gets_its_own_settings() {
+    let env = |f: &str| props(f)["Environment"]["Variables"].clone();
+    let registrar = env("PartitionRegistrarFunction");
+    assert!(registrar.get("DMSLAKE_CSV_COLUMNS_URI").is_some());
+    let compactor = env("CompactorFunction");
     for var in [
-        "DMSLAKE_BUCKET_FOLDER",
-        "DMSLAKE_DATE_PARTITION_ENABLED",
-        "DMSLAKE_DATE_PARTITION_SEQUENCE",
-        "DMSLAKE_DATE_PARTITION_DELIMITER",
-        "DMSLAKE_CDC_PATH",
-        "DMSLAKE_RAW_DATABASE",
-        "DMSLAKE_CURATED_DATABASE",
-        "DMSLAKE_TIMESTAMP_COLUMN",
-        "DMSLAKE_CHANGE_SEQUENCE_COLUMN",
-        "DMSLAKE_BEFORE_IMAGE_PREFIX",
-        "DMSLAKE_STATE_BUCKET",
-        "DMSLAKE_STATE_PREFIX",
-        "DMSLAKE_CSV_COLUMNS_URI",
         "DMSLAKE_ATHENA_WORKGROUP",
         "DMSLAKE_CURATED_LOCATION",
         "DMSLAKE_PRIMARY_KEYS",
         "DMSLAKE_DATA_BUCKET",
+    ] {
+        assert!(compactor.get(var).is_some(), "compactor lacks {var}");
+    }
+    let watcher = env("DmsTaskWatcherFunction");
+    for var in [
         "DMSLAKE_WATCHED_TASKS",
         "DMSLAKE_ALERT_TOPIC_ARN",
         "DMSLAKE_AUTO_RESUME",
@@ -221,16 +296,150 @@ fn template_sets_the_environment_contract_for_every_function() {
         "DMSLAKE_RESTART_WINDOW_MINUTES",
         "DMSLAKE_STALE_AFTER_MINUTES",
         "DMSLAKE_EVENT_BUS",
+        "DMSLAKE_DATA_BUCKET",
     ] {
-        assert!(
-            template.contains(&format!("{var}:")),
-            "template.yaml does not set {var}"
+        assert!(watcher.get(var).is_some(), "watcher lacks {var}");
+    }
+    assert_eq!(
+        props("CompactorFunction")["ReservedConcurrentExecutions"],
+        json!(1),
+        "merges must not run concurrently"
+    );
+}
+
+#[test]
+fn registrar_reads_the_queue_with_partial_batch_responses_and_a_dead_letter_queue() {
+    let mapping = props("PartitionRegistrarFunctionDmsObjects");
+    assert_eq!(
+        mapping["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        mapping["EventSourceArn"],
+        json!({"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]})
+    );
+    let queue = props("ObjectEventsQueue");
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["ObjectEventsDeadLetterQueue", "Arn"]})
+    );
+    let timeout = props("PartitionRegistrarFunction")["Timeout"]
+        .as_i64()
+        .expect("registrar timeout");
+    let visibility = queue["VisibilityTimeout"].as_i64().expect("visibility");
+    assert!(
+        visibility >= 6 * timeout,
+        "visibility timeout {visibility} < 6 x function timeout {timeout}"
+    );
+}
+
+#[test]
+fn stack_bucket_notifies_the_queue_under_the_bucket_folder_without_a_cycle() {
+    let bucket = resource("DataBucket");
+    let queue_cfg = &bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0];
+    assert_eq!(
+        queue_cfg["Queue"],
+        json!({"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]})
+    );
+    let filter = serde_json::to_string(&queue_cfg["Filter"]).expect("filter");
+    assert!(filter.contains("${BucketFolder}/"), "{filter}");
+    assert_eq!(bucket["DependsOn"], json!("ObjectEventsQueuePolicy"));
+    // The queue policy names the bucket by its name, never by GetAtt (that would be a cycle).
+    let policy = serde_json::to_string(props("ObjectEventsQueuePolicy")).expect("policy");
+    assert!(
+        policy.contains("arn:${AWS::Partition}:s3:::${DataBucketName}"),
+        "{policy}"
+    );
+    assert!(!policy.contains("DataBucket\""), "{policy}");
+}
+
+#[test]
+fn watcher_hears_every_dms_state_change_and_polls_health() {
+    let pattern = &props("DmsTaskWatcherFunctionDmsStateChanges")["EventPattern"];
+    assert_eq!(pattern["source"], json!(["aws.dms"]));
+    let types = pattern["detail-type"].as_array().expect("detail-type list");
+    for t in [
+        "DMS Replication Task State Change",
+        "DMS Replication State Change",
+    ] {
+        assert!(types.contains(&json!(t)), "watcher rule misses {t}");
+    }
+    let health = &props("DmsTaskWatcherFunctionHealthCheck")["Targets"][0]["Input"];
+    assert_eq!(health, &json!(r#"{"action":"health_check"}"#));
+}
+
+#[test]
+fn compactor_runs_on_merge_and_maintain_schedules_and_on_compaction_requests() {
+    let input = |id: &str| props(id)["Targets"][0]["Input"].clone();
+    assert_eq!(
+        input("CompactorFunctionMerge"),
+        json!(r#"{"action":"merge"}"#)
+    );
+    assert_eq!(
+        input("CompactorFunctionMaintain"),
+        json!(r#"{"action":"maintain"}"#)
+    );
+    let pattern = &props("CompactorFunctionCompactionRequested")["EventPattern"];
+    assert_eq!(pattern["source"], json!(["dmslake"]));
+    assert_eq!(pattern["detail-type"], json!(["Compaction Requested"]));
+}
+
+#[test]
+fn dms_target_endpoint_writes_what_the_functions_read() {
+    let s3 = &props("TargetEndpoint")["S3Settings"];
+    assert_eq!(s3["DataFormat"], json!("parquet"));
+    assert_eq!(s3["IncludeOpForFullLoad"], json!(true));
+    assert_eq!(
+        s3["TimestampColumnName"],
+        json!({"Ref": "TimestampColumnName"})
+    );
+    assert_eq!(
+        s3["DatePartitionEnabled"],
+        json!({"Ref": "DatePartitionEnabled"})
+    );
+    let mappings =
+        serde_json::to_string(&props("ReplicationTask")["TableMappings"]).expect("mappings");
+    assert!(mappings.contains("$AR_H_CHANGE_SEQ"), "{mappings}");
+    assert!(
+        mappings.contains("${ChangeSequenceColumnName}"),
+        "{mappings}"
+    );
+    assert_eq!(
+        props("ReplicationTask")["MigrationType"],
+        json!("full-load-and-cdc")
+    );
+    assert_eq!(props("SourceEndpoint")["SslMode"], json!("require"));
+    for id in [
+        "DataBucket",
+        "TargetEndpoint",
+        "SourceEndpoint",
+        "ReplicationTask",
+        "ReplicationInstance",
+    ] {
+        assert_eq!(
+            resource(id)["Condition"],
+            json!("CreateDms"),
+            "{id} must exist only with DeployDms=true"
         );
     }
-    for binary in ["partition-registrar", "dms-task-watcher", "compactor"] {
-        assert!(
-            template.contains(&format!("Binary: {binary}\n")),
-            "template.yaml does not build the {binary} binary"
+}
+
+#[test]
+fn every_alarm_notifies_the_alert_topic() {
+    let resources = translated()["Resources"].as_object().expect("resources");
+    let alarms: Vec<_> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == json!("AWS::CloudWatch::Alarm"))
+        .collect();
+    assert!(
+        alarms.len() >= 6,
+        "expected DLQ, 3 function, task and lag alarms"
+    );
+    for (id, alarm) in alarms {
+        assert_eq!(
+            alarm["Properties"]["AlarmActions"],
+            json!([{"Ref": "AlertTopic"}]),
+            "{id}"
         );
     }
 }
