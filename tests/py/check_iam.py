@@ -6,7 +6,8 @@ Rules, for every Allow statement of every IAM role policy, IAM policy and resour
   * Action lists specific actions: no `*`, no `service:*`, no `service:Get*`; no NotAction.
   * Every Resource is built from the stack's own resources or parameters: a Ref or GetAtt to
     one of them, or a Sub/Join that references one of them with no wildcard before that
-    reference (so `arn:aws:s3:::${Bucket}/${Folder}/*` passes, `arn:aws:s3:::*` does not).
+    reference (so `arn:aws:s3:::${Bucket}/${Folder}/*` passes, `arn:aws:s3:::*` does not),
+    and a wildcard only as a whole trailing segment (`${Bucket}*` fails).
     A Sub of pseudo parameters alone passes only as an exact, wildcard-free ARN in this
     account and region (the Glue catalog). Hard-coded ARNs and NotResource fail.
   * `Resource: "*"` only when every action of the statement is in STAR_ONLY_ACTIONS.
@@ -127,12 +128,21 @@ class Checker:
             ):
                 if "*" in text[: match.start()]:
                     self.fail(where, f"wildcard before the stack reference in {text!r}")
+                self.check_wildcards_end_segments(where, text)
                 return
         # No stack reference: only an exact ARN of this account and region passes (the Glue
         # catalog is one per account and region: arn:...:glue:REGION:ACCOUNT:catalog).
         names = {m.group(1) for m in SUB_REF_RE.finditer(text)}
         if "*" in text or not {"AWS::AccountId", "AWS::Region"} <= names or names - PSEUDO:
             self.fail(where, f"Sub references none of the stack's resources or parameters: {text!r}")
+
+    def check_wildcards_end_segments(self, where, text):
+        """A wildcard may only stand for whole trailing segments (`.../folder/*`, `...:*`):
+        `${Bucket}*` would also match other buckets whose names start the same."""
+        for index, char in enumerate(text):
+            if char == "*" and (index == 0 or text[index - 1] not in "/:"):
+                self.fail(where, f"wildcard inside a name in {text!r}")
+                return
 
     def check_join(self, where, arg):
         _, parts = arg
@@ -141,6 +151,8 @@ class Checker:
                 literal = "".join(p for p in parts[:index] if isinstance(p, str))
                 if "*" in literal:
                     self.fail(where, f"wildcard before the stack reference in {parts!r}")
+                rest = "".join(p if isinstance(p, str) else "x" for p in parts)
+                self.check_wildcards_end_segments(where, rest)
                 return
         self.fail(where, f"Join references none of the stack's resources or parameters: {parts!r}")
 

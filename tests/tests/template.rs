@@ -78,6 +78,17 @@ fn assert_rejected(path: &Path, expected: &str) {
 }
 
 #[test]
+fn wildcard_glued_to_a_bucket_name_fails_the_iam_check() {
+    // `${LakeBucket.Arn}*` would also grant every bucket whose name starts the same.
+    let path = mutated(
+        "glued-wildcard",
+        "                Resource: !Sub \"${LakeBucket.Arn}/dmslake-state/*\"\n",
+        "                Resource: !Sub \"${LakeBucket.Arn}*\"\n",
+    );
+    assert_rejected(&path, "wildcard inside a name in '${LakeBucket.Arn}*'");
+}
+
+#[test]
 fn template_yaml_passes_offline_validation_and_iam_check() {
     let output = validate(&repo().join("template.yaml"));
     let log = text(&output);
@@ -440,6 +451,48 @@ fn every_alarm_notifies_the_alert_topic() {
             alarm["Properties"]["AlarmActions"],
             json!([{"Ref": "AlertTopic"}]),
             "{id}"
+        );
+    }
+}
+
+#[test]
+fn dashboard_body_is_json_with_the_five_panels() {
+    let body = props("Dashboard")["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("dashboard body is a Sub string");
+    // Stand in for CloudFormation's substitution: every ${...} becomes a number, which is
+    // valid wherever the template puts one (inside strings or as the threshold).
+    let mut substituted = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        substituted.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closed ${") + start;
+        substituted.push('1');
+        rest = &rest[end + 1..];
+    }
+    substituted.push_str(rest);
+    let dashboard: Value = serde_json::from_str(&substituted).expect("dashboard body is JSON");
+    let titles: Vec<String> = dashboard["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .map(|w| {
+            w["properties"]["title"]
+                .as_str()
+                .unwrap_or("")
+                .to_lowercase()
+        })
+        .collect();
+    for wanted in [
+        "registrations",
+        "merge lag",
+        "errors",
+        "dead-letter",
+        "task state",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(wanted)),
+            "no dashboard panel for {wanted}: {titles:?}"
         );
     }
 }
