@@ -32,3 +32,32 @@ check: ## Formatting and lints (cargo fmt --check, clippy -D warnings)
 .PHONY: demo
 demo: stack-up ## Set up and run the pipeline locally on the sample DMS output
 	@scripts/demo.sh
+
+# ---- build & deploy ----
+# ARCH: arm64 (default, as template.yaml) or x86_64. An arm64 build on an x86_64 machine needs
+# the Rust target aarch64-unknown-linux-gnu (`rustup target add`), which a machine without
+# internet access cannot download; ARCH=x86_64 builds for the host.
+ARCH ?= arm64
+CARGO_LAMBDA_ARCH_FLAG_arm64 := --arm64
+CARGO_LAMBDA_ARCH_FLAG_x86_64 := --x86-64
+STACK_NAME ?= dmslake
+
+.PHONY: build
+build: ## Release-build the three functions with cargo-lambda into target/lambda/<name>/bootstrap.zip (ARCH=arm64|x86_64)
+	@test -n "$(CARGO_LAMBDA_ARCH_FLAG_$(ARCH))" || { echo "ARCH must be arm64 or x86_64, not '$(ARCH)'" >&2; exit 2; }
+	PATH="$$(scripts/cargo-lambda.sh):$$PATH" cargo lambda build --release --locked \
+		$(CARGO_LAMBDA_ARCH_FLAG_$(ARCH)) --output-format zip \
+		--bin partition-registrar --bin dms-task-watcher --bin compactor
+
+.PHONY: validate
+validate: setup ## Check template.yaml offline (sam validate --lint, cfn-lint, translated cfn-lint, IAM least privilege)
+	@scripts/validate-template.sh
+
+.PHONY: deploy
+deploy: validate ## sam build + sam deploy (guided the first time, until samconfig.toml names the stack)
+	PATH="$$(scripts/cargo-lambda.sh):$$PATH" .venv/bin/sam build --template-file template.yaml
+	@if [[ -f samconfig.toml ]] && grep -q '^stack_name' samconfig.toml; then \
+		.venv/bin/sam deploy; \
+	else \
+		.venv/bin/sam deploy --guided --stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM; \
+	fi
