@@ -13,12 +13,28 @@ setup: ## Install the local tools once (Python venv with moto, cfn-lint, SAM CLI
 	@scripts/dev-env.sh
 
 .PHONY: stack-up
-stack-up: setup ## Start the local AWS emulator (moto server on 127.0.0.1:$MOTO_PORT)
+stack-up: setup ## Start the local AWS emulator (moto server on 127.0.0.1:$MOTO_PORT) with dmslake's local resources
 	@scripts/moto.sh start
+	@.venv/bin/python scripts/local_resources.py >/dev/null
 
 .PHONY: stack-down
-stack-down: ## Stop the local stack
+stack-down: ## Stop the local stack (Lambda emulator, moto server)
+	@scripts/lambda-local.sh stop
 	@scripts/moto.sh stop
+
+# Invoke a function by hand under cargo-lambda's runtime emulator against the local stack:
+#   make invoke-watcher EVENT=events/dms-task-failed.json
+.PHONY: invoke-registrar
+invoke-registrar: stack-up ## Invoke partition-registrar with EVENT (default: an S3 notification sample)
+	@scripts/lambda-local.sh invoke partition-registrar $(or $(EVENT),events/s3-put-load.json)
+
+.PHONY: invoke-watcher
+invoke-watcher: stack-up ## Invoke dms-task-watcher with EVENT (default: events/dms-task-failed.json)
+	@scripts/lambda-local.sh invoke dms-task-watcher $(or $(EVENT),events/dms-task-failed.json)
+
+.PHONY: invoke-compactor
+invoke-compactor: stack-up ## Invoke compactor with EVENT (default: events/compactor-schedule.json)
+	@scripts/lambda-local.sh invoke compactor $(or $(EVENT),events/compactor-schedule.json)
 
 .PHONY: test
 test: stack-up ## Run every test (unit, integration against the local emulator, template checks)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the three functions under cargo-lambda's Lambda runtime emulator against the local AWS
+# emulator, and invokes them by hand with a sample event.
+#   scripts/lambda-local.sh start            # `cargo lambda watch` on 127.0.0.1:$LAMBDA_PORT
+#   scripts/lambda-local.sh invoke NAME FILE # e.g. dms-task-watcher events/dms-task-failed.json
+#   scripts/lambda-local.sh stop
+# Idempotent: `start` does nothing when the emulator already answers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${LAMBDA_PORT:-9009}
+STATE=.local
+PIDFILE=$STATE/lambda-$PORT.pid
+LOG=$STATE/lambda-$PORT.log
+export PATH="$(scripts/cargo-lambda.sh):$PATH"
+
+answers() { (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; }
+
+case "${1:-}" in
+  start)
+    if answers; then exit 0; fi
+    mkdir -p "$STATE"
+    # The log lives outside the crates so watching for changes does not trigger rebuilds.
+    nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+      --env-file scripts/local.env >"$LOG" 2>&1 &
+    echo $! > "$PIDFILE"
+    for _ in $(seq 1 150); do
+      if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi
+      sleep 0.2
+    done
+    echo "Lambda emulator did not start; see $LOG" >&2
+    exit 1
+    ;;
+  invoke)
+    name=${2:?function name}; file=${3:?event file}
+    "$0" start
+    cargo lambda invoke "$name" --invoke-address 127.0.0.1 --invoke-port "$PORT" --data-file "$file"
+    echo
+    ;;
+  stop)
+    if [[ -f $PIDFILE ]]; then
+      kill -- "-$(ps -o pgid= "$(cat "$PIDFILE")" | tr -d ' ')" 2>/dev/null || kill "$(cat "$PIDFILE")" 2>/dev/null || true
+      rm -f "$PIDFILE"
+    fi
+    ;;
+  *)
+    echo "usage: $0 start|invoke NAME FILE|stop" >&2
+    exit 2
+    ;;
+esac
