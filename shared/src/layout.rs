@@ -2,6 +2,23 @@
 //!
 //! Pure code: classify a key as full-load data, CDC data, or not DMS data (with a reason).
 //! Rules from the AWS DMS user guide, CHAP_Target.S3.md ("Using Amazon S3 as a target").
+//!
+//! Keys recognised as data (`[F/]` is the `BucketFolder`, one or more levels, or nothing):
+//!
+//! ```text
+//! [F/]schema/table/LOAD00000001.csv            full load; hexadecimal counter, .csv.gz with GZIP
+//! [F/]schema/table/SEGMENT2_LOAD0000000A.csv   parallel load without segment names
+//! [F/]schema/table/<partition>/LOAD00000001.csv parallel load of a partitioned source
+//! [F/]schema/table/20240612-103647680.csv      CDC, named by time
+//! [F/]schema/table/<date>/20240612-103647680.csv   CDC with DatePartitionEnabled
+//! [F/]schema/table/[<date>/]LOAD00000001.csv   full load with DatePartitionEnabled
+//! [F/]<CdcPath>/schema/table/20240612-103647680.csv CDC under CdcPath
+//! ```
+//!
+//! `<date>` follows `DatePartitionSequence` and `DatePartitionDelimiter` (`2024/06/12`,
+//! `2024-06-12-07`, `202406`, `12062024`, ...). Everything else is not data, with a reason:
+//! folder markers, `CDC_TXN-*` transaction files (PreserveTransactions), other extensions,
+//! keys outside `BucketFolder`, empty/`.`/`..` segments, control characters, impossible dates.
 
 use crate::config::{DatePart, DatePartitionDelimiter, DatePartitionSequence, LayoutConfig};
 
@@ -47,9 +64,12 @@ pub struct DmsObject {
     pub compression: Compression,
     /// Last key segment.
     pub file_name: String,
-    /// Key prefix (ending in `/`) of the folder that holds the file: a partition's location.
+    /// Key prefix (ending in `/`) of the folder that holds the file: a partition's location
+    /// (the date folder, a parallel-load partition folder, or the table folder).
     pub folder_prefix: String,
-    /// Key prefix (ending in `/`) of the table: `[BucketFolder/]schema/table/`.
+    /// Key prefix (ending in `/`) of the table: `[BucketFolder/]schema/table/`. A CDC file
+    /// under `CdcPath` has the same table prefix, though it lies elsewhere (see
+    /// [`DmsObject::in_cdc_path`]).
     pub table_prefix: String,
 }
 
@@ -535,17 +555,109 @@ mod tests {
         use DataKind::*;
         use FileFormat::*;
         #[rustfmt::skip]
-        let cases: &[(&str, &str, DataKind, &str, &str, FileFormat, Compression, &str)] = &[
-            ("", "public/orders/LOAD00000001.csv", FullLoad, "public", "orders", Csv, None, "public/orders/"),
-            ("", "public/orders/LOAD0000000A.csv", FullLoad, "public", "orders", Csv, None, "public/orders/"),
-            ("", "public/orders/LOAD00000010.csv.gz", FullLoad, "public", "orders", Csv, Gzip, "public/orders/"),
-            ("dms", "dms/public/orders/LOAD00000001.parquet", FullLoad, "public", "orders", Parquet, None, "dms/public/orders/"),
-            ("dms", "dms/public/orders/20240612-103647680.csv", Cdc, "public", "orders", Csv, None, "dms/public/orders/"),
-            ("dms", "dms/hr/employee/20141029-1134010000.csv", Cdc, "hr", "employee", Csv, None, "dms/hr/employee/"),
-            ("dms", "dms/public/orders/20240612-103647680.csv.gz", Cdc, "public", "orders", Csv, Gzip, "dms/public/orders/"),
-            ("dms", "dms/public/orders/20240612-103647680.parquet", Cdc, "public", "orders", Parquet, None, "dms/public/orders/"),
-            ("lake/raw/dms", "lake/raw/dms/Sales Dept/Ordres é/LOAD00000001.csv", FullLoad, "Sales Dept", "Ordres é", Csv, None, "lake/raw/dms/Sales Dept/Ordres é/"),
-            ("dms", "dms/public/orders/SEGMENT2_LOAD00000009.csv", FullLoad, "public", "orders", Csv, None, "dms/public/orders/"),
+        // (BucketFolder, key, kind, schema, table, format, compression, table prefix)
+        type Case<'a> = (&'a str, &'a str, DataKind, &'a str, &'a str, FileFormat, Compression, &'a str);
+        let cases: &[Case] = &[
+            (
+                "",
+                "public/orders/LOAD00000001.csv",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "public/orders/",
+            ),
+            (
+                "",
+                "public/orders/LOAD0000000A.csv",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "public/orders/",
+            ),
+            (
+                "",
+                "public/orders/LOAD00000010.csv.gz",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                Gzip,
+                "public/orders/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/LOAD00000001.parquet",
+                FullLoad,
+                "public",
+                "orders",
+                Parquet,
+                None,
+                "dms/public/orders/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/20240612-103647680.csv",
+                Cdc,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "dms/public/orders/",
+            ),
+            (
+                "dms",
+                "dms/hr/employee/20141029-1134010000.csv",
+                Cdc,
+                "hr",
+                "employee",
+                Csv,
+                None,
+                "dms/hr/employee/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/20240612-103647680.csv.gz",
+                Cdc,
+                "public",
+                "orders",
+                Csv,
+                Gzip,
+                "dms/public/orders/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/20240612-103647680.parquet",
+                Cdc,
+                "public",
+                "orders",
+                Parquet,
+                None,
+                "dms/public/orders/",
+            ),
+            (
+                "lake/raw/dms",
+                "lake/raw/dms/Sales Dept/Ordres é/LOAD00000001.csv",
+                FullLoad,
+                "Sales Dept",
+                "Ordres é",
+                Csv,
+                None,
+                "lake/raw/dms/Sales Dept/Ordres é/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/SEGMENT2_LOAD00000009.csv",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "dms/public/orders/",
+            ),
         ];
         for (folder, key, kind, schema, table, format, compression, table_prefix) in cases {
             let obj = data(key, &layout(folder));
