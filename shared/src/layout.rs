@@ -151,6 +151,32 @@ impl DmsObject {
             .find(|(p, _)| *p == part)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The values of the raw table's partition keys ([`partition_columns`]) for this file.
+    ///
+    /// Empty without date partitioning. With it, the date folder's values; for a full-load
+    /// file outside any date folder, zeros of each part's width (`0000`, `00`, ...): the
+    /// "full-load partition", which no real date can produce (years start at 1970 here).
+    pub fn partition_values(&self, layout: &LayoutConfig) -> Vec<String> {
+        partition_columns(layout)
+            .into_iter()
+            .map(|part| match self.partition_value(part) {
+                Some(value) => value.to_string(),
+                None => "0".repeat(part.width()),
+            })
+            .collect()
+    }
+}
+
+/// The Glue partition keys of a raw table under `layout`, in canonical order (year, month,
+/// day, hour): the parts of `DatePartitionSequence` when date partitioning is on, else none.
+pub fn partition_columns(layout: &LayoutConfig) -> Vec<DatePart> {
+    if !layout.date_partition_enabled {
+        return Vec::new();
+    }
+    let mut parts = layout.date_partition_sequence.parts().to_vec();
+    parts.sort();
+    parts
 }
 
 impl FileFormat {
@@ -1065,6 +1091,33 @@ mod tests {
         assert_eq!(o.table, "Ordér Lines");
     }
 
+    #[test]
+    fn partition_values_follow_canonical_keys_and_undated_loads_get_the_zero_partition() {
+        use DatePartitionDelimiter as D;
+        use DatePartitionSequence as S;
+        let plain = layout("dms");
+        assert!(partition_columns(&plain).is_empty());
+        let obj = data("dms/public/orders/20240612-103647680.csv", &plain);
+        assert!(obj.partition_values(&plain).is_empty());
+
+        let cfg = dated("dms", S::Ddmmyyyy, D::Dash);
+        assert_eq!(
+            partition_columns(&cfg),
+            vec![DatePart::Year, DatePart::Month, DatePart::Day]
+        );
+        let obj = data("dms/public/orders/12-06-2024/20240612-103647680.csv", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["2024", "06", "12"]);
+        let obj = data("dms/public/orders/LOAD00000001.csv", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["0000", "00", "00"]);
+
+        let cfg = dated("dms", S::Yyyymmddhh, D::None);
+        assert_eq!(partition_columns(&cfg).len(), 4);
+        let obj = data("dms/public/orders/p1/LOAD0000000B.parquet", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["0000", "00", "00", "00"]);
+        let obj = data("dms/public/orders/2024061207/LOAD0000000B.parquet", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["2024", "06", "12", "07"]);
+    }
+
     mod fuzz {
         use super::*;
         use proptest::prelude::*;
@@ -1156,6 +1209,10 @@ mod tests {
                         let tail = format!("{}/{}/", obj.schema, obj.table);
                         prop_assert!(obj.table_prefix.ends_with(&tail));
                         prop_assert!(!obj.file_name.starts_with("CDC_TXN-"));
+                        prop_assert_eq!(
+                            obj.partition_values(&cfg).len(),
+                            partition_columns(&cfg).len()
+                        );
                         prop_assert!(obj.partition.is_empty() || cfg.date_partition_enabled);
                         prop_assert!(
                             obj.partition.is_empty()
