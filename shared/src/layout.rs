@@ -268,7 +268,7 @@ fn parse_data_key(key: &str, layout: &LayoutConfig) -> Result<DmsObject, String>
         // (CHAP_Target.S3.md, "Parallel load of partitioned sources").
         (DataKind::FullLoad, [_source_partition]) => {}
         (_, unexpected) => {
-            let expected = if layout.date_partition_enabled {
+            let dates = if layout.date_partition_enabled {
                 format!(
                     "a date folder {}",
                     date_pattern(
@@ -278,6 +278,12 @@ fn parse_data_key(key: &str, layout: &LayoutConfig) -> Result<DmsObject, String>
                 )
             } else {
                 "no folders (DatePartitionEnabled is off)".to_string()
+            };
+            let expected = match file.kind {
+                DataKind::Cdc => dates,
+                DataKind::FullLoad => {
+                    format!("{dates}, then at most one parallel-load partition folder")
+                }
             };
             return Err(format!(
                 "unexpected folders {:?} after table {table:?}: expected {expected}",
