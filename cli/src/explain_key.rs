@@ -3,13 +3,16 @@
 //! Prints one JSON object: `kind` (`full_load`, `cdc` or `ignored`), `schema`, `table`,
 //! `partition` (date-partition values by key name), `format`, `compression` and `reason`,
 //! with `null` where a field does not apply. The layout comes from the `DMSLAKE_*` variables
-//! (the DMS S3 endpoint settings), exactly as the functions read them. Enum values are the
-//! snake_case serde names of the layout types (`full_load`, `csv`, `gzip`, ...).
+//! (the DMS S3 endpoint settings), exactly as the functions read them. Format and compression
+//! are the snake_case serde names of the layout types (`csv`, `parquet`, `none`, `gzip`).
 
 use anyhow::Context;
-use dmslake::config::{Config, LayoutConfig};
-use dmslake::layout::{classify, decode_event_key, Classification};
-use serde_json::{json, Map, Value};
+use dmslake::config::{Config, DatePart, LayoutConfig};
+use dmslake::layout::{
+    classify, decode_event_key, Classification, Compression, DataKind, FileFormat,
+};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,14 +32,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The JSON explanation of `args.key` under `layout`.
-pub fn explain(args: &Args, layout: &LayoutConfig) -> anyhow::Result<Value> {
+pub fn explain(args: &Args, layout: &LayoutConfig) -> anyhow::Result<String> {
     let raw = strip_s3_url(&args.key)?;
     let key = if args.url_encoded {
         decode_event_key(raw)?
     } else {
         raw.to_string()
     };
-    Ok(describe(&classify(&key, layout)))
+    let explanation = serde_json::to_string(&describe(&classify(&key, layout)))?;
+    Ok(explanation)
 }
 
 /// `s3://bucket/key` → `key`; anything else is taken as a key.
@@ -50,32 +54,54 @@ fn strip_s3_url(arg: &str) -> anyhow::Result<&str> {
     }
 }
 
-fn describe(classification: &Classification) -> Value {
-    match classification {
-        Classification::Data(o) => {
-            let partition: Map<String, Value> = o
-                .partition
-                .iter()
-                .map(|(part, value)| (part.column().to_string(), Value::from(value.as_str())))
-                .collect();
-            json!({
-                "kind": o.kind,
-                "schema": o.schema,
-                "table": o.table,
-                "partition": partition,
-                "format": o.format,
-                "compression": o.compression,
-                "reason": Value::Null,
-            })
+/// The printed object; fields in the documented order.
+#[derive(Debug, Serialize)]
+struct Explanation<'a> {
+    kind: &'static str,
+    schema: Option<&'a str>,
+    table: Option<&'a str>,
+    partition: Option<Partition<'a>>,
+    format: Option<FileFormat>,
+    compression: Option<Compression>,
+    reason: Option<&'a str>,
+}
+
+/// Date-partition values as a JSON object in canonical order (year, month, day, hour).
+#[derive(Debug)]
+struct Partition<'a>(&'a [(DatePart, String)]);
+
+impl Serialize for Partition<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (part, value) in self.0 {
+            map.serialize_entry(part.column(), value)?;
         }
-        Classification::Ignored { reason } => json!({
-            "kind": "ignored",
-            "schema": Value::Null,
-            "table": Value::Null,
-            "partition": Value::Null,
-            "format": Value::Null,
-            "compression": Value::Null,
-            "reason": reason,
-        }),
+        map.end()
+    }
+}
+
+fn describe(classification: &Classification) -> Explanation<'_> {
+    match classification {
+        Classification::Data(o) => Explanation {
+            kind: match o.kind {
+                DataKind::FullLoad => "full_load",
+                DataKind::Cdc => "cdc",
+            },
+            schema: Some(&o.schema),
+            table: Some(&o.table),
+            partition: Some(Partition(&o.partition)),
+            format: Some(o.format),
+            compression: Some(o.compression),
+            reason: None,
+        },
+        Classification::Ignored { reason } => Explanation {
+            kind: "ignored",
+            schema: None,
+            table: None,
+            partition: None,
+            format: None,
+            compression: None,
+            reason: Some(reason),
+        },
     }
 }

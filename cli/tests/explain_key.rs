@@ -82,6 +82,21 @@ fn dated_cdc_key_gives_partition_values_by_key_name() {
 }
 
 #[test]
+fn fields_and_partition_values_print_in_documented_order() {
+    let env = [
+        ("DMSLAKE_DATE_PARTITION_ENABLED", "true"),
+        ("DMSLAKE_DATE_PARTITION_SEQUENCE", "MMYYYYDD"),
+        ("DMSLAKE_DATE_PARTITION_DELIMITER", "NONE"),
+    ];
+    let out = explain_key(&env, &["public/orders/06202412/20240612-103647680.csv"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"kind":"cdc","schema":"public","table":"orders","partition":{"year":"2024","month":"06","day":"12"},"format":"csv","compression":"none","reason":null}"#
+    );
+}
+
+#[test]
 fn s3_url_is_explained_like_its_key() {
     let from_url = explained(
         DMS,
