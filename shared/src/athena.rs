@@ -104,7 +104,10 @@ pub fn request_token(parts: &[&str]) -> String {
     format!("dmslake-{a:016x}{b:016x}")
 }
 
-fn api_error(operation: &'static str, err: impl ProvideErrorMetadata + std::fmt::Debug) -> AthenaError {
+fn api_error(
+    operation: &'static str,
+    err: impl ProvideErrorMetadata + std::fmt::Debug,
+) -> AthenaError {
     let message = match (err.code(), err.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
@@ -143,7 +146,8 @@ impl Runner {
             .work_group(&self.workgroup)
             .client_request_token(token);
         if let Some(db) = database {
-            req = req.query_execution_context(QueryExecutionContext::builder().database(db).build());
+            req =
+                req.query_execution_context(QueryExecutionContext::builder().database(db).build());
         }
         let out = req
             .send()
@@ -158,7 +162,11 @@ impl Runner {
     }
 
     /// Polls `query_id` with backoff until it ends or `deadline` passes.
-    pub async fn wait(&self, query_id: &str, deadline: Instant) -> Result<QueryOutcome, AthenaError> {
+    pub async fn wait(
+        &self,
+        query_id: &str,
+        deadline: Instant,
+    ) -> Result<QueryOutcome, AthenaError> {
         let mut attempt = 0u32;
         loop {
             let out = self
@@ -221,7 +229,11 @@ impl Runner {
         deadline: Instant,
     ) -> Result<QueryOutcome, AthenaError> {
         let id = self.start(sql, database, token).await?;
-        tracing::info!(query_id = id, workgroup = self.workgroup, "athena query started");
+        tracing::info!(
+            query_id = id,
+            workgroup = self.workgroup,
+            "athena query started"
+        );
         self.wait(&id, deadline).await
     }
 }

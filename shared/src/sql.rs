@@ -74,7 +74,9 @@ pub enum SqlError {
         keys: Vec<String>,
         values: Vec<String>,
     },
-    #[error("table {table}: generated statement is {bytes} bytes, over Athena's {MAX_QUERY_BYTES}")]
+    #[error(
+        "table {table}: generated statement is {bytes} bytes, over Athena's {MAX_QUERY_BYTES}"
+    )]
     TooLong { table: String, bytes: usize },
 }
 
@@ -725,10 +727,7 @@ impl CompactionTable {
             .iter()
             .filter(|c| !self.key.contains(&c.name))
             .map(|c| format!("{0} = \"s\".{0}", c.name.quoted()))
-            .chain(std::iter::once(format!(
-                "{0} = \"s\".{0}",
-                q(SEQ_COLUMN)
-            )))
+            .chain(std::iter::once(format!("{0} = \"s\".{0}", q(SEQ_COLUMN))))
             .collect();
         let mut insert_cols = out_cols.clone();
         insert_cols.push(q(SEQ_COLUMN));
@@ -985,7 +984,12 @@ mod tests {
             to: Some(vec!["2024".into(), "07".into(), "05".into()]),
         };
         let sql = t.merge_sql(&range).expect("merge");
-        assert!(sql.contains("(\"r\".\"year\" > '2024') OR (\"r\".\"year\" = '2024' AND \"r\".\"month\" > '06')"), "{sql}");
+        assert!(
+            sql.contains(
+                "(\"r\".\"year\" > '2024') OR (\"r\".\"year\" = '2024' AND \"r\".\"month\" > '06')"
+            ),
+            "{sql}"
+        );
         assert!(sql.contains("\"r\".\"day\" < '05'"), "{sql}");
         let bad = PartitionRange {
             from: Some(vec!["2024' OR '1'='1".into(), "06".into(), "12".into()]),

@@ -22,7 +22,16 @@ async fn set_transition(progression: Value) {
     );
     let body = json!({"model_name": "athena::execution", "transition": progression}).to_string();
     let status = std::process::Command::new("curl")
-        .args(["-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", &body, &url])
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+            &url,
+        ])
         .status()
         .expect("curl");
     assert!(status.success(), "set-transition failed");
@@ -49,7 +58,8 @@ fn every_compactor_event_file_parses_to_its_request() {
         assert_eq!(req.action, action, "{file}");
         assert_eq!(req.tables, tables, "{file}");
     }
-    let bare = parse_request(&json!({"action": "merge", "tables": ["public.orders"]})).expect("bare");
+    let bare =
+        parse_request(&json!({"action": "merge", "tables": ["public.orders"]})).expect("bare");
     assert_eq!(bare.tables, ["public.orders"]);
     assert!(parse_request(&json!({"action": "drop"})).is_err());
     assert!(parse_request(&json!({"hello": 1})).is_err());
@@ -74,7 +84,13 @@ async fn fixture(with_key: bool) -> Fixture {
         .send()
         .await
         .expect("create db");
-    let col = |n: &str| Column::builder().name(n).r#type("string").build().expect("col");
+    let col = |n: &str| {
+        Column::builder()
+            .name(n)
+            .r#type("string")
+            .build()
+            .expect("col")
+    };
     let cols = [
         "op",
         "dms_commit_ts",
@@ -109,7 +125,11 @@ async fn fixture(with_key: bool) -> Fixture {
         .send()
         .await
         .expect("create table");
-    for values in [["0000", "00", "00"], ["2024", "06", "12"], ["2024", "07", "05"]] {
+    for values in [
+        ["0000", "00", "00"],
+        ["2024", "06", "12"],
+        ["2024", "07", "05"],
+    ] {
         clients
             .glue
             .create_partition()
@@ -145,10 +165,15 @@ async fn fixture(with_key: bool) -> Fixture {
         ("DMSLAKE_STATE_BUCKET", bucket.as_str()),
     ];
     let config = CompactorConfig::from_lookup(&|n| {
-        env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+        env.iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.to_string())
     })
     .expect("config");
-    let state = StateStore::new(clients.s3.clone(), StateLocation::new(&bucket, "dmslake-state"));
+    let state = StateStore::new(
+        clients.s3.clone(),
+        StateLocation::new(&bucket, "dmslake-state"),
+    );
     let mut runner = Runner::new(clients.athena.clone(), &workgroup);
     runner.backoff = Backoff {
         initial: Duration::from_millis(50),
@@ -189,7 +214,10 @@ async fn runner_paths_move_the_watermark_only_after_success() {
     assert_eq!(report["range"]["to"], json!(["2024", "07", "05"]));
     assert_eq!(report["range"]["from"], Value::Null);
     let wm = watermark(&fx.state).await.expect("watermark written");
-    assert_eq!(wm.partition, Some(vec!["2024".into(), "07".into(), "05".into()]));
+    assert_eq!(
+        wm.partition,
+        Some(vec!["2024".into(), "07".into(), "05".into()])
+    );
 
     // The next merge reads from the watermark partition on (partition predicate in the SQL).
     let executions = fx

@@ -213,9 +213,7 @@ fn northwind_order_details_merge_equals_the_sequential_replay() {
         &files[..1],
         &[
             table.create_table_sql(),
-            table
-                .merge_sql(&PartitionRange::default())
-                .expect("merge"),
+            table.merge_sql(&PartitionRange::default()).expect("merge"),
         ],
     );
     assert_eq!(first, as_rows(&replay(&files[..1])));
@@ -267,9 +265,7 @@ fn csv_columns_cast_to_configured_types() {
         &files,
         &[
             ddl,
-            table
-                .merge_sql(&PartitionRange::default())
-                .expect("merge"),
+            table.merge_sql(&PartitionRange::default()).expect("merge"),
         ],
     );
     let row = rows
@@ -327,7 +323,11 @@ fn random_history(seed: u64, dir: &Path) -> Vec<RawFile> {
                     second += 1;
                 }
                 counter += 4 + rng.below(8);
-                let ts = format!("2024-06-0{day} 10:{:02}:{:02}.000000", second / 60, second % 60);
+                let ts = format!(
+                    "2024-06-0{day} 10:{:02}:{:02}.000000",
+                    second / 60,
+                    second % 60
+                );
                 let seq = format!("202406{day:02}10000000{counter:019}");
                 let key = (1 + rng.below(4) as u32, 1 + rng.below(3) as u32);
                 let q = rng.below(100);
@@ -337,7 +337,10 @@ fn random_history(seed: u64, dir: &Path) -> Vec<RawFile> {
                         format!("D,{ts},{},{},,,,{seq},,", key.0, key.1)
                     } else {
                         live.insert(key);
-                        format!("I,{ts},{},{},+2.00000000e+00,{q},+0.00000000e+00,{seq},,", key.0, key.1)
+                        format!(
+                            "I,{ts},{},{},+2.00000000e+00,{q},+0.00000000e+00,{seq},,",
+                            key.0, key.1
+                        )
                     }
                 } else {
                     match rng.below(4) {
@@ -349,7 +352,10 @@ fn random_history(seed: u64, dir: &Path) -> Vec<RawFile> {
                             // Primary-key update to a free key, old key in the before image.
                             let new = (key.0, 10 + rng.below(3) as u32);
                             if live.contains(&new) {
-                                format!("U,{ts},{},{},+3.00000000e+00,{q},+0.00000000e+00,{seq},,", key.0, key.1)
+                                format!(
+                                    "U,{ts},{},{},+3.00000000e+00,{q},+0.00000000e+00,{seq},,",
+                                    key.0, key.1
+                                )
                             } else {
                                 live.remove(&key);
                                 live.insert(new);
@@ -359,7 +365,10 @@ fn random_history(seed: u64, dir: &Path) -> Vec<RawFile> {
                                 )
                             }
                         }
-                        _ => format!("U,{ts},{},{},+5.00000000e+00,{q},+0.00000000e+00,{seq},,", key.0, key.1),
+                        _ => format!(
+                            "U,{ts},{},{},+5.00000000e+00,{q},+0.00000000e+00,{seq},,",
+                            key.0, key.1
+                        ),
                     }
                 };
                 text.push_str(&row);

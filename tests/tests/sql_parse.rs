@@ -156,8 +156,28 @@ fn ddl_and_merge_for_every_type_mapping_parse_as_single_quoted_athena_statements
 /// Hostile names: quotes, semicolons, comments, backticks, unicode, control characters.
 fn hostile_names(seed: u64) -> Vec<String> {
     let pieces = [
-        "\"", "'", "`", ";", "--", "/*", "*/", " ", "\n", "\\", "DROP TABLE x", "é", "$path",
-        ")", "(", "a", "_", "0", "Ü", "\u{0}", "UNION SELECT", ",",
+        "\"",
+        "'",
+        "`",
+        ";",
+        "--",
+        "/*",
+        "*/",
+        " ",
+        "\n",
+        "\\",
+        "DROP TABLE x",
+        "é",
+        "$path",
+        ")",
+        "(",
+        "a",
+        "_",
+        "0",
+        "Ü",
+        "\u{0}",
+        "UNION SELECT",
+        ",",
     ];
     let mut s = seed | 1;
     let mut out = Vec::new();

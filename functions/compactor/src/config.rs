@@ -37,7 +37,10 @@ pub fn parse_table_lists(
         };
         let (table, cols) = entry.split_once('=').ok_or_else(bad)?;
         let table = table.trim();
-        if table.split_once('.').is_none_or(|(s, t)| s.is_empty() || t.is_empty()) {
+        if table
+            .split_once('.')
+            .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
+        {
             return Err(bad());
         }
         let cols: Vec<String> = cols
@@ -75,7 +78,11 @@ impl CompactorConfig {
         )?;
         let state_bucket = get("DMSLAKE_STATE_BUCKET").unwrap_or_default();
         if state_bucket.is_empty() {
-            return Err(ConfigError::new("DMSLAKE_STATE_BUCKET", "", "a bucket name"));
+            return Err(ConfigError::new(
+                "DMSLAKE_STATE_BUCKET",
+                "",
+                "a bucket name",
+            ));
         }
         let state_prefix = get("DMSLAKE_STATE_PREFIX").unwrap_or_else(|| "dmslake-state/".into());
         let lock_ttl_seconds = match get("DMSLAKE_LOCK_TTL_SECONDS") {

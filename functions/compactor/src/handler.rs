@@ -149,7 +149,12 @@ fn now_epoch() -> i64 {
 }
 
 /// Takes the table's lock; `Ok(false)` when another run holds a live one.
-async fn acquire(state: &StateStore, table: &str, owner: &str, ttl: i64) -> Result<bool, StateError> {
+async fn acquire(
+    state: &StateStore,
+    table: &str,
+    owner: &str,
+    ttl: i64,
+) -> Result<bool, StateError> {
     let lock = Lock {
         owner: owner.to_string(),
         expires_at: now_epoch() + ttl,
@@ -298,10 +303,7 @@ async fn merge(
                 table: name.to_string(),
             });
         };
-        PartitionRange {
-            from,
-            to: Some(to),
-        }
+        PartitionRange { from, to: Some(to) }
     };
     if let Err(report) = execute(deps, table, &table.create_table_sql(), deadline).await? {
         return Ok(report);
@@ -318,7 +320,11 @@ async fn merge(
         merged_at: chrono::Utc::now().to_rfc3339(),
     };
     let write = match &wm {
-        Some(old) => deps.state.put_if(&watermark_doc(name), &next, Some(&old.etag)).await,
+        Some(old) => {
+            deps.state
+                .put_if(&watermark_doc(name), &next, Some(&old.etag))
+                .await
+        }
         None => deps.state.put_if(&watermark_doc(name), &next, None).await,
     };
     write.map_err(|e| e.to_string())?;
@@ -352,7 +358,11 @@ async fn maintain(
 }
 
 /// Lambda entry: decode, run until the invocation's deadline minus a margin.
-pub async fn handle(deps: &Deps, payload: Value, deadline: Instant) -> Result<Value, lambda_runtime::Error> {
+pub async fn handle(
+    deps: &Deps,
+    payload: Value,
+    deadline: Instant,
+) -> Result<Value, lambda_runtime::Error> {
     let request = parse_request(&payload)?;
     let report = run(deps, &request, deadline).await;
     Ok(serde_json::to_value(report)?)
