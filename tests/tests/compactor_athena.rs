@@ -219,7 +219,28 @@ async fn runner_paths_move_the_watermark_only_after_success() {
         Some(vec!["2024".into(), "07".into(), "05".into()])
     );
 
-    // The next merge reads from the watermark partition on (partition predicate in the SQL).
+    // The next merge (as `dmslake sql merge` prints it) reads from the watermark partition on.
+    let next = compactor::preview::statement(
+        &fx.deps.glue,
+        &fx.state,
+        &fx.deps.config,
+        "public.order_details",
+        compactor::preview::Statement::Merge,
+    )
+    .await
+    .expect("preview");
+    assert!(next.starts_with("MERGE INTO \"cur_"), "{next}");
+    assert!(
+        next.contains(
+            "(\"r\".\"year\" > '2024') OR (\"r\".\"year\" = '2024' AND \"r\".\"month\" > '07')"
+        ),
+        "{next}"
+    );
+    assert!(
+        !next.contains("'0000'"),
+        "full-load partition no longer read: {next}"
+    );
+    // Both statements were started in the configured workgroup.
     let executions = fx
         .deps
         .runner

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::catalog;
 use crate::config::CompactorConfig;
-use crate::watermark::{lock_doc, newest_partition, watermark_doc, Lock, Watermark};
+use crate::watermark::{lock_doc, watermark_doc, Lock, Watermark};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -291,20 +291,14 @@ async fn merge(
         .get::<Watermark>(&watermark_doc(name))
         .await
         .map_err(|e| e.to_string())?;
-    let from = wm.as_ref().and_then(|w| w.value.partition.clone());
-    let range = if table.partition_keys().is_empty() {
-        PartitionRange::default()
-    } else {
-        let parts = catalog::partitions_from(&deps.glue, &deps.config, name, from.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(to) = newest_partition(&parts) else {
-            return Ok(TableReport::NothingNew {
-                table: name.to_string(),
-            });
-        };
-        PartitionRange { from, to: Some(to) }
-    };
+    let range = crate::preview::merge_range(&deps.glue, &deps.state, &deps.config, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !table.partition_keys().is_empty() && range.to.is_none() {
+        return Ok(TableReport::NothingNew {
+            table: name.to_string(),
+        });
+    }
     if let Err(report) = execute(deps, table, &table.create_table_sql(), deadline).await? {
         return Ok(report);
     }
