@@ -87,6 +87,11 @@ fn run_duckdb(db: &Path, files: &[RawFile], statements: &[String]) -> Vec<Vec<Op
         "statements": statements,
         "query": "SELECT order_id, product_id, unit_price, quantity, discount FROM cur.public_order_details ORDER BY 1, 2",
     });
+    run_spec(db, &spec)
+}
+
+/// Runs `tests/py/merge_duckdb.py` on `spec`; returns the query's rows as strings.
+fn run_spec(db: &Path, spec: &Value) -> Vec<Vec<Option<String>>> {
     let spec_path = db.with_extension("json");
     std::fs::write(&spec_path, spec.to_string()).expect("write spec");
     let out = Command::new(python())
@@ -414,4 +419,90 @@ fn randomized_histories_merge_to_the_source_state_in_batches_and_replays_are_no_
             watermark = range.to;
         }
     }
+}
+
+#[test]
+fn parquet_full_load_with_every_type_lands_unchanged() {
+    let file = dmslake_tests::samples_dir()
+        .join("parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet");
+    let cols: &[(&str, &str)] = &[
+        ("dms_timestamp", "string"),
+        ("id", "bigint"),
+        ("my_int", "int"),
+        ("my_smallint", "smallint"),
+        ("my_numeric", "decimal(15,2)"),
+        ("my_real", "float"),
+        ("my_double", "double"),
+        ("my_money", "decimal(38,4)"),
+        ("my_varchar", "string"),
+        ("my_text", "string"),
+        ("my_bytea", "binary"),
+        ("my_timestamp", "timestamp"),
+        ("my_uuid", "string"),
+        ("my_json", "string"),
+        ("my_jsonb", "string"),
+        ("my_bool", "boolean"),
+    ];
+    let spec = TableSpec {
+        raw_database: "raw".into(),
+        table: "public_dms_test_table".into(),
+        format: RawFormat::Parquet,
+        columns: cols
+            .iter()
+            .map(|(n, t)| RawColumn {
+                name: n.to_string(),
+                glue_type: t.to_string(),
+            })
+            .collect(),
+        partition_keys: vec![],
+        dms: DmsColumnNames {
+            op: "op".into(),
+            timestamp: "dms_timestamp".into(),
+            change_sequence: "dms_change_seq".into(),
+            before_image_prefix: "bi_".into(),
+        },
+        primary_key: vec!["id".into()],
+        curated_database: "cur".into(),
+        curated_location: "s3://lake/curated/".into(),
+        partitioning: vec![],
+        type_overrides: BTreeMap::new(),
+    };
+    let table = CompactionTable::plan(&spec).expect("plan");
+    assert!(!table.has_change_sequence());
+    let ddl = table.create_table_sql();
+    assert!(ddl.contains("`my_smallint` int"), "{ddl}");
+    let merge = table.merge_sql(&PartitionRange::default()).expect("merge");
+    let data = "id, my_int, my_smallint, my_numeric, my_real, my_double, my_money, my_varchar, \
+                my_text, my_bytea, my_timestamp, my_uuid, my_json, my_jsonb, my_bool";
+    let query = format!(
+        "SELECT (SELECT count(*) FROM cur.public_dms_test_table), \
+                (SELECT count(*) FROM (SELECT {data} FROM cur.public_dms_test_table \
+                 EXCEPT SELECT {data} FROM read_parquet('{}'))), \
+                (SELECT typeof(my_smallint) FROM cur.public_dms_test_table LIMIT 1)",
+        file.display()
+    );
+    let dir = scratch("pq");
+    let db = dir.join("lake.duckdb");
+    let run = |statements: Vec<String>| {
+        run_spec(
+            &db,
+            &json!({
+                "database": db,
+                "raw": {"database": "raw", "table": "public_dms_test_table", "format": "parquet",
+                        "columns": cols.iter().map(|c| c.0).collect::<Vec<_>>(),
+                        "partition_keys": [],
+                        "files": [{"path": file, "s3_path": "s3://data/dms/public/dms_test_table/LOAD00000001.parquet", "partition": []}]},
+                "statements": statements,
+                "query": query,
+            }),
+        )
+    };
+    let first = run(vec![ddl, merge.clone()]);
+    let want = vec![vec![
+        Some("10".to_string()),
+        Some("0".to_string()),
+        Some("INTEGER".to_string()),
+    ]];
+    assert_eq!(first, want);
+    assert_eq!(run(vec![merge]), want, "replay changed the table");
 }
