@@ -20,6 +20,7 @@
 //! - `BeforeImageSettings` with the key columns (prefix `DMSLAKE_BEFORE_IMAGE_PREFIX`), so a
 //!   primary-key update removes the old key; without it the old key stays;
 //! - not `CdcInsertsOnly` / `CdcInsertsAndUpdates` (deletes would be lost).
+//!
 //! Deletes are treated as key-only rows (PostgreSQL's default replica identity).
 
 pub mod catalog;
