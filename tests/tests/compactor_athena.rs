@@ -314,3 +314,36 @@ async fn a_live_lock_skips_the_table_and_leaves_the_watermark() {
     );
     assert_eq!(watermark(&fx.state).await, None);
 }
+
+#[tokio::test]
+async fn an_expired_lock_is_taken_over_and_the_merge_runs() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    fx.state
+        .put_if(
+            "locks/public_order_details.json",
+            &compactor::watermark::Lock {
+                owner: "crashed-run".into(),
+                expires_at: chrono::Utc::now().timestamp() - 1,
+            },
+            None,
+        )
+        .await
+        .expect("lock");
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(10),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    assert!(watermark(&fx.state).await.is_some());
+    let lock = fx
+        .state
+        .get::<compactor::watermark::Lock>("locks/public_order_details.json")
+        .await
+        .expect("get");
+    assert!(lock.is_none(), "lock released after the run");
+}

@@ -251,6 +251,29 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
     result.unwrap_or_else(fail)
 }
 
+/// What a finished (or abandoned) query means for the table: the query id and scanned bytes
+/// to go on with, or the report to stop with (pure).
+pub fn outcome_report(table: &str, outcome: QueryOutcome) -> Result<(String, i64), TableReport> {
+    match outcome {
+        QueryOutcome::Succeeded {
+            query_id,
+            scanned_bytes,
+        } => Ok((query_id, scanned_bytes)),
+        QueryOutcome::Failed {
+            query_id,
+            state,
+            reason,
+        } => Err(TableReport::Failed {
+            table: table.to_string(),
+            reason: format!("query {query_id} {state}: {reason}"),
+        }),
+        QueryOutcome::TimedOut { query_id, .. } => Err(TableReport::TimedOut {
+            table: table.to_string(),
+            query_id,
+        }),
+    }
+}
+
 async fn execute(
     deps: &Deps,
     table: &CompactionTable,
@@ -259,25 +282,12 @@ async fn execute(
 ) -> Result<Result<(String, i64), TableReport>, String> {
     let token = request_token(&[table.table(), sql]);
     let db = &deps.config.common.curated_database;
-    match deps.runner.run(sql, Some(db), &token, deadline).await {
-        Ok(QueryOutcome::Succeeded {
-            query_id,
-            scanned_bytes,
-        }) => Ok(Ok((query_id, scanned_bytes))),
-        Ok(QueryOutcome::Failed {
-            query_id,
-            state,
-            reason,
-        }) => Ok(Err(TableReport::Failed {
-            table: table.table().to_string(),
-            reason: format!("query {query_id} {state}: {reason}"),
-        })),
-        Ok(QueryOutcome::TimedOut { query_id, .. }) => Ok(Err(TableReport::TimedOut {
-            table: table.table().to_string(),
-            query_id,
-        })),
-        Err(e) => Err(e.to_string()),
-    }
+    let outcome = deps
+        .runner
+        .run(sql, Some(db), &token, deadline)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(outcome_report(table.table(), outcome))
 }
 
 async fn merge(
@@ -360,4 +370,46 @@ pub async fn handle(
     let request = parse_request(&payload)?;
     let report = run(deps, &request, deadline).await;
     Ok(serde_json::to_value(report)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_and_timed_out_queries_stop_the_table_with_athenas_reason() {
+        let failed = outcome_report(
+            "public_t",
+            QueryOutcome::Failed {
+                query_id: "q1".into(),
+                state: "FAILED".into(),
+                reason: "ICEBERG_COMMIT_ERROR: conflict".into(),
+            },
+        );
+        assert_eq!(
+            failed,
+            Err(TableReport::Failed {
+                table: "public_t".into(),
+                reason: "query q1 FAILED: ICEBERG_COMMIT_ERROR: conflict".into()
+            })
+        );
+        let timed_out = outcome_report(
+            "public_t",
+            QueryOutcome::TimedOut {
+                query_id: "q2".into(),
+                state: "RUNNING".into(),
+            },
+        );
+        assert!(matches!(timed_out, Err(TableReport::TimedOut { .. })));
+        assert_eq!(
+            outcome_report(
+                "public_t",
+                QueryOutcome::Succeeded {
+                    query_id: "q3".into(),
+                    scanned_bytes: 7
+                }
+            ),
+            Ok(("q3".to_string(), 7))
+        );
+    }
 }
