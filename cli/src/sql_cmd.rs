@@ -1,8 +1,43 @@
-//! Subcommand (being built).
+//! `dmslake sql merge|create|optimize|vacuum SCHEMA.TABLE`: prints the statement a compactor
+//! run would execute, reading the raw table from the Glue catalog (`DMSLAKE_*` configuration).
+
+use anyhow::Context;
+use compactor::config::CompactorConfig;
+use compactor::preview::{self, Statement};
+use dmslake::state::{StateLocation, StateStore};
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+pub enum Kind {
+    Merge,
+    Create,
+    Optimize,
+    Vacuum,
+}
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Which statement.
+    statement: Kind,
+    /// Source table as DMS names it: SCHEMA.TABLE.
+    table: String,
+}
 
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this subcommand is not available yet")
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = CompactorConfig::from_env().context("reading DMSLAKE_* configuration")?;
+    let clients = dmslake::clients::Clients::from_env().await;
+    let state = StateStore::new(
+        clients.s3.clone(),
+        StateLocation::new(&cfg.state_bucket, &cfg.state_prefix),
+    );
+    let kind = match args.statement {
+        Kind::Merge => Statement::Merge,
+        Kind::Create => Statement::Create,
+        Kind::Optimize => Statement::Optimize,
+        Kind::Vacuum => Statement::Vacuum,
+    };
+    let sql = preview::statement(&clients.glue, &state, &cfg, &args.table, kind)
+        .await
+        .with_context(|| format!("sql for {}", args.table))?;
+    println!("{sql}");
+    Ok(())
 }

@@ -1,1 +1,1043 @@
 //! Athena SQL generation: validated, quoted identifiers; DDL, MERGE and maintenance statements.
+//!
+//! Pure code: a [`TableSpec`] (the raw Glue table as the catalog describes it, plus the
+//! primary key and curated settings from configuration) is checked once into a
+//! [`CompactionTable`], which renders:
+//! - [`CompactionTable::create_table_sql`]: the curated Iceberg table (Hive-style DDL, backtick
+//!   identifiers, as Athena requires for DDL);
+//! - [`CompactionTable::merge_sql`]: one `MERGE INTO` that reduces the change rows read from the
+//!   raw table's partitions in a [`PartitionRange`] to the last change per key and applies it;
+//! - [`CompactionTable::optimize_sql`] / [`CompactionTable::vacuum_sql`]: Iceberg maintenance.
+//!
+//! Every identifier is validated (`[a-z0-9_]`, the form Glue stores) *and* quoted; every literal
+//! is single-quoted with quotes doubled. Nothing from data, keys or configuration reaches the
+//! text unchecked.
+//!
+//! Ordering of changes (see DMS-FACTS, CHAP_Target.S3.md and CHAP_Tasks.CustomizingTasks
+//! .TableMapping.SelectionTransformation.Expressions.md for `$AR_H_CHANGE_SEQ`):
+//! - with a change-sequence column (a transformation rule adding `$AR_H_CHANGE_SEQ`), the
+//!   order key is that 35-digit number left-padded to 38 characters and compared as a string
+//!   (it does not fit a bigint); full-load rows carry no sequence and get all zeros, so they
+//!   order before every change of the same key;
+//! - without it, the order key is `0` (full-load file) or `1` (CDC file) followed by the commit
+//!   timestamp string, with the file path as tie-break. DMS does not order several changes of
+//!   one row inside one commit timestamp in that case: configure the sequence column.
+//!
+//! The curated table stores the applied order key in [`SEQ_COLUMN`]; the MERGE only applies a
+//! change whose key is greater, so replaying a range leaves the table unchanged.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Column of the curated table holding the order key of the change last applied to the row.
+pub const SEQ_COLUMN: &str = "_dmslake_seq";
+const OP_ALIAS: &str = "_dmslake_op";
+const RANK_ALIAS: &str = "_dmslake_rank";
+const FILE_ALIAS: &str = "_dmslake_file";
+const ROW_ALIAS: &str = "_dmslake_rn";
+/// Athena's pseudo-column with the S3 path of the file a row came from.
+const PATH_COLUMN: &str = "$path";
+/// Width the change sequence is padded to (decimal(38,0) digits).
+const SEQ_WIDTH: u32 = 38;
+/// Athena's limit on a query string (bytes).
+pub const MAX_QUERY_BYTES: usize = 262_144;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SqlError {
+    #[error("{what} {name:?} is not a valid identifier: {reason}")]
+    InvalidIdentifier {
+        what: &'static str,
+        name: String,
+        reason: &'static str,
+    },
+    #[error("table {table}: no primary key configured (set DMSLAKE_PRIMARY_KEYS); not merged")]
+    NoPrimaryKey { table: String },
+    #[error("table {table}: primary-key column {column:?} is not a column of the raw table")]
+    UnknownKeyColumn { table: String, column: String },
+    #[error("table {table}: column {column:?} has type {glue_type:?}, which has no Iceberg mapping; configure a type override")]
+    UnsupportedType {
+        table: String,
+        column: String,
+        glue_type: String,
+    },
+    #[error("table {table}: no column orders the changes: configure the change-sequence column ($AR_H_CHANGE_SEQ) or the timestamp column (TimestampColumnName)")]
+    NoOrderColumn { table: String },
+    #[error("table {table}: the raw table has no source columns")]
+    NoDataColumns { table: String },
+    #[error("{value:?} is not an s3://bucket/prefix location")]
+    InvalidLocation { value: String },
+    #[error("table {table}: partition spec {spec:?} is not `column` or `year|month|day|hour(column)` over a curated column")]
+    InvalidPartitioning { table: String, spec: String },
+    #[error("table {table}: partition bound {values:?} does not match the partition keys {keys:?} (digits only)")]
+    InvalidPartitionValue {
+        table: String,
+        keys: Vec<String>,
+        values: Vec<String>,
+    },
+    #[error(
+        "table {table}: generated statement is {bytes} bytes, over Athena's {MAX_QUERY_BYTES}"
+    )]
+    TooLong { table: String, bytes: usize },
+}
+
+/// A validated identifier: 1-255 characters of `[a-z0-9_]` (the names Glue stores), always
+/// rendered quoted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ident(String);
+
+impl Ident {
+    pub fn new(what: &'static str, name: &str) -> Result<Self, SqlError> {
+        let err = |reason| SqlError::InvalidIdentifier {
+            what,
+            name: name.to_string(),
+            reason,
+        };
+        if name.is_empty() {
+            return Err(err("empty"));
+        }
+        if name.len() > 255 {
+            return Err(err("longer than 255 characters"));
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(err("only lower-case letters, digits and '_' are allowed"));
+        }
+        Ok(Self(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Double-quoted, for DML (Trino syntax).
+    pub fn quoted(&self) -> String {
+        quote_dml(&self.0)
+    }
+
+    /// Backtick-quoted, for DDL (Hive syntax, which Athena uses for `CREATE TABLE`).
+    pub fn ddl(&self) -> String {
+        format!("`{}`", self.0.replace('`', "``"))
+    }
+}
+
+impl std::fmt::Display for Ident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn quote_dml(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal: single quotes doubled.
+pub fn string_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// File format of the raw table (`dmslake.format` table parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawFormat {
+    Csv,
+    Parquet,
+}
+
+/// A column of the raw Glue table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawColumn {
+    pub name: String,
+    pub glue_type: String,
+}
+
+/// Names of DMS's own columns in the raw table (normalised).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DmsColumnNames {
+    pub op: String,
+    pub timestamp: String,
+    pub change_sequence: String,
+    pub before_image_prefix: String,
+}
+
+impl DmsColumnNames {
+    /// From the configured names, normalised like the raw table's column names.
+    pub fn from_config(columns: &crate::config::DmsColumns) -> Self {
+        Self {
+            op: normalise(crate::config::OP_COLUMN),
+            timestamp: normalise(&columns.timestamp),
+            change_sequence: normalise(&columns.change_sequence),
+            before_image_prefix: normalise(&columns.before_image_prefix),
+        }
+    }
+}
+
+/// The Glue normalisation of a name: lower case, anything outside `[a-z0-9_]` becomes `_`.
+pub fn normalise(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Everything needed to compact one table, as read from the catalog and configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    pub raw_database: String,
+    /// Raw (and curated) table name, `<schema>_<table>`.
+    pub table: String,
+    pub format: RawFormat,
+    /// Raw columns in table order (DMS columns included), without partition keys.
+    pub columns: Vec<RawColumn>,
+    /// Raw partition keys in canonical order (`year`, `month`, `day`, `hour`).
+    pub partition_keys: Vec<String>,
+    pub dms: DmsColumnNames,
+    /// Primary-key columns (normalised names); empty means "not configured".
+    pub primary_key: Vec<String>,
+    pub curated_database: String,
+    /// `s3://bucket/prefix/`: the curated table lives at `<prefix><table>/`.
+    pub curated_location: String,
+    /// Iceberg partition spec entries: `column` or `year|month|day|hour(column)`.
+    pub partitioning: Vec<String>,
+    /// Curated type per column, overriding the mapping (Hive DDL type names, e.g. `bigint`).
+    pub type_overrides: BTreeMap<String, String>,
+}
+
+/// An Iceberg column type Athena supports, with its DDL and DML spellings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CuratedType {
+    Int,
+    Bigint,
+    Float,
+    Double,
+    Decimal(u8, u8),
+    Boolean,
+    String,
+    Date,
+    Timestamp,
+    Binary,
+}
+
+impl CuratedType {
+    /// Maps a Glue type (Hive DDL spelling) to the Iceberg type Athena can store: tinyint and
+    /// smallint widen to int, char/varchar become string (Athena's Iceberg tables have none of
+    /// these); anything else is refused rather than guessed.
+    pub fn from_glue(glue_type: &str) -> Option<Self> {
+        let t = glue_type.trim().to_ascii_lowercase();
+        let t = t.as_str();
+        Some(match t {
+            "tinyint" | "smallint" | "int" | "integer" => Self::Int,
+            "bigint" => Self::Bigint,
+            "float" | "real" => Self::Float,
+            "double" => Self::Double,
+            "boolean" => Self::Boolean,
+            "string" | "varchar" | "char" => Self::String,
+            "date" => Self::Date,
+            "timestamp" => Self::Timestamp,
+            "binary" => Self::Binary,
+            _ if t.starts_with("varchar(") || t.starts_with("char(") => Self::String,
+            _ if t.starts_with("decimal(") && t.ends_with(')') => {
+                let inner = &t["decimal(".len()..t.len() - 1];
+                let (p, s) = inner.split_once(',')?;
+                let p: u8 = p.trim().parse().ok()?;
+                let s: u8 = s.trim().parse().ok()?;
+                if p == 0 || p > 38 || s > p {
+                    return None;
+                }
+                Self::Decimal(p, s)
+            }
+            _ => return None,
+        })
+    }
+
+    /// Type name in Athena DDL.
+    pub fn ddl(&self) -> String {
+        match self {
+            Self::Int => "int".into(),
+            Self::Bigint => "bigint".into(),
+            Self::Float => "float".into(),
+            Self::Double => "double".into(),
+            Self::Decimal(p, s) => format!("decimal({p},{s})"),
+            Self::Boolean => "boolean".into(),
+            Self::String => "string".into(),
+            Self::Date => "date".into(),
+            Self::Timestamp => "timestamp".into(),
+            Self::Binary => "binary".into(),
+        }
+    }
+
+    /// Type name in Athena DML (Trino), for `CAST`.
+    pub fn dml(&self) -> String {
+        match self {
+            Self::Int => "integer".into(),
+            Self::Bigint => "bigint".into(),
+            Self::Float => "real".into(),
+            Self::Double => "double".into(),
+            Self::Decimal(p, s) => format!("decimal({p},{s})"),
+            Self::Boolean => "boolean".into(),
+            Self::String => "varchar".into(),
+            Self::Date => "date".into(),
+            Self::Timestamp => "timestamp".into(),
+            Self::Binary => "varbinary".into(),
+        }
+    }
+}
+
+/// A source column as the curated table holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CuratedColumn {
+    pub name: Ident,
+    pub curated_type: CuratedType,
+}
+
+/// An Iceberg partition field of the curated table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionField {
+    pub transform: Option<&'static str>,
+    pub column: Ident,
+}
+
+/// A checked [`TableSpec`], ready to render statements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompactionTable {
+    raw_database: Ident,
+    table: Ident,
+    format: RawFormat,
+    curated_database: Ident,
+    location: String,
+    columns: Vec<CuratedColumn>,
+    key: Vec<Ident>,
+    /// Before-image column per key column, when the raw table has all of them.
+    before_key: Option<Vec<Ident>>,
+    op: Option<Ident>,
+    timestamp: Option<Ident>,
+    change_sequence: Option<Ident>,
+    partition_keys: Vec<Ident>,
+    partitioning: Vec<PartitionField>,
+}
+
+/// Which raw partitions a merge reads: partition values (in partition-key order), both bounds
+/// inclusive; `None` leaves that side open.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionRange {
+    pub from: Option<Vec<String>>,
+    pub to: Option<Vec<String>>,
+}
+
+impl CompactionTable {
+    pub fn plan(spec: &TableSpec) -> Result<Self, SqlError> {
+        let table_name = spec.table.clone();
+        let table = Ident::new("table", &spec.table)?;
+        let raw_database = Ident::new("raw database", &spec.raw_database)?;
+        let curated_database = Ident::new("curated database", &spec.curated_database)?;
+        let location = table_location(&spec.curated_location, &spec.table)?;
+        let mut names = Vec::with_capacity(spec.columns.len());
+        for c in &spec.columns {
+            names.push(Ident::new("column", &c.name)?);
+        }
+        let has = |n: &str| !n.is_empty() && spec.columns.iter().any(|c| c.name == n);
+        let pick = |n: &str| -> Result<Option<Ident>, SqlError> {
+            if has(n) {
+                Ident::new("column", n).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let op = pick(&spec.dms.op)?;
+        let timestamp = pick(&spec.dms.timestamp)?;
+        let change_sequence = pick(&spec.dms.change_sequence)?;
+        let prefix = spec.dms.before_image_prefix.as_str();
+        // A before-image column is `<prefix><name>` where `<name>` is itself a raw column.
+        let is_before_image = |n: &str| {
+            !prefix.is_empty()
+                && n.len() > prefix.len()
+                && n.starts_with(prefix)
+                && has(&n[prefix.len()..])
+        };
+        let mut columns = Vec::new();
+        for (c, ident) in spec.columns.iter().zip(&names) {
+            let n = c.name.as_str();
+            if n == spec.dms.op
+                || n == spec.dms.timestamp
+                || n == spec.dms.change_sequence
+                || is_before_image(n)
+            {
+                continue;
+            }
+            if n.starts_with("_dmslake_") {
+                return Err(SqlError::InvalidIdentifier {
+                    what: "column",
+                    name: n.to_string(),
+                    reason: "the prefix _dmslake_ is reserved for dmslake's own columns",
+                });
+            }
+            let glue_type = match (spec.type_overrides.get(n), spec.format) {
+                (Some(t), _) => t.as_str(),
+                (None, RawFormat::Csv) => "string",
+                (None, RawFormat::Parquet) => c.glue_type.as_str(),
+            };
+            let curated_type =
+                CuratedType::from_glue(glue_type).ok_or_else(|| SqlError::UnsupportedType {
+                    table: table_name.clone(),
+                    column: n.to_string(),
+                    glue_type: glue_type.to_string(),
+                })?;
+            columns.push(CuratedColumn {
+                name: ident.clone(),
+                curated_type,
+            });
+        }
+        if columns.is_empty() {
+            return Err(SqlError::NoDataColumns { table: table_name });
+        }
+        if spec.primary_key.is_empty() {
+            return Err(SqlError::NoPrimaryKey { table: table_name });
+        }
+        let mut key = Vec::new();
+        for k in &spec.primary_key {
+            match columns.iter().find(|c| c.name.as_str() == k) {
+                Some(c) => key.push(c.name.clone()),
+                None => {
+                    return Err(SqlError::UnknownKeyColumn {
+                        table: table_name,
+                        column: k.clone(),
+                    })
+                }
+            }
+        }
+        let before: Vec<String> = key.iter().map(|k| format!("{prefix}{k}")).collect();
+        let before_key = if !prefix.is_empty() && before.iter().all(|b| has(b)) {
+            Some(
+                before
+                    .iter()
+                    .map(|b| Ident::new("column", b))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        if timestamp.is_none() && change_sequence.is_none() {
+            return Err(SqlError::NoOrderColumn { table: table_name });
+        }
+        let partition_keys = spec
+            .partition_keys
+            .iter()
+            .map(|p| Ident::new("partition key", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let partitioning = spec
+            .partitioning
+            .iter()
+            .map(|p| parse_partition_field(&table_name, p, &columns))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            raw_database,
+            table,
+            format: spec.format,
+            curated_database,
+            location,
+            columns,
+            key,
+            before_key,
+            op,
+            timestamp,
+            change_sequence,
+            partition_keys,
+            partitioning,
+        })
+    }
+
+    pub fn table(&self) -> &str {
+        self.table.as_str()
+    }
+
+    pub fn columns(&self) -> &[CuratedColumn] {
+        &self.columns
+    }
+
+    pub fn partition_keys(&self) -> Vec<String> {
+        self.partition_keys.iter().map(|k| k.0.clone()).collect()
+    }
+
+    /// True when the order within one commit timestamp is guaranteed (sequence column present).
+    pub fn has_change_sequence(&self) -> bool {
+        self.change_sequence.is_some()
+    }
+
+    /// True when primary-key updates remove the old key (before-image key columns present).
+    pub fn handles_key_updates(&self) -> bool {
+        self.before_key.is_some()
+    }
+
+    /// Curated table location `s3://bucket/prefix/<table>/`.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn curated_dml(&self) -> String {
+        format!("{}.{}", self.curated_database.quoted(), self.table.quoted())
+    }
+
+    fn raw_dml(&self) -> String {
+        format!("{}.{}", self.raw_database.quoted(), self.table.quoted())
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` of the curated Iceberg table.
+    pub fn create_table_sql(&self) -> String {
+        let mut cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name.ddl(), c.curated_type.ddl()))
+            .collect();
+        cols.push(format!("`{SEQ_COLUMN}` string"));
+        let mut sql = format!(
+            "CREATE TABLE IF NOT EXISTS {}.{} ({})",
+            self.curated_database.ddl(),
+            self.table.ddl(),
+            cols.join(", ")
+        );
+        if !self.partitioning.is_empty() {
+            let fields: Vec<String> = self
+                .partitioning
+                .iter()
+                .map(|f| match f.transform {
+                    Some(t) => format!("{t}({})", f.column.ddl()),
+                    None => f.column.ddl(),
+                })
+                .collect();
+            let _ = write!(sql, " PARTITIONED BY ({})", fields.join(", "));
+        }
+        let _ = write!(
+            sql,
+            " LOCATION {} TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')",
+            string_literal(&self.location)
+        );
+        sql
+    }
+
+    /// `OPTIMIZE ... REWRITE DATA USING BIN_PACK`: compacts the small files each MERGE leaves.
+    pub fn optimize_sql(&self) -> String {
+        format!(
+            "OPTIMIZE {} REWRITE DATA USING BIN_PACK",
+            self.curated_dml()
+        )
+    }
+
+    /// `VACUUM`: expires old snapshots and removes orphan files.
+    pub fn vacuum_sql(&self) -> String {
+        format!("VACUUM {}", self.curated_dml())
+    }
+
+    /// The source value of one curated column, cast from the raw column.
+    fn cast(&self, raw: &Ident, ty: &CuratedType) -> String {
+        let value = match self.format {
+            // CSV fields are strings and an empty field is NULL (DMS writes NULL as nothing).
+            RawFormat::Csv => format!("NULLIF(\"r\".{}, '')", raw.quoted()),
+            RawFormat::Parquet => format!("\"r\".{}", raw.quoted()),
+        };
+        format!("CAST({value} AS {})", ty.dml())
+    }
+
+    /// The order key of a raw row (see the module documentation).
+    fn order_key(&self) -> String {
+        match (&self.change_sequence, &self.timestamp) {
+            (Some(seq), _) => format!(
+                "lpad(COALESCE(NULLIF(trim(CAST(\"r\".{} AS varchar)), ''), '0'), {SEQ_WIDTH}, '0')",
+                seq.quoted()
+            ),
+            (None, Some(ts)) => format!(
+                "(CASE WHEN regexp_like(\"r\".{}, '/LOAD[0-9A-Fa-f]+[^/]*$') THEN '0' ELSE '1' END || COALESCE(CAST(\"r\".{} AS varchar), ''))",
+                quote_dml(PATH_COLUMN),
+                ts.quoted()
+            ),
+            // `plan` refuses a table with neither column.
+            (None, None) => "'0'".into(),
+        }
+    }
+
+    fn op_expr(&self) -> String {
+        match &self.op {
+            Some(op) => format!(
+                "(CASE WHEN upper(trim(\"r\".{})) = 'D' THEN 'D' ELSE 'U' END)",
+                op.quoted()
+            ),
+            None => "'U'".into(),
+        }
+    }
+
+    fn tie_break(&self) -> String {
+        match &self.timestamp {
+            Some(ts) => format!("COALESCE(CAST(\"r\".{} AS varchar), '')", ts.quoted()),
+            None => "''".into(),
+        }
+    }
+
+    /// Partition predicate on the raw table for `range` (lexicographic over the keys, written
+    /// as plain comparisons so Athena prunes partitions).
+    fn range_predicate(&self, range: &PartitionRange) -> Result<Option<String>, SqlError> {
+        if self.partition_keys.is_empty() {
+            return Ok(None);
+        }
+        let mut parts = Vec::new();
+        if let Some(from) = &range.from {
+            self.check_partition_values(from)?;
+            parts.push(lexicographic(&self.partition_keys, from, ">"));
+        }
+        if let Some(to) = &range.to {
+            self.check_partition_values(to)?;
+            parts.push(lexicographic(&self.partition_keys, to, "<"));
+        }
+        Ok(if parts.is_empty() {
+            None
+        } else {
+            Some(parts.join(" AND "))
+        })
+    }
+
+    fn check_partition_values(&self, values: &[String]) -> Result<(), SqlError> {
+        let ok = values.len() == self.partition_keys.len()
+            && values
+                .iter()
+                .all(|v| !v.is_empty() && v.len() <= 4 && v.bytes().all(|b| b.is_ascii_digit()));
+        if ok {
+            Ok(())
+        } else {
+            Err(SqlError::InvalidPartitionValue {
+                table: self.table.0.clone(),
+                keys: self.partition_keys(),
+                values: values.to_vec(),
+            })
+        }
+    }
+
+    /// The `MERGE INTO` applying the changes in `range` to the curated table.
+    pub fn merge_sql(&self, range: &PartitionRange) -> Result<String, SqlError> {
+        let pred = self.range_predicate(range)?;
+        let where_range = pred.as_deref().map(|p| format!(" WHERE {p}"));
+        let order = self.order_key();
+        let tie = self.tie_break();
+        let path = format!("\"r\".{}", quote_dml(PATH_COLUMN));
+        let q = |s: &str| quote_dml(s);
+
+        // Change rows.
+        let mut select = Vec::new();
+        for c in &self.columns {
+            select.push(format!(
+                "{} AS {}",
+                self.cast(&c.name, &c.curated_type),
+                c.name.quoted()
+            ));
+        }
+        let common = format!(
+            "{order} AS {seq}, {tie} AS \"_dmslake_ts\", {path} AS {file}",
+            seq = q(SEQ_COLUMN),
+            file = q(FILE_ALIAS)
+        );
+        let changes = format!(
+            "SELECT {}, {} AS {}, 1 AS {}, {common} FROM {} AS \"r\"{}",
+            select.join(", "),
+            self.op_expr(),
+            q(OP_ALIAS),
+            q(RANK_ALIAS),
+            self.raw_dml(),
+            where_range.clone().unwrap_or_default()
+        );
+
+        // Old keys of primary-key updates, as deletes with the update's order key.
+        let old_keys = self.before_key.as_ref().map(|before| {
+            let mut sel = Vec::new();
+            for c in &self.columns {
+                let value = match self.key.iter().position(|k| *k == c.name) {
+                    Some(i) => self.cast(&before[i], &c.curated_type),
+                    None => format!("CAST(NULL AS {})", c.curated_type.dml()),
+                };
+                sel.push(format!("{value} AS {}", c.name.quoted()));
+            }
+            let mut conds = Vec::new();
+            if let Some(op) = &self.op {
+                conds.push(format!("upper(trim(\"r\".{})) = 'U'", op.quoted()));
+            }
+            let mut differs = Vec::new();
+            for (k, b) in self.key.iter().zip(before) {
+                let ty = &self
+                    .columns
+                    .iter()
+                    .find(|c| c.name == *k)
+                    .map(|c| c.curated_type.clone())
+                    .unwrap_or(CuratedType::String);
+                conds.push(format!("{} IS NOT NULL", self.cast(b, ty)));
+                differs.push(format!(
+                    "{} IS DISTINCT FROM {}",
+                    self.cast(b, ty),
+                    self.cast(k, ty)
+                ));
+            }
+            conds.push(format!("({})", differs.join(" OR ")));
+            if let Some(p) = &pred {
+                conds.insert(0, format!("({p})"));
+            }
+            format!(
+                "SELECT {}, 'D' AS {}, 0 AS {}, {common} FROM {} AS \"r\" WHERE {}",
+                sel.join(", "),
+                q(OP_ALIAS),
+                q(RANK_ALIAS),
+                self.raw_dml(),
+                conds.join(" AND ")
+            )
+        });
+
+        let union = match old_keys {
+            Some(o) => format!("{changes} UNION ALL {o}"),
+            None => changes,
+        };
+        let key_list: Vec<String> = self.key.iter().map(|k| k.quoted()).collect();
+        let key_not_null: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("\"c\".{} IS NOT NULL", k.quoted()))
+            .collect();
+        let out_cols: Vec<String> = self.columns.iter().map(|c| c.name.quoted()).collect();
+        let reduced = format!(
+            "SELECT {cols}, {op}, {seq} FROM (SELECT \"c\".*, row_number() OVER (PARTITION BY {keys} ORDER BY {seq} DESC, \"_dmslake_ts\" DESC, {rank} DESC, {file} DESC) AS {rn} FROM ({union}) AS \"c\" WHERE {notnull}) AS \"d\" WHERE {rn} = 1",
+            cols = out_cols.join(", "),
+            op = q(OP_ALIAS),
+            seq = q(SEQ_COLUMN),
+            keys = key_list.join(", "),
+            rank = q(RANK_ALIAS),
+            file = q(FILE_ALIAS),
+            rn = q(ROW_ALIAS),
+            notnull = key_not_null.join(" AND "),
+        );
+        let on: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("\"t\".{0} = \"s\".{0}", k.quoted()))
+            .collect();
+        let newer = format!(
+            "(\"t\".{seq} IS NULL OR \"s\".{seq} > \"t\".{seq})",
+            seq = q(SEQ_COLUMN)
+        );
+        let set: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| !self.key.contains(&c.name))
+            .map(|c| format!("{0} = \"s\".{0}", c.name.quoted()))
+            .chain(std::iter::once(format!("{0} = \"s\".{0}", q(SEQ_COLUMN))))
+            .collect();
+        let mut insert_cols = out_cols.clone();
+        insert_cols.push(q(SEQ_COLUMN));
+        let values: Vec<String> = insert_cols.iter().map(|c| format!("\"s\".{c}")).collect();
+        let sql = format!(
+            "MERGE INTO {target} AS \"t\" USING ({reduced}) AS \"s\" ON {on} \
+             WHEN MATCHED AND \"s\".{op} = 'D' AND {newer} THEN DELETE \
+             WHEN MATCHED AND \"s\".{op} <> 'D' AND {newer} THEN UPDATE SET {set} \
+             WHEN NOT MATCHED AND \"s\".{op} <> 'D' THEN INSERT ({icols}) VALUES ({values})",
+            target = self.curated_dml(),
+            on = on.join(" AND "),
+            op = q(OP_ALIAS),
+            set = set.join(", "),
+            icols = insert_cols.join(", "),
+            values = values.join(", "),
+        );
+        if sql.len() > MAX_QUERY_BYTES {
+            return Err(SqlError::TooLong {
+                table: self.table.0.clone(),
+                bytes: sql.len(),
+            });
+        }
+        Ok(sql)
+    }
+}
+
+/// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND kn = vn)` for `>`;
+/// likewise for `<`. Both bounds are inclusive.
+fn lexicographic(keys: &[Ident], values: &[String], cmp: &str) -> String {
+    let mut alternatives = Vec::new();
+    for i in 0..keys.len() {
+        let mut conj: Vec<String> = (0..i)
+            .map(|j| {
+                format!(
+                    "\"r\".{} = {}",
+                    keys[j].quoted(),
+                    string_literal(&values[j])
+                )
+            })
+            .collect();
+        conj.push(format!(
+            "\"r\".{} {cmp} {}",
+            keys[i].quoted(),
+            string_literal(&values[i])
+        ));
+        alternatives.push(format!("({})", conj.join(" AND ")));
+    }
+    let all_eq: Vec<String> = keys
+        .iter()
+        .zip(values)
+        .map(|(k, v)| format!("\"r\".{} = {}", k.quoted(), string_literal(v)))
+        .collect();
+    alternatives.push(format!("({})", all_eq.join(" AND ")));
+    format!("({})", alternatives.join(" OR "))
+}
+
+fn parse_partition_field(
+    table: &str,
+    spec: &str,
+    columns: &[CuratedColumn],
+) -> Result<PartitionField, SqlError> {
+    let bad = || SqlError::InvalidPartitioning {
+        table: table.to_string(),
+        spec: spec.to_string(),
+    };
+    let s = spec.trim();
+    let (transform, column) = match s.split_once('(') {
+        Some((t, rest)) => {
+            let col = rest.strip_suffix(')').ok_or_else(bad)?;
+            let t = match t.trim() {
+                "year" => "year",
+                "month" => "month",
+                "day" => "day",
+                "hour" => "hour",
+                _ => return Err(bad()),
+            };
+            (Some(t), col.trim())
+        }
+        None => (None, s),
+    };
+    let column = columns
+        .iter()
+        .find(|c| c.name.as_str() == column)
+        .ok_or_else(bad)?;
+    if transform.is_some()
+        && !matches!(
+            column.curated_type,
+            CuratedType::Date | CuratedType::Timestamp
+        )
+    {
+        return Err(bad());
+    }
+    Ok(PartitionField {
+        transform,
+        column: column.name.clone(),
+    })
+}
+
+/// `s3://bucket/prefix/` + `table/`, after checking the prefix is an S3 URL.
+fn table_location(prefix: &str, table: &str) -> Result<String, SqlError> {
+    let bad = || SqlError::InvalidLocation {
+        value: prefix.to_string(),
+    };
+    let rest = prefix.strip_prefix("s3://").ok_or_else(bad)?;
+    let bucket = rest.split('/').next().unwrap_or_default();
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let path_ok = rest
+        .chars()
+        .all(|c| !c.is_control() && c != '\'' && c != '\\');
+    if !bucket_ok || !path_ok || rest.split('/').any(|seg| seg == "..") {
+        return Err(bad());
+    }
+    let base = prefix.trim_end_matches('/');
+    Ok(format!("{base}/{table}/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(format: RawFormat, cols: &[(&str, &str)], key: &[&str]) -> TableSpec {
+        TableSpec {
+            raw_database: "raw".into(),
+            table: "public_t".into(),
+            format,
+            columns: cols
+                .iter()
+                .map(|(n, t)| RawColumn {
+                    name: n.to_string(),
+                    glue_type: t.to_string(),
+                })
+                .collect(),
+            partition_keys: vec!["year".into(), "month".into(), "day".into()],
+            dms: DmsColumnNames {
+                op: "op".into(),
+                timestamp: "ts".into(),
+                change_sequence: "seq".into(),
+                before_image_prefix: "before_".into(),
+            },
+            primary_key: key.iter().map(|s| s.to_string()).collect(),
+            curated_database: "cur".into(),
+            curated_location: "s3://lake/curated/".into(),
+            partitioning: vec![],
+            type_overrides: BTreeMap::new(),
+        }
+    }
+
+    const CSV_COLS: &[(&str, &str)] = &[
+        ("op", "string"),
+        ("ts", "string"),
+        ("id", "string"),
+        ("name", "string"),
+        ("seq", "string"),
+        ("before_id", "string"),
+    ];
+
+    #[test]
+    fn identifiers_outside_the_glue_alphabet_are_refused() {
+        for bad in [
+            "",
+            "A",
+            "a b",
+            "a\"b",
+            "a`b",
+            "a;b",
+            "a'b",
+            "é",
+            "a-b",
+            "a\nb",
+            &"x".repeat(256),
+        ] {
+            assert!(Ident::new("column", bad).is_err(), "{bad:?}");
+        }
+        for good in ["a", "order_id", "_x", "9lives", &"x".repeat(255)] {
+            assert_eq!(Ident::new("column", good).expect(good).as_str(), good);
+        }
+    }
+
+    #[test]
+    fn literals_double_their_quotes() {
+        assert_eq!(string_literal("a'b"), "'a''b'");
+        assert_eq!(string_literal("''"), "''''''");
+    }
+
+    #[test]
+    fn type_mapping_widens_and_refuses_unknown_types() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("tinyint", Some("int")),
+            ("smallint", Some("int")),
+            ("int", Some("int")),
+            ("bigint", Some("bigint")),
+            ("float", Some("float")),
+            ("double", Some("double")),
+            ("decimal(15,2)", Some("decimal(15,2)")),
+            ("decimal(38, 4)", Some("decimal(38,4)")),
+            ("decimal(39,1)", None),
+            ("decimal(5,6)", None),
+            ("boolean", Some("boolean")),
+            ("char(3)", Some("string")),
+            ("varchar(20)", Some("string")),
+            ("string", Some("string")),
+            ("date", Some("date")),
+            ("timestamp", Some("timestamp")),
+            ("binary", Some("binary")),
+            ("array<int>", None),
+            ("map<string,string>", None),
+            ("time", None),
+        ];
+        for (glue, want) in cases {
+            assert_eq!(
+                CuratedType::from_glue(glue).map(|t| t.ddl()).as_deref(),
+                *want,
+                "{glue}"
+            );
+        }
+    }
+
+    #[test]
+    fn dms_columns_are_not_curated_and_before_images_are_found() {
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let names: Vec<&str> = t.columns().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "name"]);
+        assert!(t.handles_key_updates());
+        assert!(t.has_change_sequence());
+        assert_eq!(t.location(), "s3://lake/curated/public_t/");
+    }
+
+    #[test]
+    fn a_table_without_key_or_order_column_is_refused() {
+        let err = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &[])).unwrap_err();
+        assert!(matches!(err, SqlError::NoPrimaryKey { .. }), "{err}");
+        let err = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["nope"])).unwrap_err();
+        assert!(matches!(err, SqlError::UnknownKeyColumn { .. }), "{err}");
+        let err =
+            CompactionTable::plan(&spec(RawFormat::Csv, &[("id", "string")], &["id"])).unwrap_err();
+        assert!(matches!(err, SqlError::NoOrderColumn { .. }), "{err}");
+        let err = CompactionTable::plan(&spec(
+            RawFormat::Parquet,
+            &[("ts", "string"), ("id", "int"), ("tags", "array<string>")],
+            &["id"],
+        ))
+        .unwrap_err();
+        assert!(matches!(err, SqlError::UnsupportedType { .. }), "{err}");
+    }
+
+    #[test]
+    fn merge_reads_only_the_partition_range() {
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let range = PartitionRange {
+            from: Some(vec!["2024".into(), "06".into(), "12".into()]),
+            to: Some(vec!["2024".into(), "07".into(), "05".into()]),
+        };
+        let sql = t.merge_sql(&range).expect("merge");
+        assert!(
+            sql.contains(
+                "(\"r\".\"year\" > '2024') OR (\"r\".\"year\" = '2024' AND \"r\".\"month\" > '06')"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("\"r\".\"day\" < '05'"), "{sql}");
+        let bad = PartitionRange {
+            from: Some(vec!["2024' OR '1'='1".into(), "06".into(), "12".into()]),
+            to: None,
+        };
+        assert!(matches!(
+            t.merge_sql(&bad),
+            Err(SqlError::InvalidPartitionValue { .. })
+        ));
+        let short = PartitionRange {
+            from: Some(vec!["2024".into()]),
+            to: None,
+        };
+        assert!(t.merge_sql(&short).is_err());
+    }
+
+    #[test]
+    fn partitioning_accepts_identity_and_time_transforms_only() {
+        let mut s = spec(
+            RawFormat::Parquet,
+            &[("ts", "string"), ("id", "int"), ("at", "timestamp")],
+            &["id"],
+        );
+        s.partitioning = vec!["day(at)".into(), "id".into()];
+        let t = CompactionTable::plan(&s).expect("plan");
+        assert!(t
+            .create_table_sql()
+            .contains("PARTITIONED BY (day(`at`), `id`)"));
+        for bad in ["day(id)", "bucket(4, id)", "nope", "day(at", "at) OR (1"] {
+            s.partitioning = vec![bad.into()];
+            assert!(
+                matches!(
+                    CompactionTable::plan(&s),
+                    Err(SqlError::InvalidPartitioning { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn locations_must_be_s3_urls_without_quotes() {
+        assert_eq!(
+            table_location("s3://b-1/x/y", "t").expect("ok"),
+            "s3://b-1/x/y/t/"
+        );
+        for bad in ["b/x", "s3://B/x", "s3://bb/x'y", "s3://bb/../x", "s3://b/x"] {
+            assert!(table_location(bad, "t").is_err(), "{bad}");
+        }
+    }
+}

@@ -1,9 +1,415 @@
-//! Event handling.
+//! Event handling: decode the request, then merge (or maintain) each table in turn.
+//!
+//! Accepted payloads: an EventBridge scheduled event (`detail-type` "Scheduled Event"; a rule
+//! whose name contains `maintain` means maintenance), the watcher's `Compaction Requested`
+//! event (source `dmslake`, `detail.tables`), or a bare `{"action": "merge"|"maintain",
+//! "tables": [...]}` (schedule target input or manual invocation).
 
+use std::time::Instant;
+
+use dmslake::athena::{request_token, QueryOutcome, Runner};
+use dmslake::sql::{CompactionTable, PartitionRange};
+use dmslake::state::{StateError, StateStore};
+use serde::Serialize;
 use serde_json::Value;
 
-/// Handles one invocation payload.
-pub async fn handle(payload: Value) -> Result<Value, lambda_runtime::Error> {
-    tracing::info!(payload_bytes = payload.to_string().len(), "received event");
-    Ok(serde_json::json!({"status": "not yet implemented"}))
+use crate::catalog;
+use crate::config::CompactorConfig;
+use crate::watermark::{lock_doc, watermark_doc, Lock, Watermark};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Merge,
+    Maintain,
+}
+
+/// What was asked: the action and the source tables (`schema.table`); empty means all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub action: Action,
+    pub tables: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a compactor request: {0}")]
+pub struct RequestError(String);
+
+fn tables_of(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn action_of(v: Option<&Value>) -> Result<Option<Action>, RequestError> {
+    match v.and_then(Value::as_str) {
+        None => Ok(None),
+        Some("merge") => Ok(Some(Action::Merge)),
+        Some("maintain") => Ok(Some(Action::Maintain)),
+        Some(other) => Err(RequestError(format!(
+            "action {other:?} (expected merge or maintain)"
+        ))),
+    }
+}
+
+/// Decodes an invocation payload.
+pub fn parse_request(payload: &Value) -> Result<Request, RequestError> {
+    if let Some(detail_type) = payload.get("detail-type").and_then(Value::as_str) {
+        let detail = payload.get("detail");
+        return match detail_type {
+            "Compaction Requested" => Ok(Request {
+                action: Action::Merge,
+                tables: tables_of(detail.and_then(|d| d.get("tables"))),
+            }),
+            "Scheduled Event" => {
+                let by_detail = action_of(detail.and_then(|d| d.get("action")))?;
+                let by_rule = payload
+                    .get("resources")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| {
+                        r.iter()
+                            .filter_map(Value::as_str)
+                            .any(|arn| arn.to_ascii_lowercase().contains("maintain"))
+                    });
+                let action = by_detail.unwrap_or(if by_rule {
+                    Action::Maintain
+                } else {
+                    Action::Merge
+                });
+                Ok(Request {
+                    action,
+                    tables: tables_of(detail.and_then(|d| d.get("tables"))),
+                })
+            }
+            other => Err(RequestError(format!("detail-type {other:?}"))),
+        };
+    }
+    match action_of(payload.get("action"))? {
+        Some(action) => Ok(Request {
+            action,
+            tables: tables_of(payload.get("tables")),
+        }),
+        None => Err(RequestError(
+            "expected an EventBridge event or {\"action\": ...}".into(),
+        )),
+    }
+}
+
+/// Everything a run needs, built once in `main`.
+pub struct Deps {
+    pub config: CompactorConfig,
+    pub glue: aws_sdk_glue::Client,
+    pub runner: Runner,
+    pub state: StateStore,
+}
+
+/// The outcome for one table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TableReport {
+    Merged {
+        table: String,
+        query_id: String,
+        scanned_bytes: i64,
+        range: PartitionRange,
+    },
+    Maintained {
+        table: String,
+    },
+    NothingNew {
+        table: String,
+    },
+    Skipped {
+        table: String,
+        reason: String,
+    },
+    Failed {
+        table: String,
+        reason: String,
+    },
+    TimedOut {
+        table: String,
+        query_id: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub action: Action,
+    pub tables: Vec<TableReport>,
+}
+
+fn now_epoch() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Takes the table's lock; `Ok(false)` when another run holds a live one.
+async fn acquire(
+    state: &StateStore,
+    table: &str,
+    owner: &str,
+    ttl: i64,
+) -> Result<bool, StateError> {
+    let lock = Lock {
+        owner: owner.to_string(),
+        expires_at: now_epoch() + ttl,
+    };
+    match state.put_if(&lock_doc(table), &lock, None).await {
+        Ok(_) => Ok(true),
+        Err(StateError::Conflict { .. }) => {
+            let Some(held) = state.get::<Lock>(&lock_doc(table)).await? else {
+                return Ok(state.put_if(&lock_doc(table), &lock, None).await.is_ok());
+            };
+            if held.value.expires_at > now_epoch() {
+                return Ok(false);
+            }
+            // Expired: take it over, unless someone else does first.
+            Ok(state
+                .put_if(&lock_doc(table), &lock, Some(&held.etag))
+                .await
+                .is_ok())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the request over the named tables (or every raw table).
+pub async fn run(deps: &Deps, request: &Request, deadline: Instant) -> Report {
+    let names: Vec<String> = if request.tables.is_empty() {
+        match catalog::list_tables(&deps.glue, &deps.config).await {
+            Ok(n) => n,
+            Err(e) => {
+                return Report {
+                    action: request.action,
+                    tables: vec![TableReport::Failed {
+                        table: "*".into(),
+                        reason: e.to_string(),
+                    }],
+                }
+            }
+        }
+    } else {
+        request
+            .tables
+            .iter()
+            .map(|t| catalog::raw_table_name(t))
+            .collect()
+    };
+    let mut tables = Vec::new();
+    for name in names {
+        let report = one_table(deps, request.action, &name, deadline).await;
+        tracing::info!(table = name, report = ?report, "table done");
+        tables.push(report);
+    }
+    Report {
+        action: request.action,
+        tables,
+    }
+}
+
+async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -> TableReport {
+    let fail = |reason: String| TableReport::Failed {
+        table: name.to_string(),
+        reason,
+    };
+    let spec = match catalog::get_spec(&deps.glue, &deps.config, name).await {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let table = match CompactionTable::plan(&spec) {
+        Ok(t) => t,
+        Err(e) => {
+            return TableReport::Skipped {
+                table: name.to_string(),
+                reason: e.to_string(),
+            }
+        }
+    };
+    let owner = request_token(&[name, &now_epoch().to_string()]);
+    match acquire(&deps.state, name, &owner, deps.config.lock_ttl_seconds).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return TableReport::Skipped {
+                table: name.to_string(),
+                reason: "another run holds the merge lock".into(),
+            }
+        }
+        Err(e) => return fail(e.to_string()),
+    }
+    let result = match action {
+        Action::Merge => merge(deps, &table, deadline).await,
+        Action::Maintain => maintain(deps, &table, deadline).await,
+    };
+    if let Err(e) = deps.state.delete(&lock_doc(name)).await {
+        tracing::warn!(table = name, error = %e, "lock not released; it expires");
+    }
+    result.unwrap_or_else(fail)
+}
+
+/// What a finished (or abandoned) query means for the table: the query id and scanned bytes
+/// to go on with, or the report to stop with (pure).
+pub fn outcome_report(table: &str, outcome: QueryOutcome) -> Result<(String, i64), TableReport> {
+    match outcome {
+        QueryOutcome::Succeeded {
+            query_id,
+            scanned_bytes,
+        } => Ok((query_id, scanned_bytes)),
+        QueryOutcome::Failed {
+            query_id,
+            state,
+            reason,
+        } => Err(TableReport::Failed {
+            table: table.to_string(),
+            reason: format!("query {query_id} {state}: {reason}"),
+        }),
+        QueryOutcome::TimedOut { query_id, .. } => Err(TableReport::TimedOut {
+            table: table.to_string(),
+            query_id,
+        }),
+    }
+}
+
+async fn execute(
+    deps: &Deps,
+    table: &CompactionTable,
+    sql: &str,
+    deadline: Instant,
+) -> Result<Result<(String, i64), TableReport>, String> {
+    let token = request_token(&[table.table(), sql]);
+    let db = &deps.config.common.curated_database;
+    let outcome = deps
+        .runner
+        .run(sql, Some(db), &token, deadline)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(outcome_report(table.table(), outcome))
+}
+
+async fn merge(
+    deps: &Deps,
+    table: &CompactionTable,
+    deadline: Instant,
+) -> Result<TableReport, String> {
+    let name = table.table();
+    let wm = deps
+        .state
+        .get::<Watermark>(&watermark_doc(name))
+        .await
+        .map_err(|e| e.to_string())?;
+    let range = crate::preview::merge_range(&deps.glue, &deps.state, &deps.config, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !table.partition_keys().is_empty() && range.to.is_none() {
+        return Ok(TableReport::NothingNew {
+            table: name.to_string(),
+        });
+    }
+    if let Err(report) = execute(deps, table, &table.create_table_sql(), deadline).await? {
+        return Ok(report);
+    }
+    let sql = table.merge_sql(&range).map_err(|e| e.to_string())?;
+    let (query_id, scanned_bytes) = match execute(deps, table, &sql, deadline).await? {
+        Ok(done) => done,
+        Err(report) => return Ok(report),
+    };
+    // Only now, after the query succeeded, does the watermark move.
+    let next = Watermark {
+        partition: range.to.clone(),
+        query_id: query_id.clone(),
+        merged_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let write = match &wm {
+        Some(old) => {
+            deps.state
+                .put_if(&watermark_doc(name), &next, Some(&old.etag))
+                .await
+        }
+        None => deps.state.put_if(&watermark_doc(name), &next, None).await,
+    };
+    write.map_err(|e| e.to_string())?;
+    dmslake::metrics::emit(
+        "MergeScannedBytes",
+        scanned_bytes as f64,
+        dmslake::metrics::Unit::Bytes,
+        &[("Table", name)],
+    );
+    Ok(TableReport::Merged {
+        table: name.to_string(),
+        query_id,
+        scanned_bytes,
+        range,
+    })
+}
+
+async fn maintain(
+    deps: &Deps,
+    table: &CompactionTable,
+    deadline: Instant,
+) -> Result<TableReport, String> {
+    for sql in [table.optimize_sql(), table.vacuum_sql()] {
+        if let Err(report) = execute(deps, table, &sql, deadline).await? {
+            return Ok(report);
+        }
+    }
+    Ok(TableReport::Maintained {
+        table: table.table().to_string(),
+    })
+}
+
+/// Lambda entry: decode, run until the invocation's deadline minus a margin.
+pub async fn handle(
+    deps: &Deps,
+    payload: Value,
+    deadline: Instant,
+) -> Result<Value, lambda_runtime::Error> {
+    let request = parse_request(&payload)?;
+    let report = run(deps, &request, deadline).await;
+    Ok(serde_json::to_value(report)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_and_timed_out_queries_stop_the_table_with_athenas_reason() {
+        let failed = outcome_report(
+            "public_t",
+            QueryOutcome::Failed {
+                query_id: "q1".into(),
+                state: "FAILED".into(),
+                reason: "ICEBERG_COMMIT_ERROR: conflict".into(),
+            },
+        );
+        assert_eq!(
+            failed,
+            Err(TableReport::Failed {
+                table: "public_t".into(),
+                reason: "query q1 FAILED: ICEBERG_COMMIT_ERROR: conflict".into()
+            })
+        );
+        let timed_out = outcome_report(
+            "public_t",
+            QueryOutcome::TimedOut {
+                query_id: "q2".into(),
+                state: "RUNNING".into(),
+            },
+        );
+        assert!(matches!(timed_out, Err(TableReport::TimedOut { .. })));
+        assert_eq!(
+            outcome_report(
+                "public_t",
+                QueryOutcome::Succeeded {
+                    query_id: "q3".into(),
+                    scanned_bytes: 7
+                }
+            ),
+            Ok(("q3".to_string(), 7))
+        );
+    }
 }

@@ -1,3 +1,30 @@
-//! Handler logic (wiring lives in `main.rs`).
+//! Compactor: merges each raw DMS change table into its current-state Iceberg table with one
+//! Athena `MERGE` per run, and maintains those tables (`OPTIMIZE ... REWRITE DATA USING
+//! BIN_PACK`, `VACUUM`) on their own schedule.
+//!
+//! A run, per table: read the raw table from Glue ([`catalog`]), check it into SQL
+//! ([`dmslake::sql`]; a table without a configured primary key is reported and skipped), take
+//! the table's lock (an S3 document written with `If-None-Match`, expiring after
+//! `DMSLAKE_LOCK_TTL_SECONDS`), `CREATE TABLE IF NOT EXISTS`, then `MERGE` the raw partitions
+//! from the watermark partition (inclusive) to the newest registered one. The watermark moves
+//! only after the MERGE succeeded; a failed or timed-out query leaves it, so the next run reads
+//! the same range again, and the order-key guard makes that re-read a no-op.
+//!
+//! DMS settings for a correct current state (CHAP_Target.S3.md, CHAP_Tasks.CustomizingTasks):
+//! - a transformation rule `add-column` with expression `$AR_H_CHANGE_SEQ` named like
+//!   `DMSLAKE_CHANGE_SEQUENCE_COLUMN`: the only order DMS guarantees for several changes of one
+//!   row in one commit. Without it the order is commit timestamp then file path, which is not
+//!   guaranteed inside one timestamp;
+//! - `TimestampColumnName` (named like `DMSLAKE_TIMESTAMP_COLUMN`);
+//! - `IncludeOpForFullLoad=true` for CSV, so full-load and CDC files have the same columns;
+//! - `BeforeImageSettings` with the key columns (prefix `DMSLAKE_BEFORE_IMAGE_PREFIX`), so a
+//!   primary-key update removes the old key; without it the old key stays;
+//! - not `CdcInsertsOnly` / `CdcInsertsAndUpdates` (deletes would be lost).
+//!
+//! Deletes are treated as key-only rows (PostgreSQL's default replica identity).
 
+pub mod catalog;
+pub mod config;
 pub mod handler;
+pub mod preview;
+pub mod watermark;

@@ -1,13 +1,41 @@
 //! Lambda entry point: logging, configuration and clients once; then the handler.
 
+use std::time::{Duration, Instant};
+
+use compactor::config::CompactorConfig;
+use compactor::handler::{handle, Deps};
+use dmslake::athena::Runner;
+use dmslake::clients::Clients;
+use dmslake::state::{StateLocation, StateStore};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+
+/// Time kept back from the invocation deadline to record the outcome.
+const MARGIN: Duration = Duration::from_secs(15);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     dmslake::logging::init();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        compactor::handler::handle(event.payload).await
+    let config = CompactorConfig::from_env()?;
+    let clients = Clients::from_env().await;
+    let deps = Deps {
+        state: StateStore::new(
+            clients.s3.clone(),
+            StateLocation::new(&config.state_bucket, &config.state_prefix),
+        ),
+        runner: Runner::new(clients.athena.clone(), &config.workgroup),
+        glue: clients.glue.clone(),
+        config,
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let remaining = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let deadline = Instant::now() + remaining.saturating_sub(MARGIN);
+        handle(deps, event.payload, deadline).await
     }))
     .await
 }

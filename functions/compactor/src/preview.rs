@@ -1,0 +1,71 @@
+//! The statements a run would execute for one table, without executing them (for
+//! `dmslake sql`): the raw table from Glue, the range from the watermark and Glue partitions.
+
+use dmslake::sql::{CompactionTable, PartitionRange, SqlError};
+use dmslake::state::{StateError, StateStore};
+
+use crate::catalog::{self, CatalogError};
+use crate::config::CompactorConfig;
+use crate::watermark::{newest_partition, watermark_doc, Watermark};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statement {
+    Create,
+    Merge,
+    Optimize,
+    Vacuum,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The merge range a run would use now: from the watermark partition to the newest one.
+pub async fn merge_range(
+    glue: &aws_sdk_glue::Client,
+    state: &StateStore,
+    cfg: &CompactorConfig,
+    table: &CompactionTable,
+) -> Result<PartitionRange, PreviewError> {
+    let name = table.table();
+    let from = state
+        .get::<Watermark>(&watermark_doc(name))
+        .await?
+        .and_then(|w| w.value.partition);
+    if table.partition_keys().is_empty() {
+        return Ok(PartitionRange::default());
+    }
+    let parts = catalog::partitions_from(glue, cfg, name, from.as_deref()).await?;
+    Ok(PartitionRange {
+        from,
+        to: newest_partition(&parts),
+    })
+}
+
+/// Renders `statement` for the source table `source` (`schema.table`).
+pub async fn statement(
+    glue: &aws_sdk_glue::Client,
+    state: &StateStore,
+    cfg: &CompactorConfig,
+    source: &str,
+    statement: Statement,
+) -> Result<String, PreviewError> {
+    let name = catalog::raw_table_name(source);
+    let spec = catalog::get_spec(glue, cfg, &name).await?;
+    let table = CompactionTable::plan(&spec)?;
+    Ok(match statement {
+        Statement::Create => table.create_table_sql(),
+        Statement::Optimize => table.optimize_sql(),
+        Statement::Vacuum => table.vacuum_sql(),
+        Statement::Merge => {
+            let range = merge_range(glue, state, cfg, &table).await?;
+            table.merge_sql(&range)?
+        }
+    })
+}

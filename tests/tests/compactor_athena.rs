@@ -1,0 +1,349 @@
+//! The compactor against moto: events drive the handler; the runner's success and timeout
+//! paths and what the watermark does on each. Moto's Athena state transitions are global to
+//! the server, so every test here takes one lock and resets them afterwards.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_glue::types::{Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput};
+use compactor::config::CompactorConfig;
+use compactor::handler::{handle, parse_request, Action, Deps};
+use compactor::watermark::{watermark_doc, Watermark};
+use dmslake::athena::{Backoff, Runner};
+use dmslake::state::{StateLocation, StateStore};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+static MOTO_TRANSITIONS: Mutex<()> = Mutex::const_new(());
+
+async fn set_transition(progression: Value) {
+    let url = format!(
+        "{}/moto-api/state-manager/set-transition",
+        dmslake_tests::endpoint()
+    );
+    let body = json!({"model_name": "athena::execution", "transition": progression}).to_string();
+    let status = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+            &url,
+        ])
+        .status()
+        .expect("curl");
+    assert!(status.success(), "set-transition failed");
+}
+
+fn event(name: &str) -> Value {
+    let path = dmslake_tests::repo_dir().join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("json")
+}
+
+#[test]
+fn every_compactor_event_file_parses_to_its_request() {
+    let cases = [
+        ("compactor-schedule.json", Action::Merge, vec![]),
+        ("compactor-maintain.json", Action::Maintain, vec![]),
+        (
+            "compactor-baseline-request.json",
+            Action::Merge,
+            vec!["public.order_details".to_string()],
+        ),
+    ];
+    for (file, action, tables) in cases {
+        let req = parse_request(&event(file)).expect(file);
+        assert_eq!(req.action, action, "{file}");
+        assert_eq!(req.tables, tables, "{file}");
+    }
+    let bare =
+        parse_request(&json!({"action": "merge", "tables": ["public.orders"]})).expect("bare");
+    assert_eq!(bare.tables, ["public.orders"]);
+    assert!(parse_request(&json!({"action": "drop"})).is_err());
+    assert!(parse_request(&json!({"hello": 1})).is_err());
+}
+
+struct Fixture {
+    deps: Deps,
+    state: StateStore,
+}
+
+async fn fixture(with_key: bool) -> Fixture {
+    let sdk = dmslake_tests::sdk_config_with_attempts(1).await;
+    let clients = dmslake::clients::Clients::with_config(&sdk);
+    let bucket = dmslake_tests::new_bucket(&dmslake_tests::clients().await, "compactor").await;
+    let raw_db = dmslake_tests::unique_name("raw", '_');
+    let cur_db = dmslake_tests::unique_name("cur", '_');
+    let workgroup = dmslake_tests::unique_name("wg", '-');
+    clients
+        .glue
+        .create_database()
+        .database_input(DatabaseInput::builder().name(&raw_db).build().expect("db"))
+        .send()
+        .await
+        .expect("create db");
+    let col = |n: &str| {
+        Column::builder()
+            .name(n)
+            .r#type("string")
+            .build()
+            .expect("col")
+    };
+    let cols = [
+        "op",
+        "dms_commit_ts",
+        "order_id",
+        "product_id",
+        "quantity",
+        "dms_change_seq",
+        "bi_order_id",
+        "bi_product_id",
+    ];
+    clients
+        .glue
+        .create_table()
+        .database_name(&raw_db)
+        .table_input(
+            TableInput::builder()
+                .name("public_order_details")
+                .storage_descriptor(
+                    StorageDescriptor::builder()
+                        .set_columns(Some(cols.iter().map(|c| col(c)).collect()))
+                        .location(format!("s3://{bucket}/dms/public/order_details/"))
+                        .build(),
+                )
+                .set_partition_keys(Some(vec![col("year"), col("month"), col("day")]))
+                .parameters("dmslake.source_schema", "public")
+                .parameters("dmslake.source_table", "order_details")
+                .parameters("dmslake.format", "csv")
+                .parameters("classification", "csv")
+                .build()
+                .expect("table"),
+        )
+        .send()
+        .await
+        .expect("create table");
+    for values in [
+        ["0000", "00", "00"],
+        ["2024", "06", "12"],
+        ["2024", "07", "05"],
+    ] {
+        clients
+            .glue
+            .create_partition()
+            .database_name(&raw_db)
+            .table_name("public_order_details")
+            .partition_input(
+                PartitionInput::builder()
+                    .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("partition");
+    }
+    clients
+        .athena
+        .create_work_group()
+        .name(&workgroup)
+        .send()
+        .await
+        .expect("workgroup");
+    let keys = if with_key {
+        "public.order_details=order_id,product_id"
+    } else {
+        ""
+    };
+    let env = [
+        ("DMSLAKE_RAW_DATABASE", raw_db.as_str()),
+        ("DMSLAKE_CURATED_DATABASE", cur_db.as_str()),
+        ("DMSLAKE_ATHENA_WORKGROUP", workgroup.as_str()),
+        ("DMSLAKE_CURATED_LOCATION", "s3://lake-curated/iceberg/"),
+        ("DMSLAKE_PRIMARY_KEYS", keys),
+        ("DMSLAKE_STATE_BUCKET", bucket.as_str()),
+    ];
+    let config = CompactorConfig::from_lookup(&|n| {
+        env.iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("config");
+    let state = StateStore::new(
+        clients.s3.clone(),
+        StateLocation::new(&bucket, "dmslake-state"),
+    );
+    let mut runner = Runner::new(clients.athena.clone(), &workgroup);
+    runner.backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+    };
+    Fixture {
+        deps: Deps {
+            config,
+            glue: clients.glue.clone(),
+            runner,
+            state: state.clone(),
+        },
+        state,
+    }
+}
+
+async fn watermark(state: &StateStore) -> Option<Watermark> {
+    state
+        .get::<Watermark>(&watermark_doc("public_order_details"))
+        .await
+        .expect("get watermark")
+        .map(|v| v.value)
+}
+
+#[tokio::test]
+async fn runner_paths_move_the_watermark_only_after_success() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+
+    // Success after a few polls (QUEUED -> RUNNING -> SUCCEEDED).
+    set_transition(json!({"progression": "manual", "times": 2})).await;
+    let fx = fixture(true).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = handle(&fx.deps, event("compactor-baseline-request.json"), deadline)
+        .await
+        .expect("handle");
+    let report = &out["tables"][0];
+    assert_eq!(report["status"], "merged", "{out}");
+    assert_eq!(report["range"]["to"], json!(["2024", "07", "05"]));
+    assert_eq!(report["range"]["from"], Value::Null);
+    let wm = watermark(&fx.state).await.expect("watermark written");
+    assert_eq!(
+        wm.partition,
+        Some(vec!["2024".into(), "07".into(), "05".into()])
+    );
+
+    // The next merge (as `dmslake sql merge` prints it) reads from the watermark partition on.
+    let next = compactor::preview::statement(
+        &fx.deps.glue,
+        &fx.state,
+        &fx.deps.config,
+        "public.order_details",
+        compactor::preview::Statement::Merge,
+    )
+    .await
+    .expect("preview");
+    assert!(next.starts_with("MERGE INTO \"cur_"), "{next}");
+    assert!(
+        next.contains(
+            "(\"r\".\"year\" > '2024') OR (\"r\".\"year\" = '2024' AND \"r\".\"month\" > '07')"
+        ),
+        "{next}"
+    );
+    assert!(
+        !next.contains("'0000'"),
+        "full-load partition no longer read: {next}"
+    );
+    // Both statements were started in the configured workgroup.
+    let executions = fx
+        .deps
+        .runner
+        .client
+        .list_query_executions()
+        .work_group(&fx.deps.runner.workgroup)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(executions.query_execution_ids().len(), 2, "DDL + MERGE");
+
+    // Stuck RUNNING until the deadline: reported as timed out, watermark untouched.
+    set_transition(json!({"progression": "manual", "times": 100000})).await;
+    let before = watermark(&fx.state).await;
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge", "tables": ["public.order_details"]}),
+        Instant::now() + Duration::from_millis(700),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "timed_out", "{out}");
+    assert_eq!(watermark(&fx.state).await, before);
+
+    // A table without a configured key is reported, never merged; no watermark.
+    set_transition(json!({"progression": "immediate"})).await;
+    let nokey = fixture(false).await;
+    let out = handle(&nokey.deps, event("compactor-schedule.json"), deadline)
+        .await
+        .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "skipped", "{out}");
+    assert!(out["tables"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("DMSLAKE_PRIMARY_KEYS"));
+    assert_eq!(watermark(&nokey.state).await, None);
+
+    // Maintenance runs OPTIMIZE and VACUUM.
+    let out = handle(&fx.deps, event("compactor-maintain.json"), deadline)
+        .await
+        .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "maintained", "{out}");
+}
+
+#[tokio::test]
+async fn a_live_lock_skips_the_table_and_leaves_the_watermark() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    fx.state
+        .put_if(
+            "locks/public_order_details.json",
+            &compactor::watermark::Lock {
+                owner: "other".into(),
+                expires_at: chrono::Utc::now().timestamp() + 600,
+            },
+            None,
+        )
+        .await
+        .expect("lock");
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(10),
+    )
+    .await
+    .expect("handle");
+    assert!(
+        matches!(out["tables"][0]["status"].as_str(), Some("skipped")),
+        "{out}"
+    );
+    assert_eq!(watermark(&fx.state).await, None);
+}
+
+#[tokio::test]
+async fn an_expired_lock_is_taken_over_and_the_merge_runs() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    fx.state
+        .put_if(
+            "locks/public_order_details.json",
+            &compactor::watermark::Lock {
+                owner: "crashed-run".into(),
+                expires_at: chrono::Utc::now().timestamp() - 1,
+            },
+            None,
+        )
+        .await
+        .expect("lock");
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(10),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    assert!(watermark(&fx.state).await.is_some());
+    let lock = fx
+        .state
+        .get::<compactor::watermark::Lock>("locks/public_order_details.json")
+        .await
+        .expect("get");
+    assert!(lock.is_none(), "lock released after the run");
+}
