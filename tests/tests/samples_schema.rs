@@ -1,9 +1,13 @@
 //! The real DMS Parquet samples map to the Glue columns a user of that table expects, read
-//! from their footers only; every `.parquet` file under the samples tree is exercised.
+//! from their footers only; every `.parquet` file under the samples tree is exercised. The CSV
+//! samples' columns come from their header rows or a declared manifest, with the right shape.
 
 use std::path::{Path, PathBuf};
 
 use dmslake::config::DmsColumns;
+use dmslake::csv_schema::{
+    check_record, check_same_layout, parse_header_row, split_record, ColumnManifest, CsvSchemaError,
+};
 use dmslake::parquet_footer::read_footer_file;
 use dmslake::schema::{glue_columns, ColumnRole, GlueColumn};
 
@@ -125,4 +129,197 @@ fn csv_and_other_samples_are_not_parquet() {
     let csv = sample("northwind-postgres/cdc/public/order_details/LOAD00000001.csv");
     let err = read_footer_file(&csv).expect_err("csv is not parquet");
     assert!(err.to_string().contains("not a Parquet file"), "{err}");
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// CSV records of a file; a quoted field may span lines.
+fn records(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        if !pending.is_empty() {
+            pending.push('\n');
+        }
+        pending.push_str(line);
+        match split_record(&pending) {
+            Err(CsvSchemaError::UnterminatedQuote) => continue,
+            _ => out.push(std::mem::take(&mut pending)),
+        }
+    }
+    assert!(pending.is_empty(), "unterminated record at the end");
+    out
+}
+
+#[test]
+fn oracle_header_sample_load_without_op_and_cdc_with_op_are_reported_as_misaligned() {
+    let dir = "oracle-hr-with-header/dms/hr/employees";
+    let dms = DmsColumns::default();
+    let header = |name: &str| {
+        let text = read(&sample(&format!("{dir}/{name}")));
+        let first = text.lines().next().expect("header row").to_string();
+        parse_header_row(&first, &dms).expect("header")
+    };
+    let load = header("LOAD00000001.csv");
+    let cdc = header("20190118-184518184.csv");
+    let data = [
+        "employee_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone_number",
+        "hire_date",
+        "job_id",
+        "salary",
+        "commission_pct",
+        "manager_id",
+        "department_id",
+    ];
+    assert_eq!(
+        load.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        data
+    );
+    assert_eq!(cdc[0].name, "op");
+    assert_eq!(cdc[0].role, ColumnRole::Op);
+    assert_eq!(
+        cdc[1..].iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        data
+    );
+    assert!(cdc.iter().chain(&load).all(|c| c.glue_type == "string"));
+    let err = check_same_layout("LOAD00000001.csv", &load, "20190118-184518184.csv", &cdc)
+        .expect_err("LOAD without Op and CDC with Op");
+    assert!(
+        matches!(err, CsvSchemaError::OpOnlyInOne { ref with_op, .. } if with_op == "20190118-184518184.csv"),
+        "{err}"
+    );
+    // Every data row of each file fits its own header.
+    for (name, cols) in [
+        ("LOAD00000001.csv", &load),
+        ("20190118-184518184.csv", &cdc),
+    ] {
+        let text = read(&sample(&format!("{dir}/{name}")));
+        for record in records(&text).iter().skip(1) {
+            let fields = split_record(record).expect("record");
+            assert_eq!(fields.len(), cols.len(), "{name}: {record}");
+            check_record(cols, record).unwrap_or_else(|e| panic!("{name}: {record}: {e}"));
+        }
+    }
+}
+
+/// The column names of the `CREATE EXTERNAL TABLE` declaration that came with the northwind
+/// sample (`name TYPE,` lines between the parentheses).
+fn declared_columns(sql: &str) -> Vec<String> {
+    let body = sql
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once("\n)"))
+        .map(|(body, _)| body)
+        .expect("column list");
+    body.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn northwind_order_details_rows_fit_the_declared_columns_load_and_cdc_alike() {
+    let sql = read(&sample("northwind-postgres/athena/order_details.sql"));
+    let declared = declared_columns(&sql);
+    assert_eq!(declared.len(), 10, "{declared:?}");
+    // The declaration calls DMS's Op column `cdc_operation`; a manifest lists it as `Op`.
+    let mut manifest_columns = declared.clone();
+    manifest_columns[0] = "Op".into();
+    let manifest = ColumnManifest::parse(
+        &serde_json::json!({ "public.order_details": manifest_columns }).to_string(),
+    )
+    .expect("manifest");
+    let dms = DmsColumns {
+        timestamp: "transaction_commit_timestamp".into(),
+        change_sequence: "transaction_sequence_number".into(),
+        before_image_prefix: "before_".into(),
+    };
+    let cols = manifest
+        .columns_for("public", "order_details", &dms)
+        .expect("valid")
+        .expect("declared");
+    use ColumnRole::*;
+    assert_eq!(
+        cols.iter().map(|c| c.role).collect::<Vec<_>>(),
+        [
+            Op,
+            Timestamp,
+            Data,
+            Data,
+            Data,
+            Data,
+            Data,
+            ChangeSequence,
+            BeforeImage,
+            BeforeImage
+        ]
+    );
+
+    let dir = sample("northwind-postgres/cdc/public/order_details");
+    let mut load_widths = Vec::new();
+    let mut cdc_widths = Vec::new();
+    for path in dmslake_tests::files_under(&dir) {
+        let is_load = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("LOAD"));
+        for record in records(&read(&path)) {
+            check_record(&cols, &record)
+                .unwrap_or_else(|e| panic!("{}: {record}: {e}", path.display()));
+            let width = split_record(&record).expect("record").len();
+            if is_load {
+                load_widths.push(width);
+            } else {
+                cdc_widths.push(width);
+            }
+        }
+    }
+    // Full-load rows stop before the before-image columns (empty change sequence); CDC rows
+    // carry the before-image keys only when DMS wrote them.
+    load_widths.dedup();
+    assert_eq!(load_widths, [8]);
+    cdc_widths.sort_unstable();
+    cdc_widths.dedup();
+    assert_eq!(cdc_widths, [8, 10]);
+}
+
+#[test]
+fn mysql_sample_full_load_without_op_is_refused_by_a_manifest_that_declares_op() {
+    let dir = "mysql-customers/dms/classicmodels/customers";
+    let mut names = vec!["Op".to_string()];
+    names.extend((1..=13).map(|i| format!("c{i}")));
+    let manifest =
+        ColumnManifest::parse(&serde_json::json!({ "classicmodels.customers": names }).to_string())
+            .expect("manifest");
+    let cols = manifest
+        .columns_for("classicmodels", "customers", &DmsColumns::default())
+        .expect("valid")
+        .expect("declared");
+    for record in records(&read(&sample(&format!("{dir}/20240809-192717787.csv")))) {
+        check_record(&cols, &record).unwrap_or_else(|e| panic!("cdc {record}: {e}"));
+    }
+    let load = records(&read(&sample(&format!("{dir}/LOAD00000001.csv"))));
+    let first = load.first().expect("a row");
+    assert!(
+        matches!(check_record(&cols, first), Err(CsvSchemaError::NotAnOp { ref value }) if value == "103"),
+        "{first}"
+    );
+}
+
+#[test]
+fn every_csv_sample_is_not_mistaken_for_parquet() {
+    for path in dmslake_tests::files_under(&dmslake_tests::samples_dir()) {
+        if path.extension().is_some_and(|e| e == "csv") {
+            assert!(
+                read_footer_file(&path).is_err(),
+                "{} read as Parquet",
+                path.display()
+            );
+        }
+    }
 }
