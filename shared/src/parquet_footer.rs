@@ -34,7 +34,10 @@ pub const DEFAULT_INITIAL_SUFFIX: u64 = 64 * 1024;
 pub enum FooterError {
     /// Not a Parquet file, or a corrupt footer (the message says which).
     #[error("{location}: {error}")]
-    Schema { location: String, error: SchemaError },
+    Schema {
+        location: String,
+        error: SchemaError,
+    },
     #[error("s3://{bucket}/{key}: GetObject failed: {message}")]
     S3 {
         bucket: String,
