@@ -203,8 +203,19 @@ async fn get_suffix(
         .key(key)
         .range(format!("bytes=-{len}"))
         .send()
-        .await
-        .map_err(|e| s3_err(DisplayErrorContext(&e).to_string()))?;
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        // S3 answers a suffix range on an empty object with 416 InvalidRange: an empty
+        // object is simply not a Parquet file.
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(416) => {
+            return Err(FooterError::Schema {
+                location: format!("s3://{bucket}/{key}"),
+                error: SchemaError::NotParquet("the object is empty".into()),
+            });
+        }
+        Err(e) => return Err(s3_err(DisplayErrorContext(&e).to_string())),
+    };
     let range_size = out.content_range().and_then(size_from_content_range);
     let body = out
         .body
