@@ -26,6 +26,9 @@ pub const TAIL_LEN: usize = 8;
 pub const MAGIC: &[u8; 4] = b"PAR1";
 /// The magic of a file whose footer is encrypted.
 pub const ENCRYPTED_MAGIC: &[u8; 4] = b"PARE";
+/// Largest footer dmslake reads (DMS footers are a few kilobytes; a larger length means a
+/// corrupt tail or a file far outside what a Lambda should hold in memory).
+pub const MAX_FOOTER_LEN: usize = 64 * 1024 * 1024;
 /// Default size of the first suffix GET.
 pub const DEFAULT_INITIAL_SUFFIX: u64 = 64 * 1024;
 
@@ -118,6 +121,11 @@ pub fn footer_from_suffix(
     }
     if len == 0 {
         return Err(SchemaError::CorruptFooter("footer length is 0".into()));
+    }
+    if len > MAX_FOOTER_LEN {
+        return Err(SchemaError::CorruptFooter(format!(
+            "footer length {len} exceeds the {MAX_FOOTER_LEN}-byte limit"
+        )));
     }
     if needed > suffix.len() as u64 {
         return Ok(FooterStep::NeedSuffix(needed));
@@ -374,6 +382,11 @@ mod tests {
         too_long[n - 8..n - 4].copy_from_slice(&(size as u32).to_le_bytes());
         let err = footer_from_suffix(&too_long, Some(size)).expect_err("too long");
         assert!(matches!(err, SchemaError::CorruptFooter(_)), "{err:?}");
+        // A length beyond the limit, with the object size unknown.
+        let mut huge = file.clone();
+        huge[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = footer_from_suffix(&huge, None).expect_err("huge");
+        assert!(err.to_string().contains("limit"), "{err}");
         // A zero length.
         let mut zero = file.clone();
         zero[n - 8..n - 4].copy_from_slice(&0u32.to_le_bytes());
