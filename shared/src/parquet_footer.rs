@@ -101,10 +101,21 @@ pub fn footer_length(tail: &[u8]) -> Result<usize, SchemaError> {
 ///
 /// The encoding is bounds-checked first ([`thrift_bounds`]), so a corrupt length is an error
 /// rather than a huge allocation.
+///
+/// The decoder itself still has `unwrap`s on some malformed values (a boolean field written
+/// with another type, statistics shorter than their column type); those panics are caught
+/// here and become [`SchemaError::CorruptFooter`] wherever panics unwind (tests, the CLI).
+/// With `panic = "abort"` they would end the process, which only a corrupt footer that passes
+/// the bounds check can trigger.
 pub fn decode_footer(bytes: &[u8]) -> Result<ParquetMetaData, SchemaError> {
     thrift_bounds::check(bytes).map_err(SchemaError::CorruptFooter)?;
-    ParquetMetaDataReader::decode_metadata(bytes)
-        .map_err(|e| SchemaError::CorruptFooter(e.to_string()))
+    match std::panic::catch_unwind(|| ParquetMetaDataReader::decode_metadata(bytes)) {
+        Ok(Ok(meta)) => Ok(meta),
+        Ok(Err(e)) => Err(SchemaError::CorruptFooter(e.to_string())),
+        Err(_) => Err(SchemaError::CorruptFooter(
+            "the footer holds malformed values the decoder cannot read".into(),
+        )),
+    }
 }
 
 /// Interprets the last `suffix.len()` bytes of an object of `object_size` bytes (when known):
