@@ -441,6 +441,16 @@ mod thrift_bounds {
                     ),
                 };
                 last_id = id;
+                // The decoder reads a known field as its declared type whatever the wire
+                // says, so a retyped field on the way to a boolean must be refused here.
+                if let Some(expected) = ctx.container_kind(id) {
+                    if kind != expected {
+                        return Err(format!(
+                            "field {id} must have type {expected} but has type {kind} (byte {})",
+                            self.pos
+                        ));
+                    }
+                }
                 if ctx.bool_fields().contains(&id) && kind != 1 && kind != 2 {
                     return Err(format!(
                         "field {id} must be a boolean but has type {kind} (byte {})",
@@ -507,6 +517,17 @@ mod thrift_bounds {
                 (Ctx::ColumnChunk, 3) => Ctx::ColumnMetaData,
                 (Ctx::ColumnMetaData, 12) => Ctx::Statistics,
                 _ => Ctx::Other,
+            }
+        }
+
+        /// The wire type (9 list, 12 struct) of a field leading to a tracked struct.
+        fn container_kind(self, id: i64) -> Option<u8> {
+            match (self, id) {
+                (Ctx::FileMetaData, 2 | 4) | (Ctx::RowGroup, 1 | 4) => Some(9),
+                _ => match self.child(id) {
+                    Ctx::Other => None,
+                    _ => Some(12),
+                },
             }
         }
 
