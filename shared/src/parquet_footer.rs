@@ -520,10 +520,18 @@ mod thrift_bounds {
             }
         }
 
-        /// The wire type (9 list, 12 struct) of a field leading to a tracked struct.
+        /// The wire type a field must have: fields leading to a tracked struct (9 list,
+        /// 12 struct) and the other fields of the structs holding booleans.
         fn container_kind(self, id: i64) -> Option<u8> {
             match (self, id) {
                 (Ctx::FileMetaData, 2 | 4) | (Ctx::RowGroup, 1 | 4) => Some(9),
+                // Statistics: min, max, max_value, min_value (binary); null and distinct
+                // counts (i64).
+                (Ctx::Statistics, 1 | 2 | 5 | 6) => Some(8),
+                (Ctx::Statistics, 3 | 4) => Some(6),
+                (Ctx::SortingColumn, 1) => Some(5),
+                (Ctx::IntType, 1) => Some(3),
+                (Ctx::TimeOrTimestampType, 2) => Some(12),
                 _ => match self.child(id) {
                     Ctx::Other => None,
                     _ => Some(12),
