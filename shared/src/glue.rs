@@ -455,3 +455,74 @@ pub async fn get_partitions(
     }
     Ok(out)
 }
+
+/// Counts Glue requests per operation (from the `X-Amz-Target: AWSGlue.<Operation>` header,
+/// one per attempt), for the economy figures in logs, tests and the benchmark. Attach with
+/// [`GlueCallCounter::client`].
+#[derive(Clone, Debug, Default)]
+pub struct GlueCallCounter(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+);
+
+impl GlueCallCounter {
+    /// A Glue client that reports every request to this counter.
+    pub fn client(&self, sdk: &aws_config::SdkConfig) -> Client {
+        let conf = aws_sdk_glue::config::Builder::from(sdk)
+            .interceptor(self.clone())
+            .build();
+        Client::from_conf(conf)
+    }
+
+    /// Calls of one operation (`BatchCreatePartition`, `CreateTable`, ...).
+    pub fn get(&self, operation: &str) -> usize {
+        self.snapshot().get(operation).copied().unwrap_or(0)
+    }
+
+    /// Calls that may change the catalog (every operation not starting with `Get`).
+    pub fn writes(&self) -> usize {
+        self.snapshot()
+            .iter()
+            .filter(|(op, _)| !op.starts_with("Get"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn total(&self) -> usize {
+        self.snapshot().values().sum()
+    }
+
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, usize> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl aws_sdk_glue::config::Intercept for GlueCallCounter {
+    fn name(&self) -> &'static str {
+        "GlueCallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_glue::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_glue::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_glue::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let op = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_string();
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(op).or_default() += 1;
+        }
+        Ok(())
+    }
+}
