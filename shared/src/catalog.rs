@@ -1,7 +1,7 @@
 //! Pure planning of the raw Glue catalog: table names, table definitions, partitions.
 //!
 //! Conventions (the compactor, the CLI and the README rely on them):
-//! - Table name: `<schema>_<table>`, each part normalised by [`glue_name`] (lower case, every
+//! - Table name: `<schema>_<table>`, each part normalised by [`crate::schema::normalise_name`] (lower case, every
 //!   character outside `[a-z0-9_]` becomes `_`). Two different source tables that map to one
 //!   name are refused ([`CatalogError::NameCollision`]), never merged.
 //! - Table parameters: `dmslake.source_schema`, `dmslake.source_table` (exact names from the
@@ -57,8 +57,8 @@ pub enum CatalogError {
         existing: String,
         incoming: String,
     },
-    #[error("source name {0:?} has no letter or digit, so it cannot name a Glue table")]
-    EmptyName(String),
+    #[error("source name cannot name a Glue table: {0}")]
+    BadName(String),
     #[error(
         "{key}: a CDC file outside a date folder while date partitioning is on (check DMSLAKE_DATE_PARTITION_* against the endpoint settings)"
     )]
@@ -93,29 +93,12 @@ impl Column {
     }
 }
 
-/// A name normalised for Glue and Athena: lower case, `[a-z0-9_]` only.
-pub fn glue_name(source: &str) -> String {
-    source
-        .chars()
-        .map(|c| {
-            let c = c.to_ascii_lowercase();
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// The raw Glue table name of a source table: `<schema>_<table>`, both parts normalised.
 pub fn table_name(schema: &str, table: &str) -> Result<String, CatalogError> {
-    for part in [schema, table] {
-        if !part.chars().any(|c| c.is_ascii_alphanumeric()) {
-            return Err(CatalogError::EmptyName(part.to_string()));
-        }
-    }
-    Ok(format!("{}_{}", glue_name(schema), glue_name(table)))
+    let part = |name: &str| {
+        crate::schema::normalise_name(name).map_err(|e| CatalogError::BadName(e.to_string()))
+    };
+    Ok(format!("{}_{}", part(schema)?, part(table)?))
 }
 
 /// `schema.table` as DMS names it, for messages.
@@ -580,7 +563,7 @@ mod tests {
         }
         assert!(matches!(
             table_name("public", "$$"),
-            Err(CatalogError::EmptyName(_))
+            Err(CatalogError::BadName(_))
         ));
     }
 
