@@ -6,7 +6,8 @@
 //!   name are refused ([`CatalogError::NameCollision`]), never merged.
 //! - Table parameters: `dmslake.source_schema`, `dmslake.source_table` (exact names from the
 //!   key), `dmslake.format` and `classification` (`csv` | `parquet`), `dmslake.schema_order`
-//!   (order key of the newest file whose schema the table reflects, see [`order_key`]),
+//!   (order key of the oldest file known to carry the current columns, see [`order_key`];
+//!   a newer file lacking a column is a removal, an older one is simply older),
 //!   `EXTERNAL=TRUE`, and for CSV with a header row `skip.header.line.count=1`.
 //! - SerDe: Parquet uses `ParquetHiveSerDe` with `MapredParquetInputFormat` /
 //!   `MapredParquetOutputFormat`; CSV uses `OpenCSVSerde` (`separatorChar` `,`, `quoteChar` `"`,
@@ -165,7 +166,7 @@ pub struct TableDef {
     pub partition_keys: Vec<String>,
     /// `s3://bucket/<table_prefix>`.
     pub location: String,
-    /// [`order_key`] of the newest file the columns reflect.
+    /// [`order_key`] of the oldest file known to carry the current columns.
     pub schema_order: String,
 }
 
@@ -376,6 +377,9 @@ pub enum Evolution {
     Unchanged,
     /// Append these columns (in file order).
     Append(Vec<Column>),
+    /// Same columns, from a file older than the table's `schema_order`: only the order moves
+    /// back (so the result does not depend on delivery order).
+    Earlier,
 }
 
 const ABSENT: &str = "absent";
@@ -443,6 +447,9 @@ pub fn evolve(
                     ABSENT,
                 ));
             }
+            if file_columns.len() == table.columns.len() && !newer {
+                return Ok(Evolution::Earlier);
+            }
             Ok(Evolution::Unchanged)
         }
         FileFormat::Parquet => {
@@ -484,10 +491,12 @@ pub fn evolve(
                     ABSENT,
                 ));
             }
-            if added.is_empty() {
-                Ok(Evolution::Unchanged)
-            } else {
+            if !added.is_empty() {
                 Ok(Evolution::Append(added))
+            } else if missing.is_empty() && !newer {
+                Ok(Evolution::Earlier)
+            } else {
+                Ok(Evolution::Unchanged)
             }
         }
     }
@@ -495,12 +504,16 @@ pub fn evolve(
 
 impl TableDef {
     /// Applies a compatible evolution from a file with order key `file_order`.
+    /// `schema_order` becomes the order key of the oldest file known to carry the table's
+    /// current column set.
     pub fn apply(&mut self, evolution: &Evolution, file_order: &str) {
-        if let Evolution::Append(cols) = evolution {
-            self.columns.extend(cols.iter().cloned());
-            if file_order > self.schema_order.as_str() {
+        match evolution {
+            Evolution::Append(cols) => {
+                self.columns.extend(cols.iter().cloned());
                 self.schema_order = file_order.to_string();
             }
+            Evolution::Earlier => self.schema_order = file_order.to_string(),
+            Evolution::Unchanged => {}
         }
     }
 }
@@ -723,7 +736,7 @@ mod tests {
         );
         let base: &[(&str, &str)] = &[("op", "string"), ("id", "int"), ("name", "string")];
         let cases: Vec<Case> = vec![
-            // same columns: nothing to do
+            // same columns: nothing to do (an older file only moves the order back)
             (FileFormat::Parquet, base, "5", Ok(vec![])),
             (FileFormat::Csv, base, "5", Ok(vec![])),
             // newer file adds a column
@@ -853,6 +866,19 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_older_file_with_the_same_columns_moves_the_schema_order_back() {
+        let base: &[(&str, &str)] = &[("op", "string"), ("id", "int")];
+        for format in [FileFormat::Parquet, FileFormat::Csv] {
+            let mut t = table(format, base, "3");
+            let e = evolve(&t, "k", "1", &cols(base)).unwrap();
+            assert_eq!(e, Evolution::Earlier, "{format:?}");
+            t.apply(&e, "1");
+            assert_eq!(t.schema_order, "1");
+            assert_eq!(evolve(&t, "k", "2", &cols(base)), Ok(Evolution::Unchanged));
         }
     }
 

@@ -163,13 +163,16 @@ async fn run(deps: &Deps, payload: Value) -> Result<Output, handler::HandlerErro
 /// keys, parameters, location, SerDe, formats; per partition values, location and columns.
 async fn snapshot(clients: &Clients, db: &str) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    let tables = clients
-        .glue
-        .get_tables()
-        .database_name(db)
-        .send()
-        .await
-        .expect("get tables");
+    let tables = match clients.glue.get_tables().database_name(db).send().await {
+        Ok(t) => t,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_not_found_exception()) =>
+        {
+            return out
+        }
+        Err(e) => panic!("get tables: {e:?}"),
+    };
     for t in tables.table_list() {
         let sd = t.storage_descriptor().expect("sd");
         let cols = |sd: &aws_sdk_glue::types::StorageDescriptor| {

@@ -513,8 +513,8 @@ fn plan_table(
     def: &mut TableDef,
     files: Vec<Pending>,
     results: &mut [Result<(), RecordError>],
-) -> (bool, Vec<Pending>) {
-    let mut changed = false;
+) -> (Plan, Vec<Pending>) {
+    let mut plan = Plan::default();
     let mut accepted = Vec::with_capacity(files.len());
     for p in files {
         if let Err(e) = def.check_owner(&p.obj) {
@@ -523,9 +523,13 @@ fn plan_table(
         }
         match catalog::evolve(def, &p.obj.key, &p.order, &p.columns) {
             Ok(evolution) => {
-                if let Evolution::Append(cols) = &evolution {
-                    tracing::info!(table = %def.name, key = %p.obj.key, added = ?cols.iter().map(|c| &c.name).collect::<Vec<_>>(), "schema evolution: appending columns");
-                    changed = true;
+                match &evolution {
+                    Evolution::Append(cols) => {
+                        tracing::info!(table = %def.name, key = %p.obj.key, added = ?cols.iter().map(|c| &c.name).collect::<Vec<_>>(), "schema evolution: appending columns");
+                        plan.columns_changed = true;
+                    }
+                    Evolution::Earlier => plan.order_changed = true,
+                    Evolution::Unchanged => {}
                 }
                 def.apply(&evolution, &p.order);
                 accepted.push(p);
@@ -536,7 +540,20 @@ fn plan_table(
             }
         }
     }
-    (changed, accepted)
+    (plan, accepted)
+}
+
+/// What planning a table's files changed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Plan {
+    columns_changed: bool,
+    order_changed: bool,
+}
+
+impl Plan {
+    fn any(self) -> bool {
+        self.columns_changed || self.order_changed
+    }
 }
 
 async fn register_table(
@@ -638,11 +655,11 @@ async fn evolve_existing(
 ) -> Option<(TableDef, Vec<Pending>)> {
     let db = &deps.config.raw_database;
     let mut def = existing;
-    let (changed, accepted) = plan_table(&mut def, files, results);
+    let (plan, accepted) = plan_table(&mut def, files, results);
     if accepted.is_empty() {
         return None;
     }
-    if !changed {
+    if !plan.any() {
         return Some((def, accepted));
     }
     // Re-read and re-plan against the table Glue holds now.
@@ -655,18 +672,18 @@ async fn evolve_existing(
         }
     };
     let mut def = fresh;
-    let (changed, accepted) = plan_table(&mut def, accepted, results);
+    let (plan, accepted) = plan_table(&mut def, accepted, results);
     if accepted.is_empty() {
         return None;
     }
-    if changed {
+    if plan.any() {
         if let Err(e) = glue::update_table(&deps.glue, db, &def).await {
             accepted.iter().for_each(|p| fail_glue(results, p, &e));
             return None;
         }
-        tracing::info!(table = %def.name, columns = def.columns.len(), "updated raw table columns");
+        tracing::info!(table = %def.name, columns = def.columns.len(), schema_order = %def.schema_order, "updated raw table");
         report.tables_updated += 1;
-        if def.format == FileFormat::Csv && !def.partition_keys.is_empty() {
+        if plan.columns_changed && def.format == FileFormat::Csv && !def.partition_keys.is_empty() {
             // CSV reads by position: partitions keep their own column list, so they must
             // follow the table or Athena fails with HIVE_PARTITION_SCHEMA_MISMATCH.
             if let Err(e) = update_partition_columns(deps, &def, report).await {
