@@ -662,3 +662,230 @@ async fn real_dms_parquet_sample_creates_a_parquet_table() {
     );
     assert!(cols.len() > 10, "{cols:?}");
 }
+
+fn sample(rel: &str) -> Vec<u8> {
+    std::fs::read(samples_dir().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[tokio::test]
+async fn csv_with_header_rows_gets_an_opencsv_table_that_skips_the_header() {
+    let lake = Lake::new(false).await;
+    let key = "dms/hr/employees/20190118-184518184.csv".to_string();
+    lake.put(
+        &key,
+        sample("oracle-hr-with-header/dms/hr/employees/20190118-184518184.csv"),
+    )
+    .await;
+    let deps = lake.deps().await;
+    run(&deps, lake.s3_event(std::slice::from_ref(&key)))
+        .await
+        .expect("registered");
+    let snap = snapshot(&lake.clients, &lake.config.raw_database).await;
+    let t = &snap["hr_employees"];
+    assert_eq!(
+        t["serde"],
+        json!("org.apache.hadoop.hive.serde2.OpenCSVSerde")
+    );
+    assert_eq!(t["serde_parameters"]["separatorChar"], json!(","));
+    assert_eq!(t["serde_parameters"]["quoteChar"], json!("\""));
+    assert_eq!(t["serde_parameters"]["escapeChar"], json!("\\"));
+    assert_eq!(t["parameters"]["skip.header.line.count"], json!("1"));
+    assert_eq!(t["parameters"]["classification"], json!("csv"));
+    assert_eq!(
+        t["input"],
+        json!("org.apache.hadoop.mapred.TextInputFormat")
+    );
+    assert_eq!(
+        t["output"],
+        json!("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
+    );
+    let cols: Vec<String> = serde_json::from_value(t["columns"].clone()).unwrap();
+    assert_eq!(cols[0], "op string");
+    assert_eq!(cols[1], "employee_id string");
+    assert_eq!(cols.len(), 12);
+    assert_eq!(t["partition_keys"], json!([]));
+
+    // The full-load file of the same table has no Op column: by position it cannot share
+    // the table (DMS IncludeOpForFullLoad=false), so it is refused, not mis-registered.
+    let load = "dms/hr/employees/LOAD00000001.csv".to_string();
+    lake.put(
+        &load,
+        sample("oracle-hr-with-header/dms/hr/employees/LOAD00000001.csv"),
+    )
+    .await;
+    let err = run(&deps, lake.s3_event(&[load]))
+        .await
+        .expect_err("positional mismatch");
+    assert_eq!(err.error_type, "SchemaChangeRejected");
+    assert!(err.message.contains("\"op\""), "{}", err.message);
+    assert_eq!(
+        snapshot(&lake.clients, &lake.config.raw_database).await,
+        snap
+    );
+}
+
+#[tokio::test]
+async fn headerless_csv_takes_its_columns_from_the_manifest_or_fails_naming_it() {
+    let mut lake = Lake::new(false).await;
+    lake.config.layout.bucket_folder = "cdc".into();
+    let files = [
+        "LOAD00000001.csv",
+        "20240612-103127367.csv",
+        "20240612-103647680.csv",
+    ];
+    let mut keys = Vec::new();
+    for f in files {
+        let key = format!("cdc/public/order_details/{f}");
+        lake.put(
+            &key,
+            sample(&format!("northwind-postgres/cdc/public/order_details/{f}")),
+        )
+        .await;
+        keys.push(key);
+    }
+    // Without a manifest: refused with a message naming the setting.
+    let deps = lake.deps().await;
+    let err = run(&deps, lake.s3_event(&keys[..1]))
+        .await
+        .expect_err("no columns known");
+    assert_eq!(err.error_type, "UnreadableFile");
+    assert!(
+        err.message.contains("DMSLAKE_CSV_COLUMNS_URI"),
+        "{}",
+        err.message
+    );
+
+    let manifest = json!({"public.order_details": {"header": false, "columns": [
+        "Op", "dms_commit_ts", "order_id", "product_id", "unit_price", "quantity", "discount",
+        "dms_change_seq", "BI_order_id", "BI_product_id"]}});
+    lake.put("config/csv-columns.json", manifest.to_string().into_bytes())
+        .await;
+    lake.settings.csv_columns_uri = Some(format!("s3://{}/config/csv-columns.json", lake.bucket));
+    let deps = lake.deps().await;
+    run(&deps, lake.s3_event(&keys)).await.expect("registered");
+    let snap = snapshot(&lake.clients, &lake.config.raw_database).await;
+    let t = &snap["public_order_details"];
+    let cols: Vec<String> = serde_json::from_value(t["columns"].clone()).unwrap();
+    assert_eq!(cols.len(), 10);
+    assert_eq!(cols[0], "op string");
+    assert_eq!(cols[7], "dms_change_seq string");
+    assert_eq!(cols[8], "bi_order_id string");
+    assert!(t["parameters"].get("skip.header.line.count").is_none());
+    assert_eq!(
+        t["location"],
+        json!(format!("s3://{}/cdc/public/order_details/", lake.bucket))
+    );
+}
+
+#[tokio::test]
+async fn csv_added_column_updates_the_table_and_every_partition() {
+    let lake = Lake::new(true).await;
+    let day1 = "dms/public/orders/2026/11/01/20261101-100000000.csv".to_string();
+    let day2 = "dms/public/orders/2026/11/02/20261102-100000000.csv".to_string();
+    let day3 = "dms/public/orders/2026/11/03/20261103-100000000.csv".to_string();
+    lake.put(&day1, b"Op,id,name\nI,1,a\n".to_vec()).await;
+    lake.put(&day2, b"Op,id,name\nI,2,b\n".to_vec()).await;
+    lake.put(&day3, b"Op,id,name,email\nI,3,c,x@y\n".to_vec())
+        .await;
+    let deps = lake.deps().await;
+    run(&deps, lake.s3_event(&[day1.clone(), day2.clone()]))
+        .await
+        .expect("v1");
+    lake.calls.reset();
+    run(&deps, lake.s3_event(&[day3])).await.expect("v2");
+    assert_eq!(lake.calls.get("UpdateTable"), 1);
+    assert_eq!(lake.calls.get("BatchUpdatePartition"), 1);
+
+    let snap = snapshot(&lake.clients, &lake.config.raw_database).await;
+    let t = &snap["public_orders"];
+    let want = json!(["op string", "id string", "name string", "email string"]);
+    assert_eq!(t["columns"], want);
+    let parts = t["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 3);
+    for p in parts {
+        assert_eq!(p[2], want, "partition {} keeps stale columns", p[0]);
+    }
+}
+
+#[tokio::test]
+async fn moto_s3_notifications_through_sqs_register_and_acknowledge_the_test_event() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let lake = Lake::new(true).await;
+    let sdk = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique_name("reg", '-'))
+        .send()
+        .await
+        .expect("queue");
+    let url = queue.queue_url().expect("url").to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attrs")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("arn");
+    let conf = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .queue_configurations(
+            aws_sdk_s3::types::QueueConfiguration::builder()
+                .queue_arn(arn)
+                .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+                .build()
+                .expect("queue configuration"),
+        )
+        .build();
+    lake.clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(&lake.bucket)
+        .notification_configuration(conf)
+        .send()
+        .await
+        .expect("notification");
+    let keys = [cdc_key("orders", 1, 0), cdc_key("orders", 2, 0)];
+    for k in &keys {
+        lake.put(k, parquet(ORDERS_V1)).await;
+    }
+    let mut messages = Vec::new();
+    for _ in 0..10 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        for m in got.messages() {
+            messages.push((
+                m.message_id().unwrap_or_default().to_string(),
+                m.body().unwrap_or_default().to_string(),
+            ));
+        }
+        if messages.len() >= 3 {
+            break;
+        }
+    }
+    assert!(messages.len() >= 2, "{messages:?}");
+    let refs: Vec<(&str, String)> = messages
+        .iter()
+        .map(|(id, body)| (id.as_str(), body.clone()))
+        .collect();
+    let deps = lake.deps().await;
+    let Output::Sqs(resp) = run(&deps, sqs_event(&refs)).await.expect("sqs") else {
+        panic!("not an SQS response")
+    };
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    let parts = dmslake::glue::get_partitions(
+        &lake.clients.glue,
+        &lake.config.raw_database,
+        "public_orders",
+    )
+    .await
+    .unwrap();
+    assert_eq!(parts.len(), 2);
+}

@@ -9,7 +9,6 @@
 //! Object keys in S3 notifications are URL-encoded ("Event message structure", Amazon S3
 //! user guide); every key is decoded with [`dmslake::layout::decode_event_key`].
 
-use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use dmslake::layout::decode_event_key;
 use serde_json::Value;
@@ -102,31 +101,39 @@ fn parse_backfill(payload: &Value) -> Result<Invocation, EventError> {
     Ok(Invocation::Backfill(req))
 }
 
-/// Objects of an S3 notification document (`{"Records": [...]}`).
+/// Objects of an S3 notification document (`{"Records": [...]}`). Read field by field rather
+/// than through `aws_lambda_events::s3::S3Event`, which rejects records lacking
+/// `userIdentity`/`requestParameters` (emulators omit them); only the fields used are required.
 fn s3_records(doc: &Value) -> Result<Vec<ObjectRef>, EventError> {
-    let event: S3Event = serde_json::from_value(doc.clone())
-        .map_err(|e| malformed(format!("S3 notification: {e}")))?;
+    let records = doc
+        .get("Records")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("S3 notification without Records"))?;
     let mut out = Vec::new();
-    for record in event.records {
-        let name = record.event_name.unwrap_or_default();
+    for (i, record) in records.iter().enumerate() {
+        let name = record
+            .get("eventName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !name.starts_with("ObjectCreated:") && !name.starts_with("s3:ObjectCreated:") {
             tracing::info!(event_name = %name, "skipping S3 record that is not ObjectCreated");
             continue;
         }
         let bucket = record
-            .s3
-            .bucket
-            .name
+            .pointer("/s3/bucket/name")
+            .and_then(Value::as_str)
             .filter(|b| !b.is_empty())
-            .ok_or_else(|| malformed("S3 record without s3.bucket.name"))?;
+            .ok_or_else(|| malformed(format!("S3 record {i} without s3.bucket.name")))?;
         let raw = record
-            .s3
-            .object
-            .key
+            .pointer("/s3/object/key")
+            .and_then(Value::as_str)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| malformed("S3 record without s3.object.key"))?;
-        let key = decode_event_key(&raw).map_err(|e| malformed(e.to_string()))?;
-        out.push(ObjectRef { bucket, key });
+            .ok_or_else(|| malformed(format!("S3 record {i} without s3.object.key")))?;
+        let key = decode_event_key(raw).map_err(|e| malformed(e.to_string()))?;
+        out.push(ObjectRef {
+            bucket: bucket.to_string(),
+            key,
+        });
     }
     Ok(out)
 }
