@@ -74,7 +74,7 @@ pub enum CatalogError {
         incoming: &'static str,
     },
     #[error(transparent)]
-    Schema(#[from] SchemaConflict),
+    Schema(#[from] Box<SchemaConflict>),
 }
 
 /// A column as the catalog stores it: normalised name and Glue (Hive DDL) type.
@@ -391,14 +391,16 @@ pub fn evolve(
     key: &str,
     file_order: &str,
     file_columns: &[Column],
-) -> Result<Evolution, SchemaConflict> {
-    let conflict = |column: &str, kind, old_type: &str, new_type: &str| SchemaConflict {
-        table: table.name.clone(),
-        key: key.to_string(),
-        column: column.to_string(),
-        kind,
-        old_type: old_type.to_string(),
-        new_type: new_type.to_string(),
+) -> Result<Evolution, Box<SchemaConflict>> {
+    let conflict = |column: &str, kind, old_type: &str, new_type: &str| {
+        Box::new(SchemaConflict {
+            table: table.name.clone(),
+            key: key.to_string(),
+            column: column.to_string(),
+            kind,
+            old_type: old_type.to_string(),
+            new_type: new_type.to_string(),
+        })
     };
     let newer = file_order >= table.schema_order.as_str();
     match table.format {

@@ -112,19 +112,19 @@ pub enum RecordError {
     Catalog {
         bucket: String,
         key: String,
-        source: CatalogError,
+        source: Box<CatalogError>,
     },
     #[error("s3://{bucket}/{key}: {source}")]
     Columns {
         bucket: String,
         key: String,
-        source: ColumnsError,
+        source: Box<ColumnsError>,
     },
     #[error("s3://{bucket}/{key}: {source}")]
     Glue {
         bucket: String,
         key: String,
-        source: GlueError,
+        source: Box<GlueError>,
     },
     #[error("s3://{bucket}/{key}: Glue refused partition {values:?}: {message}")]
     Partition {
@@ -140,15 +140,11 @@ impl RecordError {
     pub fn error_type(&self) -> &'static str {
         match self {
             RecordError::Event(_) => "InvalidEvent",
-            RecordError::Catalog {
-                source: CatalogError::Schema(_),
-                ..
-            } => "SchemaChangeRejected",
-            RecordError::Catalog {
-                source: CatalogError::NameCollision { .. },
-                ..
-            } => "TableNameCollision",
-            RecordError::Catalog { .. } => "InvalidObject",
+            RecordError::Catalog { source, .. } => match **source {
+                CatalogError::Schema(_) => "SchemaChangeRejected",
+                CatalogError::NameCollision { .. } => "TableNameCollision",
+                _ => "InvalidObject",
+            },
             RecordError::Columns { .. } => "UnreadableFile",
             RecordError::Glue { .. } | RecordError::Partition { .. } => "GlueError",
         }
@@ -334,7 +330,7 @@ pub async fn register(
                 results[index] = Err(RecordError::Catalog {
                     bucket: o.bucket.clone(),
                     key: o.key.clone(),
-                    source,
+                    source: Box::new(source),
                 });
                 continue;
             }
@@ -346,7 +342,7 @@ pub async fn register(
                     results[index] = Err(RecordError::Columns {
                         bucket: o.bucket.clone(),
                         key: o.key.clone(),
-                        source,
+                        source: Box::new(source),
                     });
                     continue;
                 }
@@ -374,7 +370,7 @@ pub async fn register(
                 results[index] = Err(RecordError::Columns {
                     bucket: o.bucket.clone(),
                     key: o.key.clone(),
-                    source,
+                    source: Box::new(source),
                 })
             }
         }
@@ -394,12 +390,12 @@ pub async fn register(
                     results[pending.index] = Err(RecordError::Glue {
                         bucket: pending.bucket.clone(),
                         key: pending.obj.key.clone(),
-                        source: GlueError::Call {
+                        source: Box::new(GlueError::Call {
                             operation: "GetDatabase/CreateDatabase",
                             target: deps.config.raw_database.clone(),
                             code: None,
                             message: msg.clone(),
-                        },
+                        }),
                     });
                 }
                 groups.clear();
@@ -455,7 +451,7 @@ fn fail(results: &mut [Result<(), RecordError>], p: &Pending, source: CatalogErr
     results[p.index] = Err(RecordError::Catalog {
         bucket: p.bucket.clone(),
         key: p.obj.key.clone(),
-        source,
+        source: Box::new(source),
     });
 }
 
@@ -463,7 +459,7 @@ fn fail_glue(results: &mut [Result<(), RecordError>], p: &Pending, e: &GlueError
     results[p.index] = Err(RecordError::Glue {
         bucket: p.bucket.clone(),
         key: p.obj.key.clone(),
-        source: clone_glue_error(e),
+        source: Box::new(clone_glue_error(e)),
     });
 }
 

@@ -20,7 +20,8 @@ async fn main() -> Result<(), Error> {
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_instant(event.context.deadline);
-        handler::handle(deps, event.payload, Some(deadline)).await
+        // Boxed: the handler's future is deep enough to exceed the compiler's layout depth.
+        Box::pin(handler::handle(deps, event.payload, Some(deadline))).await
     }))
     .await
 }
