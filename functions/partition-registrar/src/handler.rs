@@ -20,7 +20,8 @@ use dmslake::layout::{self, Classification, DmsObject, FileFormat};
 use dmslake::metrics::{self, Unit};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::Mutex;
+use std::sync::Arc;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::backfill::{self, BackfillReport};
 use crate::columns::{self, ColumnsError, CsvManifest};
@@ -68,6 +69,9 @@ pub struct Known {
     files: HashSet<String>,
     csv_manifest: Option<CsvManifest>,
 }
+
+/// Schema reads (S3 GETs) in flight at once within one invocation.
+const SCHEMA_READS_IN_FLIGHT: usize = 16;
 
 /// Upper bound on remembered keys (a long-lived warm environment must not grow forever).
 const MAX_KNOWN_FILES: usize = 200_000;
@@ -308,6 +312,7 @@ pub async fn register(
     let mut results: Vec<Result<(), RecordError>> = objects.iter().map(|_| Ok(())).collect();
     let mut report = Report::default();
     let mut groups: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
+    let mut reads = Vec::new();
 
     for (index, o) in objects.iter().enumerate() {
         let file_id = format!("{}/{}", o.bucket, o.key);
@@ -349,18 +354,41 @@ pub async fn register(
             },
             FileFormat::Parquet => None,
         };
-        match columns::file_columns(
-            &deps.s3,
-            &o.bucket,
-            &obj,
-            &deps.config.columns,
-            manifest.as_ref(),
-        )
-        .await
-        {
+        reads.push((index, table, obj, o.bucket.clone(), manifest));
+    }
+
+    // Read the files' schemas concurrently (footer / header GETs dominate the handler's time).
+    let limit = Arc::new(Semaphore::new(SCHEMA_READS_IN_FLIGHT));
+    let mut handles = Vec::with_capacity(reads.len());
+    for (index, table, obj, bucket, manifest) in reads {
+        let (s3, dms, limit) = (deps.s3.clone(), deps.config.columns.clone(), limit.clone());
+        let handle = tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let read = columns::file_columns(&s3, &bucket, &obj, &dms, manifest.as_ref()).await;
+            (table, obj, bucket, read)
+        });
+        handles.push((index, handle));
+    }
+    for (index, handle) in handles {
+        let (table, obj, bucket, read) = match handle.await {
+            Ok(done) => done,
+            Err(e) => {
+                let o = &objects[index];
+                results[index] = Err(RecordError::Columns {
+                    bucket: o.bucket.clone(),
+                    key: o.key.clone(),
+                    source: Box::new(ColumnsError::Csv {
+                        table: String::new(),
+                        message: format!("schema read did not finish: {e}"),
+                    }),
+                });
+                continue;
+            }
+        };
+        match read {
             Ok(fc) => groups.entry(table).or_default().push(Pending {
                 index,
-                bucket: o.bucket.clone(),
+                bucket,
                 order: catalog::order_key(&obj),
                 obj,
                 columns: fc.columns,
@@ -368,8 +396,8 @@ pub async fn register(
             }),
             Err(source) => {
                 results[index] = Err(RecordError::Columns {
-                    bucket: o.bucket.clone(),
-                    key: o.key.clone(),
+                    bucket,
+                    key: obj.key.clone(),
                     source: Box::new(source),
                 })
             }
