@@ -2,6 +2,23 @@
 //!
 //! Pure code: classify a key as full-load data, CDC data, or not DMS data (with a reason).
 //! Rules from the AWS DMS user guide, CHAP_Target.S3.md ("Using Amazon S3 as a target").
+//!
+//! Keys recognised as data (`[F/]` is the `BucketFolder`, one or more levels, or nothing):
+//!
+//! ```text
+//! [F/]schema/table/LOAD00000001.csv            full load; hexadecimal counter, .csv.gz with GZIP
+//! [F/]schema/table/SEGMENT2_LOAD0000000A.csv   parallel load without segment names
+//! [F/]schema/table/<partition>/LOAD00000001.csv parallel load of a partitioned source
+//! [F/]schema/table/20240612-103647680.csv      CDC, named by time
+//! [F/]schema/table/<date>/20240612-103647680.csv   CDC with DatePartitionEnabled
+//! [F/]schema/table/[<date>/]LOAD00000001.csv   full load with DatePartitionEnabled
+//! [F/]<CdcPath>/schema/table/20240612-103647680.csv CDC under CdcPath
+//! ```
+//!
+//! `<date>` follows `DatePartitionSequence` and `DatePartitionDelimiter` (`2024/06/12`,
+//! `2024-06-12-07`, `202406`, `12062024`, ...). Everything else is not data, with a reason:
+//! folder markers, `CDC_TXN-*` transaction files (PreserveTransactions), other extensions,
+//! keys outside `BucketFolder`, empty/`.`/`..` segments, control characters, impossible dates.
 
 use crate::config::{DatePart, DatePartitionDelimiter, DatePartitionSequence, LayoutConfig};
 
@@ -47,9 +64,12 @@ pub struct DmsObject {
     pub compression: Compression,
     /// Last key segment.
     pub file_name: String,
-    /// Key prefix (ending in `/`) of the folder that holds the file: a partition's location.
+    /// Key prefix (ending in `/`) of the folder that holds the file: a partition's location
+    /// (the date folder, a parallel-load partition folder, or the table folder).
     pub folder_prefix: String,
-    /// Key prefix (ending in `/`) of the table: `[BucketFolder/]schema/table/`.
+    /// Key prefix (ending in `/`) of the table: `[BucketFolder/]schema/table/`. A CDC file
+    /// under `CdcPath` has the same table prefix, though it lies elsewhere (see
+    /// [`DmsObject::in_cdc_path`]).
     pub table_prefix: String,
 }
 
@@ -131,6 +151,32 @@ impl DmsObject {
             .find(|(p, _)| *p == part)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The values of the raw table's partition keys ([`partition_columns`]) for this file.
+    ///
+    /// Empty without date partitioning. With it, the date folder's values; for a full-load
+    /// file outside any date folder, zeros of each part's width (`0000`, `00`, ...): the
+    /// "full-load partition", which no real date can produce (years start at 1970 here).
+    pub fn partition_values(&self, layout: &LayoutConfig) -> Vec<String> {
+        partition_columns(layout)
+            .into_iter()
+            .map(|part| match self.partition_value(part) {
+                Some(value) => value.to_string(),
+                None => "0".repeat(part.width()),
+            })
+            .collect()
+    }
+}
+
+/// The Glue partition keys of a raw table under `layout`, in canonical order (year, month,
+/// day, hour): the parts of `DatePartitionSequence` when date partitioning is on, else none.
+pub fn partition_columns(layout: &LayoutConfig) -> Vec<DatePart> {
+    if !layout.date_partition_enabled {
+        return Vec::new();
+    }
+    let mut parts = layout.date_partition_sequence.parts().to_vec();
+    parts.sort();
+    parts
 }
 
 impl FileFormat {
@@ -222,7 +268,7 @@ fn parse_data_key(key: &str, layout: &LayoutConfig) -> Result<DmsObject, String>
         // (CHAP_Target.S3.md, "Parallel load of partitioned sources").
         (DataKind::FullLoad, [_source_partition]) => {}
         (_, unexpected) => {
-            let expected = if layout.date_partition_enabled {
+            let dates = if layout.date_partition_enabled {
                 format!(
                     "a date folder {}",
                     date_pattern(
@@ -232,6 +278,12 @@ fn parse_data_key(key: &str, layout: &LayoutConfig) -> Result<DmsObject, String>
                 )
             } else {
                 "no folders (DatePartitionEnabled is off)".to_string()
+            };
+            let expected = match file.kind {
+                DataKind::Cdc => dates,
+                DataKind::FullLoad => {
+                    format!("{dates}, then at most one parallel-load partition folder")
+                }
             };
             return Err(format!(
                 "unexpected folders {:?} after table {table:?}: expected {expected}",
@@ -535,17 +587,109 @@ mod tests {
         use DataKind::*;
         use FileFormat::*;
         #[rustfmt::skip]
-        let cases: &[(&str, &str, DataKind, &str, &str, FileFormat, Compression, &str)] = &[
-            ("", "public/orders/LOAD00000001.csv", FullLoad, "public", "orders", Csv, None, "public/orders/"),
-            ("", "public/orders/LOAD0000000A.csv", FullLoad, "public", "orders", Csv, None, "public/orders/"),
-            ("", "public/orders/LOAD00000010.csv.gz", FullLoad, "public", "orders", Csv, Gzip, "public/orders/"),
-            ("dms", "dms/public/orders/LOAD00000001.parquet", FullLoad, "public", "orders", Parquet, None, "dms/public/orders/"),
-            ("dms", "dms/public/orders/20240612-103647680.csv", Cdc, "public", "orders", Csv, None, "dms/public/orders/"),
-            ("dms", "dms/hr/employee/20141029-1134010000.csv", Cdc, "hr", "employee", Csv, None, "dms/hr/employee/"),
-            ("dms", "dms/public/orders/20240612-103647680.csv.gz", Cdc, "public", "orders", Csv, Gzip, "dms/public/orders/"),
-            ("dms", "dms/public/orders/20240612-103647680.parquet", Cdc, "public", "orders", Parquet, None, "dms/public/orders/"),
-            ("lake/raw/dms", "lake/raw/dms/Sales Dept/Ordres é/LOAD00000001.csv", FullLoad, "Sales Dept", "Ordres é", Csv, None, "lake/raw/dms/Sales Dept/Ordres é/"),
-            ("dms", "dms/public/orders/SEGMENT2_LOAD00000009.csv", FullLoad, "public", "orders", Csv, None, "dms/public/orders/"),
+        // (BucketFolder, key, kind, schema, table, format, compression, table prefix)
+        type Case<'a> = (&'a str, &'a str, DataKind, &'a str, &'a str, FileFormat, Compression, &'a str);
+        let cases: &[Case] = &[
+            (
+                "",
+                "public/orders/LOAD00000001.csv",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "public/orders/",
+            ),
+            (
+                "",
+                "public/orders/LOAD0000000A.csv",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "public/orders/",
+            ),
+            (
+                "",
+                "public/orders/LOAD00000010.csv.gz",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                Gzip,
+                "public/orders/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/LOAD00000001.parquet",
+                FullLoad,
+                "public",
+                "orders",
+                Parquet,
+                None,
+                "dms/public/orders/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/20240612-103647680.csv",
+                Cdc,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "dms/public/orders/",
+            ),
+            (
+                "dms",
+                "dms/hr/employee/20141029-1134010000.csv",
+                Cdc,
+                "hr",
+                "employee",
+                Csv,
+                None,
+                "dms/hr/employee/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/20240612-103647680.csv.gz",
+                Cdc,
+                "public",
+                "orders",
+                Csv,
+                Gzip,
+                "dms/public/orders/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/20240612-103647680.parquet",
+                Cdc,
+                "public",
+                "orders",
+                Parquet,
+                None,
+                "dms/public/orders/",
+            ),
+            (
+                "lake/raw/dms",
+                "lake/raw/dms/Sales Dept/Ordres é/LOAD00000001.csv",
+                FullLoad,
+                "Sales Dept",
+                "Ordres é",
+                Csv,
+                None,
+                "lake/raw/dms/Sales Dept/Ordres é/",
+            ),
+            (
+                "dms",
+                "dms/public/orders/SEGMENT2_LOAD00000009.csv",
+                FullLoad,
+                "public",
+                "orders",
+                Csv,
+                None,
+                "dms/public/orders/",
+            ),
         ];
         for (folder, key, kind, schema, table, format, compression, table_prefix) in cases {
             let obj = data(key, &layout(folder));
@@ -953,6 +1097,33 @@ mod tests {
         assert_eq!(o.table, "Ordér Lines");
     }
 
+    #[test]
+    fn partition_values_follow_canonical_keys_and_undated_loads_get_the_zero_partition() {
+        use DatePartitionDelimiter as D;
+        use DatePartitionSequence as S;
+        let plain = layout("dms");
+        assert!(partition_columns(&plain).is_empty());
+        let obj = data("dms/public/orders/20240612-103647680.csv", &plain);
+        assert!(obj.partition_values(&plain).is_empty());
+
+        let cfg = dated("dms", S::Ddmmyyyy, D::Dash);
+        assert_eq!(
+            partition_columns(&cfg),
+            vec![DatePart::Year, DatePart::Month, DatePart::Day]
+        );
+        let obj = data("dms/public/orders/12-06-2024/20240612-103647680.csv", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["2024", "06", "12"]);
+        let obj = data("dms/public/orders/LOAD00000001.csv", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["0000", "00", "00"]);
+
+        let cfg = dated("dms", S::Yyyymmddhh, D::None);
+        assert_eq!(partition_columns(&cfg).len(), 4);
+        let obj = data("dms/public/orders/p1/LOAD0000000B.parquet", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["0000", "00", "00", "00"]);
+        let obj = data("dms/public/orders/2024061207/LOAD0000000B.parquet", &cfg);
+        assert_eq!(obj.partition_values(&cfg), ["2024", "06", "12", "07"]);
+    }
+
     mod fuzz {
         use super::*;
         use proptest::prelude::*;
@@ -1044,6 +1215,10 @@ mod tests {
                         let tail = format!("{}/{}/", obj.schema, obj.table);
                         prop_assert!(obj.table_prefix.ends_with(&tail));
                         prop_assert!(!obj.file_name.starts_with("CDC_TXN-"));
+                        prop_assert_eq!(
+                            obj.partition_values(&cfg).len(),
+                            partition_columns(&cfg).len()
+                        );
                         prop_assert!(obj.partition.is_empty() || cfg.date_partition_enabled);
                         prop_assert!(
                             obj.partition.is_empty()

@@ -32,11 +32,11 @@ pub const DEFAULT_INITIAL_SUFFIX: u64 = 64 * 1024;
 /// Why a footer could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FooterError {
-    #[error("{location}: {source}")]
+    /// Not a Parquet file, or a corrupt footer (the message says which).
+    #[error("{location}: {error}")]
     Schema {
         location: String,
-        #[source]
-        source: SchemaError,
+        error: SchemaError,
     },
     #[error("s3://{bucket}/{key}: GetObject failed: {message}")]
     S3 {
@@ -44,12 +44,8 @@ pub enum FooterError {
         key: String,
         message: String,
     },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 /// A footer and what it cost to read it.
@@ -155,9 +151,9 @@ pub async fn read_footer_with(
     initial_suffix: u64,
 ) -> Result<FooterRead, FooterError> {
     let location = format!("s3://{bucket}/{key}");
-    let schema_err = |source| FooterError::Schema {
+    let schema_err = |error| FooterError::Schema {
         location: location.clone(),
-        source,
+        error,
     };
     let first = initial_suffix.max(TAIL_LEN as u64);
     let (suffix, object_size) = get_suffix(s3, bucket, key, first).await?;
@@ -228,13 +224,13 @@ async fn get_suffix(
 /// Reads a local file's Parquet footer: the last 8 bytes, then the footer.
 pub fn read_footer_file(path: &Path) -> Result<FooterRead, FooterError> {
     let shown = path.display().to_string();
-    let io_err = |source| FooterError::Io {
+    let io_err = |error| FooterError::Io {
         path: shown.clone(),
-        source,
+        error,
     };
-    let schema_err = |source| FooterError::Schema {
+    let schema_err = |error| FooterError::Schema {
         location: shown.clone(),
-        source,
+        error,
     };
     let mut file = std::fs::File::open(path).map_err(io_err)?;
     let size = file.metadata().map_err(io_err)?.len();
@@ -271,4 +267,156 @@ pub fn read_footer_file(path: &Path) -> Result<FooterRead, FooterError> {
         bytes_fetched,
         requests,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    /// A Parquet file with this schema and no rows, written by the parquet crate.
+    fn empty_file(message: &str) -> Vec<u8> {
+        let schema = Arc::new(parse_message_type(message).expect("schema"));
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut buf = Vec::new();
+        let writer = SerializedFileWriter::new(&mut buf, schema, props).expect("writer");
+        writer.close().expect("close");
+        buf
+    }
+
+    #[test]
+    fn footer_length_reads_the_little_endian_length_before_the_magic() {
+        assert_eq!(
+            footer_length(&[0x10, 0x02, 0, 0, b'P', b'A', b'R', b'1']),
+            Ok(0x210)
+        );
+        // Only the last 8 bytes count.
+        assert_eq!(footer_length(b"junkjunk\x05\0\0\0PAR1"), Ok(5));
+    }
+
+    #[test]
+    fn a_tail_without_the_magic_or_too_short_is_not_parquet() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"PAR1",
+            b"\x05\0\0\0PAR2",
+            b"a,b,c\n1,2,3\n",
+            b"\x05\0\0\0PARE",
+        ];
+        for tail in cases {
+            let err = footer_length(tail).expect_err("not parquet");
+            assert!(
+                matches!(err, SchemaError::NotParquet(_)),
+                "{tail:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_small_file_decodes_in_one_step() {
+        let file = empty_file("message m { required int64 id; optional binary name (UTF8); }");
+        let FooterStep::Complete(meta) =
+            footer_from_suffix(&file, Some(file.len() as u64)).expect("footer")
+        else {
+            panic!("expected the whole footer");
+        };
+        let names: Vec<_> = meta
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        assert_eq!(names, ["id", "name"]);
+    }
+
+    #[test]
+    fn a_short_suffix_asks_for_exactly_the_footer_and_tail() {
+        let file = empty_file("message m { required int64 id; }");
+        let len = footer_length(&file).expect("length");
+        match footer_from_suffix(&file[file.len() - 8..], Some(file.len() as u64)) {
+            Ok(FooterStep::NeedSuffix(n)) => assert_eq!(n, len as u64 + 8),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn corrupt_or_truncated_footers_are_errors_not_panics() {
+        let file = empty_file("message m { required int64 id; optional double x; }");
+        let size = file.len() as u64;
+        let len = footer_length(&file).expect("length");
+        // Footer bytes overwritten with garbage.
+        let mut garbled = file.clone();
+        let end = garbled.len() - 8;
+        for b in &mut garbled[end - len..end] {
+            *b = 0xff;
+        }
+        let err = footer_from_suffix(&garbled, Some(size)).expect_err("garbled");
+        assert!(matches!(err, SchemaError::CorruptFooter(_)), "{err:?}");
+        // A length that points before the start of the file.
+        let mut too_long = file.clone();
+        let n = too_long.len();
+        too_long[n - 8..n - 4].copy_from_slice(&(size as u32).to_le_bytes());
+        let err = footer_from_suffix(&too_long, Some(size)).expect_err("too long");
+        assert!(matches!(err, SchemaError::CorruptFooter(_)), "{err:?}");
+        // A zero length.
+        let mut zero = file.clone();
+        zero[n - 8..n - 4].copy_from_slice(&0u32.to_le_bytes());
+        assert!(matches!(
+            footer_from_suffix(&zero, Some(size)),
+            Err(SchemaError::CorruptFooter(_))
+        ));
+        // Every truncation of the footer bytes decodes to an error, never a panic.
+        let footer = &file[file.len() - 8 - len..file.len() - 8];
+        for cut in 0..footer.len() {
+            assert!(decode_footer(&footer[..cut]).is_err(), "cut at {cut}");
+        }
+        // Truncated files: the tail is gone, so the magic is missing.
+        for cut in [0, 3, 7, file.len() / 2, file.len() - 1] {
+            let err = footer_from_suffix(&file[..cut], Some(cut as u64)).expect_err("truncated");
+            assert!(
+                matches!(err, SchemaError::NotParquet(_)),
+                "cut {cut}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_range_gives_the_object_size() {
+        assert_eq!(size_from_content_range("bytes 100-199/200"), Some(200));
+        assert_eq!(size_from_content_range("bytes 0-7/*"), None);
+        assert_eq!(size_from_content_range("garbage"), None);
+    }
+
+    #[test]
+    fn a_local_file_is_read_from_its_end_only() {
+        let dir = std::env::temp_dir().join(format!("dmslake-footer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("f.parquet");
+        let file = empty_file("message m { required int32 a; }");
+        std::fs::write(&path, &file).expect("write");
+        let read = read_footer_file(&path).expect("footer");
+        assert_eq!(read.requests, 2);
+        assert_eq!(read.object_size, Some(file.len() as u64));
+        assert_eq!(
+            read.bytes_fetched,
+            8 + footer_length(&file).expect("len") as u64 + 8
+        );
+        std::fs::write(&path, b"id,name\n1,x\n").expect("write");
+        let err = read_footer_file(&path).expect_err("csv");
+        assert!(matches!(
+            err,
+            FooterError::Schema {
+                error: SchemaError::NotParquet(_),
+                ..
+            }
+        ));
+        let err = read_footer_file(&dir.join("missing.parquet")).expect_err("missing");
+        assert!(matches!(err, FooterError::Io { .. }), "{err:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -490,18 +490,37 @@ pub fn glue_type(field: &Type) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
+
+    use crate::parquet_footer::{footer_from_suffix, FooterStep};
 
     fn dms() -> DmsColumns {
         DmsColumns::default()
     }
 
-    /// Maps the single field of `message m { <field> }`.
+    /// A row-less Parquet file with this message type, written by the parquet crate's
+    /// low-level writer, and its footer decoded back: the mapping sees what a reader sees.
+    fn written_and_read_back(message: &str) -> ParquetMetaData {
+        let schema =
+            Arc::new(parse_message_type(message).unwrap_or_else(|e| panic!("{message}: {e}")));
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut buf = Vec::new();
+        let writer = SerializedFileWriter::new(&mut buf, schema, props).expect("writer");
+        writer.close().expect("close");
+        match footer_from_suffix(&buf, Some(buf.len() as u64)).expect("footer") {
+            FooterStep::Complete(meta) => *meta,
+            FooterStep::NeedSuffix(n) => panic!("whole file given, footer needs {n} bytes"),
+        }
+    }
+
+    /// Maps the single field of `message m { <field> }` through a written file.
     fn map_field(field: &str) -> Result<String, SchemaError> {
-        let msg = format!("message m {{ {field} }}");
-        let schema = parse_message_type(&msg).unwrap_or_else(|e| panic!("{msg}: {e}"));
-        fields_to_columns(schema.get_fields().iter().map(|f| f.as_ref()), &dms())
-            .map(|mut cols| cols.remove(0).glue_type)
+        let meta = written_and_read_back(&format!("message m {{ {field} }}"));
+        glue_columns(&meta, &dms()).map(|mut cols| cols.remove(0).glue_type)
     }
 
     #[test]
@@ -633,11 +652,10 @@ mod tests {
 
     #[test]
     fn two_columns_normalising_to_one_name_are_an_error_naming_both() {
-        let schema =
-            parse_message_type("message m { optional int32 Order_Id; optional int32 order-id; }")
-                .expect("schema");
-        let err = fields_to_columns(schema.get_fields().iter().map(|f| f.as_ref()), &dms())
-            .expect_err("collision");
+        let meta = written_and_read_back(
+            "message m { optional int32 Order_Id; optional int32 order-id; }",
+        );
+        let err = glue_columns(&meta, &dms()).expect_err("collision");
         assert_eq!(
             err,
             SchemaError::NameCollision {
