@@ -24,8 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{DatePart, LayoutConfig};
-use crate::layout::{DataKind, DmsObject, FileFormat};
+use crate::config::LayoutConfig;
+use crate::layout::{self, DataKind, DmsObject, FileFormat};
 
 /// Most entries AWS accepts in one `BatchCreatePartition` / `BatchUpdatePartition` call
 /// (aws-glue-api-catalog-partitions.md).
@@ -276,19 +276,10 @@ pub fn s3_url(bucket: &str, prefix: &str) -> String {
 
 /// The partition keys of every raw table under this layout (canonical order).
 pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
-    if !layout.date_partition_enabled {
-        return Vec::new();
-    }
-    canonical_parts(layout)
+    layout::partition_columns(layout)
         .iter()
         .map(|p| p.column().to_string())
         .collect()
-}
-
-fn canonical_parts(layout: &LayoutConfig) -> Vec<DatePart> {
-    let mut parts = layout.date_partition_sequence.parts().to_vec();
-    parts.sort();
-    parts
 }
 
 /// One partition of a raw table.
@@ -300,43 +291,38 @@ pub struct PartitionDef {
     pub location: String,
 }
 
-/// The partition `obj` belongs to, or `None` when the table is unpartitioned.
+/// The partition `obj` belongs to, or `None` when the table is unpartitioned. A CDC file
+/// outside a date folder, or a date folder missing a part, is an error (the layout settings
+/// do not match what DMS wrote).
 pub fn partition_for(
     bucket: &str,
     obj: &DmsObject,
     layout: &LayoutConfig,
 ) -> Result<Option<PartitionDef>, CatalogError> {
-    if !layout.date_partition_enabled {
+    let parts = layout::partition_columns(layout);
+    if parts.is_empty() {
         return Ok(None);
     }
-    let parts = canonical_parts(layout);
-    if obj.partition.is_empty() {
-        return match obj.kind {
-            DataKind::FullLoad => Ok(Some(PartitionDef {
-                values: parts.iter().map(|p| "0".repeat(p.width())).collect(),
-                location: s3_url(bucket, &obj.table_prefix),
-            })),
-            DataKind::Cdc => Err(CatalogError::MissingDatePartition {
+    let location = if obj.partition.is_empty() {
+        if obj.kind == DataKind::Cdc {
+            return Err(CatalogError::MissingDatePartition {
                 key: obj.key.clone(),
-            }),
-        };
-    }
-    let mut values = Vec::with_capacity(parts.len());
-    for part in parts {
-        let value = obj
-            .partition
-            .iter()
-            .find(|(p, _)| *p == part)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| CatalogError::IncompletePartition {
+            });
+        }
+        // The full-load partition: zeros, at the table folder.
+        s3_url(bucket, &obj.table_prefix)
+    } else {
+        if let Some(part) = parts.iter().find(|p| obj.partition_value(**p).is_none()) {
+            return Err(CatalogError::IncompletePartition {
                 key: obj.key.clone(),
                 part: part.column(),
-            })?;
-        values.push(value);
-    }
+            });
+        }
+        s3_url(bucket, &obj.folder_prefix)
+    };
     Ok(Some(PartitionDef {
-        values,
-        location: s3_url(bucket, &obj.folder_prefix),
+        values: obj.partition_values(layout),
+        location,
     }))
 }
 
@@ -523,7 +509,7 @@ impl TableDef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DatePartitionSequence, LayoutConfig};
+    use crate::config::{DatePart, DatePartitionSequence, LayoutConfig};
     use crate::layout::Compression;
 
     fn obj(kind: DataKind, partition: &[(DatePart, &str)], file: &str) -> DmsObject {
