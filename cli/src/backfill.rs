@@ -6,7 +6,7 @@
 use anyhow::Context;
 use partition_registrar::backfill::{self, PAGE_SIZE};
 use partition_registrar::event::BackfillRequest;
-use partition_registrar::handler::{Deps, Settings};
+use partition_registrar::handler::Deps;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,15 +20,9 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     dmslake::logging::init();
     let (bucket, prefix) = dmslake::s3::parse_url(&args.url)?;
-    let config = dmslake::config::Config::from_env().context("reading DMSLAKE_* configuration")?;
-    let settings = Settings::from_env().context("reading DMSLAKE_CSV_COLUMNS_URI")?;
-    let sdk = dmslake::clients::load_sdk_config().await;
-    let deps = Deps::new(
-        dmslake::clients::s3_client(&sdk),
-        aws_sdk_glue::Client::new(&sdk),
-        config,
-        settings,
-    );
+    let deps = Deps::from_env()
+        .await
+        .context("reading the DMSLAKE_* configuration")?;
     let req = BackfillRequest {
         bucket,
         prefix,

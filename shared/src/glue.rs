@@ -305,6 +305,13 @@ fn partition_input(
         .build())
 }
 
+/// A batch entry's error: its code, and `code: message` for reports.
+fn describe(detail: Option<&gt::ErrorDetail>) -> (&str, String) {
+    let code = detail.and_then(|d| d.error_code()).unwrap_or("");
+    let message = detail.and_then(|d| d.error_message()).unwrap_or("");
+    (code, format!("{code}: {message}"))
+}
+
 fn check_batch(operation: &'static str, target: &str, count: usize) -> Result<(), GlueError> {
     if count > MAX_PARTITION_BATCH {
         return Err(GlueError::BatchTooLarge {
@@ -341,17 +348,11 @@ pub async fn batch_create_partitions(
         .map_err(|err| call_error(OP, &target, &err))?;
     let mut outcome = BatchOutcome::default();
     for e in out.errors() {
-        let code = e.error_detail().and_then(|d| d.error_code()).unwrap_or("");
+        let (code, text) = describe(e.error_detail());
         if code == "AlreadyExistsException" {
             outcome.already_existed += 1;
         } else {
-            let msg = e
-                .error_detail()
-                .and_then(|d| d.error_message())
-                .unwrap_or("");
-            outcome
-                .failed
-                .push((e.partition_values().to_vec(), format!("{code}: {msg}")));
+            outcome.failed.push((e.partition_values().to_vec(), text));
         }
     }
     outcome.written = partitions.len() - outcome.already_existed - outcome.failed.len();
@@ -389,15 +390,10 @@ pub async fn batch_update_partitions(
         .map_err(|err| call_error(OP, &target, &err))?;
     let mut outcome = BatchOutcome::default();
     for e in out.errors() {
-        let detail = e.error_detail();
-        outcome.failed.push((
-            e.partition_value_list().to_vec(),
-            format!(
-                "{}: {}",
-                detail.and_then(|d| d.error_code()).unwrap_or(""),
-                detail.and_then(|d| d.error_message()).unwrap_or("")
-            ),
-        ));
+        let (_, text) = describe(e.error_detail());
+        outcome
+            .failed
+            .push((e.partition_value_list().to_vec(), text));
     }
     outcome.written = partitions.len() - outcome.failed.len();
     Ok(outcome)

@@ -101,6 +101,19 @@ impl Deps {
         }
     }
 
+    /// Configuration and clients from the environment (the Lambda's cold start, the CLI).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let settings = Settings::from_env()?;
+        let sdk = dmslake::clients::load_sdk_config().await;
+        Ok(Self::new(
+            dmslake::clients::s3_client(&sdk),
+            aws_sdk_glue::Client::new(&sdk),
+            config,
+            settings,
+        ))
+    }
+
     /// Forgets everything cached (a cold start, for tests and benchmarks).
     pub async fn forget(&self) {
         *self.known.lock().await = Known::default();

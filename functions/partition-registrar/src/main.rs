@@ -2,21 +2,15 @@
 
 use anyhow::Context;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use partition_registrar::handler::{self, Deps, Settings};
+use partition_registrar::handler::{self, Deps};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     dmslake::logging::init();
-    let config = dmslake::config::Config::from_env().context("reading DMSLAKE_* configuration")?;
-    let settings = Settings::from_env().context("reading DMSLAKE_CSV_COLUMNS_URI")?;
-    let sdk = dmslake::clients::load_sdk_config().await;
-    let deps = Deps::new(
-        dmslake::clients::s3_client(&sdk),
-        aws_sdk_glue::Client::new(&sdk),
-        config,
-        settings,
-    );
+    let deps = Deps::from_env()
+        .await
+        .context("reading the DMSLAKE_* configuration")?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_instant(event.context.deadline);
