@@ -889,3 +889,32 @@ async fn moto_s3_notifications_through_sqs_register_and_acknowledge_the_test_eve
     .unwrap();
     assert_eq!(parts.len(), 2);
 }
+
+#[tokio::test]
+async fn two_source_tables_with_one_glue_name_are_an_error_not_a_merge() {
+    let lake = Lake::new(true).await;
+    let first = cdc_key("orders", 1, 0);
+    let clash = "dms/public/Orders/2026/11/02/20261102-100000000.parquet".to_string();
+    lake.put(&first, parquet(ORDERS_V1)).await;
+    let mut other = ORDERS_V1.to_vec();
+    other.push(("extra", "string"));
+    lake.put(&clash, parquet(&other)).await;
+    let deps = lake.deps().await;
+    run(&deps, lake.s3_event(std::slice::from_ref(&first)))
+        .await
+        .expect("first");
+    let before = snapshot(&lake.clients, &lake.config.raw_database).await;
+    let err = run(&deps, lake.s3_event(&[clash]))
+        .await
+        .expect_err("collision");
+    assert_eq!(err.error_type, "TableNameCollision");
+    assert!(
+        err.message.contains("public.orders") && err.message.contains("public.Orders"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        snapshot(&lake.clients, &lake.config.raw_database).await,
+        before
+    );
+}
