@@ -918,3 +918,80 @@ async fn two_source_tables_with_one_glue_name_are_an_error_not_a_merge() {
         before
     );
 }
+
+#[tokio::test]
+async fn a_glue_failure_on_one_table_fails_only_that_tables_messages() {
+    let lake = Lake::new(true).await;
+    // A foreign table already holds the name public_orders: dmslake must not touch it.
+    lake.clients
+        .glue
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(&lake.config.raw_database)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("database");
+    lake.clients
+        .glue
+        .create_table()
+        .database_name(&lake.config.raw_database)
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name("public_orders")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("foreign table");
+    let orders = cdc_key("orders", 1, 0);
+    let customers = cdc_key("customers", 1, 0);
+    lake.put(&orders, parquet(ORDERS_V1)).await;
+    lake.put(&customers, parquet(ORDERS_V1)).await;
+    let deps = lake.deps().await;
+    let payload = sqs_event(&[
+        (
+            "m-orders",
+            lake.s3_event(std::slice::from_ref(&orders)).to_string(),
+        ),
+        (
+            "m-customers",
+            lake.s3_event(std::slice::from_ref(&customers)).to_string(),
+        ),
+    ]);
+    let Output::Sqs(resp) = run(&deps, payload).await.expect("sqs") else {
+        panic!("not an SQS response")
+    };
+    let failed: Vec<&str> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m-orders"]);
+    let db = &lake.config.raw_database;
+    let customers = dmslake::glue::get_partitions(&lake.clients.glue, db, "public_customers")
+        .await
+        .unwrap();
+    assert_eq!(customers.len(), 1);
+    let foreign = lake
+        .clients
+        .glue
+        .get_table()
+        .database_name(db)
+        .name("public_orders")
+        .send()
+        .await
+        .unwrap();
+    let table = foreign.table().unwrap();
+    assert!(
+        table.storage_descriptor().is_none(),
+        "foreign table was modified"
+    );
+    assert!(table
+        .parameters()
+        .is_none_or(|p| !p.contains_key("dmslake.format")));
+}
