@@ -755,9 +755,9 @@ async fn headerless_csv_takes_its_columns_from_the_manifest_or_fails_naming_it()
         err.message
     );
 
-    let manifest = json!({"public.order_details": {"header": false, "columns": [
+    let manifest = json!({"public.order_details": [
         "Op", "dms_commit_ts", "order_id", "product_id", "unit_price", "quantity", "discount",
-        "dms_change_seq", "BI_order_id", "BI_product_id"]}});
+        "dms_change_seq", "BI_order_id", "BI_product_id"]});
     lake.put("config/csv-columns.json", manifest.to_string().into_bytes())
         .await;
     lake.settings.csv_columns_uri = Some(format!("s3://{}/config/csv-columns.json", lake.bucket));
