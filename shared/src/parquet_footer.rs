@@ -101,10 +101,21 @@ pub fn footer_length(tail: &[u8]) -> Result<usize, SchemaError> {
 ///
 /// The encoding is bounds-checked first ([`thrift_bounds`]), so a corrupt length is an error
 /// rather than a huge allocation.
+///
+/// The decoder itself still has `unwrap`s on some malformed values (a boolean field written
+/// with another type, statistics shorter than their column type); those panics are caught
+/// here and become [`SchemaError::CorruptFooter`] wherever panics unwind (tests, the CLI).
+/// With `panic = "abort"` they would end the process, which only a corrupt footer that passes
+/// the bounds check can trigger.
 pub fn decode_footer(bytes: &[u8]) -> Result<ParquetMetaData, SchemaError> {
     thrift_bounds::check(bytes).map_err(SchemaError::CorruptFooter)?;
-    ParquetMetaDataReader::decode_metadata(bytes)
-        .map_err(|e| SchemaError::CorruptFooter(e.to_string()))
+    match std::panic::catch_unwind(|| ParquetMetaDataReader::decode_metadata(bytes)) {
+        Ok(Ok(meta)) => Ok(meta),
+        Ok(Err(e)) => Err(SchemaError::CorruptFooter(e.to_string())),
+        Err(_) => Err(SchemaError::CorruptFooter(
+            "the footer holds malformed values the decoder cannot read".into(),
+        )),
+    }
 }
 
 /// Interprets the last `suffix.len()` bytes of an object of `object_size` bytes (when known):
@@ -359,7 +370,7 @@ mod thrift_bounds {
             Ok(n)
         }
 
-        fn value(&mut self, kind: u8, depth: usize) -> Result<(), String> {
+        fn value(&mut self, kind: u8, depth: usize, child: Ctx) -> Result<(), String> {
             if depth > MAX_DEPTH {
                 return Err("nesting too deep".into());
             }
@@ -383,7 +394,7 @@ mod thrift_bounds {
                         if elem == 1 || elem == 2 {
                             self.skip(1)?;
                         } else {
-                            self.value(elem, depth + 1)?;
+                            self.value(elem, depth + 1, child)?;
                         }
                     }
                     Ok(())
@@ -400,13 +411,13 @@ mod thrift_bounds {
                             if k == 1 || k == 2 {
                                 self.skip(1)?;
                             } else {
-                                self.value(k, depth + 1)?;
+                                self.value(k, depth + 1, Ctx::Other)?;
                             }
                         }
                     }
                     Ok(())
                 }
-                12 => self.structure(depth + 1, Ctx::Other),
+                12 => self.structure(depth + 1, child),
                 other => Err(format!("unknown type {other} at byte {}", self.pos)),
             }
         }
@@ -419,12 +430,33 @@ mod thrift_bounds {
                     return Ok(());
                 }
                 let kind = header & 0x0f;
+                // Field ids are i16, as the decoder reads them (a long-form id wraps).
                 let id = match header >> 4 {
                     // Long form: the field id follows as a zigzag varint.
-                    0 => zigzag(self.varint()?),
-                    delta => last_id + i64::from(delta),
+                    0 => i64::from(zigzag(self.varint()?) as i16),
+                    delta => i64::from(
+                        (last_id as i16)
+                            .checked_add(i16::from(delta))
+                            .ok_or("field id overflow")?,
+                    ),
                 };
                 last_id = id;
+                // The decoder reads a known field as its declared type whatever the wire
+                // says, so a retyped field on the way to a boolean must be refused here.
+                if let Some(expected) = ctx.container_kind(id) {
+                    if kind != expected {
+                        return Err(format!(
+                            "field {id} must have type {expected} but has type {kind} (byte {})",
+                            self.pos
+                        ));
+                    }
+                }
+                if ctx.bool_fields().contains(&id) && kind != 1 && kind != 2 {
+                    return Err(format!(
+                        "field {id} must be a boolean but has type {kind} (byte {})",
+                        self.pos
+                    ));
+                }
                 match (ctx, id, kind) {
                     // FileMetaData.schema: list<SchemaElement>.
                     (Ctx::FileMetaData, 2, 9) => {
@@ -448,18 +480,67 @@ mod thrift_bounds {
                             ));
                         }
                     }
-                    _ => self.value(kind, depth)?,
+                    _ => self.value(kind, depth, ctx.child(id))?,
                 }
             }
         }
     }
 
-    /// Which struct is being walked, where a field needs more than a bounds check.
+    /// Which struct is being walked, where a field needs more than a bounds check: the path
+    /// to every boolean field of the footer (apache/parquet-format `parquet.thrift`), because
+    /// the decoder assumes such a field really is a boolean.
     #[derive(Clone, Copy)]
     enum Ctx {
         FileMetaData,
         SchemaElement { elements: u64 },
+        LogicalType,
+        TimeOrTimestampType,
+        IntType,
+        RowGroup,
+        ColumnChunk,
+        ColumnMetaData,
+        Statistics,
+        SortingColumn,
         Other,
+    }
+
+    impl Ctx {
+        /// The struct a field (or a list field's elements) holds.
+        fn child(self, id: i64) -> Ctx {
+            match (self, id) {
+                (Ctx::FileMetaData, 4) => Ctx::RowGroup,
+                (Ctx::SchemaElement { .. }, 10) => Ctx::LogicalType,
+                (Ctx::LogicalType, 7 | 8) => Ctx::TimeOrTimestampType,
+                (Ctx::LogicalType, 10) => Ctx::IntType,
+                (Ctx::RowGroup, 1) => Ctx::ColumnChunk,
+                (Ctx::RowGroup, 4) => Ctx::SortingColumn,
+                (Ctx::ColumnChunk, 3) => Ctx::ColumnMetaData,
+                (Ctx::ColumnMetaData, 12) => Ctx::Statistics,
+                _ => Ctx::Other,
+            }
+        }
+
+        /// The wire type (9 list, 12 struct) of a field leading to a tracked struct.
+        fn container_kind(self, id: i64) -> Option<u8> {
+            match (self, id) {
+                (Ctx::FileMetaData, 2 | 4) | (Ctx::RowGroup, 1 | 4) => Some(9),
+                _ => match self.child(id) {
+                    Ctx::Other => None,
+                    _ => Some(12),
+                },
+            }
+        }
+
+        /// Field ids that are booleans in this struct.
+        fn bool_fields(self) -> &'static [i64] {
+            match self {
+                Ctx::TimeOrTimestampType => &[1],
+                Ctx::IntType => &[2],
+                Ctx::Statistics => &[7, 8],
+                Ctx::SortingColumn => &[2, 3],
+                _ => &[],
+            }
+        }
     }
 
     fn zigzag(v: u64) -> i64 {
@@ -669,5 +750,32 @@ mod tests {
             }
         }
         assert!(corrupted > 0);
+    }
+
+    /// A boolean field written with another type (here `TimestampType.isAdjustedToUTC` as
+    /// an i32) would make the decoder panic; the check refuses it first.
+    #[test]
+    fn a_boolean_field_with_another_type_is_refused_before_decoding() {
+        let file = empty_file("message m { optional int64 ts (TIMESTAMP(MILLIS, true)); }");
+        let len = footer_length(&file).expect("length");
+        let end = file.len() - TAIL_LEN;
+        let footer = &file[end - len..end];
+        thrift_bounds::check(footer).expect("intact footer passes");
+        // TimestampType { 1: isAdjustedToUTC (bool true = 0x11) ... }: retype it as i32 (0x15)
+        // followed by a one-byte varint.
+        let mut found = 0;
+        for i in 0..footer.len() {
+            if footer[i] == 0x11 {
+                let mut bytes = footer.to_vec();
+                bytes[i] = 0x15;
+                bytes.insert(i + 1, 0x02);
+                if let Err(e) = thrift_bounds::check(&bytes) {
+                    if e.contains("must be a boolean") {
+                        found += 1;
+                    }
+                }
+            }
+        }
+        assert!(found > 0, "no retyped boolean was refused");
     }
 }
