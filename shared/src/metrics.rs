@@ -55,10 +55,16 @@ pub fn emf_line(
     Value::Object(doc)
 }
 
-/// Emits one metric value (printed as a single EMF JSON line on stdout).
+/// Emits one metric value: inside Lambda a single EMF JSON line on stdout (CloudWatch turns it
+/// into a metric); elsewhere (the CLI, tests) a debug log line, so stdout stays the command's.
 pub fn emit(name: &str, value: f64, unit: Unit, dimensions: &[(&str, &str)]) {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    println!("{}", emf_line(name, value, unit, dimensions, now_ms));
+    let line = emf_line(name, value, unit, dimensions, now_ms);
+    if crate::logging::in_lambda() {
+        println!("{line}");
+    } else {
+        tracing::debug!(metric = name, value, emf = %line, "metric");
+    }
 }
 
 #[cfg(test)]
