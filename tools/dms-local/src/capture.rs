@@ -108,7 +108,9 @@ pub enum CaptureError {
         #[source]
         source: FormatError,
     },
-    #[error("change for {table} outside a transaction (wal2json must include transaction boundaries)")]
+    #[error(
+        "change for {table} outside a transaction (wal2json must include transaction boundaries)"
+    )]
     NoTransaction { table: String },
 }
 
@@ -200,13 +202,12 @@ impl Capture {
                     let Some(info) = self.tables.get(&key) else {
                         continue;
                     };
-                    let row =
-                        to_row(info, &change, commit, counter).map_err(|source| {
-                            CaptureError::Format {
-                                table: format!("{}.{}", info.schema, info.table),
-                                source,
-                            }
-                        })?;
+                    let row = to_row(info, &change, commit, counter).map_err(|source| {
+                        CaptureError::Format {
+                            table: format!("{}.{}", info.schema, info.table),
+                            source,
+                        }
+                    })?;
                     self.pending.entry(key).or_default().push(row);
                     added += 1;
                 }

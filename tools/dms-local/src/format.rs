@@ -438,7 +438,10 @@ mod tests {
             (Some("Rua do Paço, 67"), "\"Rua do Paço, 67\""),
             (Some("say \"hi\""), "\"say \"\"hi\"\"\""),
             (Some("line\nbreak"), "\"line\nbreak\""),
-            (Some("507 - 20th Ave. E.\\nApt. 2A"), "507 - 20th Ave. E.\\nApt. 2A"),
+            (
+                Some("507 - 20th Ave. E.\\nApt. 2A"),
+                "507 - 20th Ave. E.\\nApt. 2A",
+            ),
             (Some("Chef Anton's"), "Chef Anton's"),
         ];
         for (v, want) in cases {
@@ -529,7 +532,10 @@ mod tests {
             );
         }
         layout.bucket_folder.clear();
-        assert_eq!(load_key(&layout, "s", "t", 2, "csv"), "s/t/LOAD00000002.csv");
+        assert_eq!(
+            load_key(&layout, "s", "t", 2, "csv"),
+            "s/t/LOAD00000002.csv"
+        );
     }
 
     #[test]

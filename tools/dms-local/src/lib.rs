@@ -318,8 +318,14 @@ impl DmsLocal {
                             "csv",
                         );
                         files.push(
-                            write_file(&self.aws, &self.settings, key, std::mem::take(&mut body), rows_in_file)
-                                .await?,
+                            write_file(
+                                &self.aws,
+                                &self.settings,
+                                key,
+                                std::mem::take(&mut body),
+                                rows_in_file,
+                            )
+                            .await?,
                         );
                         counter += 1;
                         rows_in_file = 0;
@@ -444,7 +450,12 @@ impl DmsLocal {
         Ok(files)
     }
 
-    async fn write(&mut self, key: String, body: String, rows: usize) -> Result<WrittenFile, Error> {
+    async fn write(
+        &mut self,
+        key: String,
+        body: String,
+        rows: usize,
+    ) -> Result<WrittenFile, Error> {
         let file = write_file(&self.aws, &self.settings, key, body, rows).await?;
         self.written.push(file.clone());
         Ok(file)

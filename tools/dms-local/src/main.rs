@@ -12,7 +12,10 @@ use dms_local::{parse_table, AwsClients, DmsLocal, Settings};
 #[command(name = "dms-local", version)]
 struct Args {
     /// libpq connection string of the source.
-    #[arg(long, default_value = "host=127.0.0.1 port=55432 user=postgres dbname=postgres")]
+    #[arg(
+        long,
+        default_value = "host=127.0.0.1 port=55432 user=postgres dbname=postgres"
+    )]
     source: String,
     /// Tables to replicate: `schema.table,schema.table`.
     #[arg(long, value_delimiter = ',', required = true)]
