@@ -161,7 +161,7 @@ impl Capture {
         match message {
             Message::Begin { xid, .. } => {
                 let skip = self.snapshot.as_ref().is_some_and(|s| s.sees(xid));
-                self.counter.next();
+                self.counter.advance();
                 self.open = Some(OpenTxn {
                     skip,
                     changes: Vec::new(),
@@ -184,12 +184,12 @@ impl Capture {
                         table: format!("{}.{}", change.schema, change.table),
                     });
                 };
-                let n = self.counter.next();
+                let n = self.counter.advance();
                 open.changes.push((change, n));
                 Ok(0)
             }
             Message::Commit { commit } => {
-                self.counter.next();
+                self.counter.advance();
                 let Some(open) = self.open.take() else {
                     return Ok(0);
                 };

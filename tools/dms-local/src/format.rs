@@ -262,7 +262,7 @@ impl Default for SequenceCounter {
 
 impl SequenceCounter {
     /// Consumes one stream event and returns its counter value.
-    pub fn next(&mut self) -> u64 {
+    pub fn advance(&mut self) -> u64 {
         let v = self.next;
         self.next += 4;
         v
@@ -465,7 +465,7 @@ mod tests {
         assert_eq!(seq.to_string(), "20240612103027360000000000000000121");
         assert_eq!(seq.to_string().len(), 35);
         let mut c = SequenceCounter::default();
-        assert_eq!((c.next(), c.next(), c.next()), (1, 5, 9));
+        assert_eq!((c.advance(), c.advance(), c.advance()), (1, 5, 9));
     }
 
     #[test]
