@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dms_local::format::RowLayout;
+use dms_local::format::{split_line, RowLayout};
 use dms_local::{AwsClients, DmsLocal, Settings};
 use dmslake::config::{DatePartitionSequence, LayoutConfig};
 use dmslake::layout::{classify, decode_event_key, Classification, DataKind};
@@ -44,26 +44,6 @@ async fn connect(db: &str) -> tokio_postgres::Client {
         .unwrap_or_else(|e| panic!("connect {db}: {e}"));
     tokio::spawn(conn);
     client
-}
-
-/// One RFC 4180 line split into fields (no embedded line breaks in this data).
-fn fields(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', false) => quoted = true,
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                out.last_mut().expect("field").push('"');
-            }
-            ('"', true) => quoted = false,
-            (',', false) => out.push(String::new()),
-            (c, _) => out.last_mut().expect("field").push(c),
-        }
-    }
-    out
 }
 
 async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> String {
@@ -259,7 +239,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
     // Full load content and DMS value conventions.
     let items_load = body(&clients, &bucket, "cdc/public/items/LOAD00000001.csv").await;
     let first = items_load.lines().next().expect("row");
-    let f = fields(first);
+    let f = split_line(first);
     assert_eq!(f[0], "I");
     assert_eq!(f[1].len(), 26, "yyyy-MM-dd HH:mm:ss.ffffff: {first}");
     assert_eq!(
@@ -286,7 +266,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         &["", ""],
         "empty change sequence and before-image in LOAD rows"
     );
-    let second = fields(items_load.lines().nth(1).expect("row 2"));
+    let second = split_line(items_load.lines().nth(1).expect("row 2"));
     assert_eq!(&second[2..8], &["2", "two", "", "", "", "false"]);
     assert!(items_load.lines().any(|l| l.contains(",100,between,")));
 
@@ -313,7 +293,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         && obj.file_name.ends_with(".csv");
     assert!(name_ok, "{}", obj.file_name);
     let text = body(&clients, &bucket, &items_cdc.key).await;
-    let rows: Vec<Vec<String>> = text.lines().map(fields).collect();
+    let rows: Vec<Vec<String>> = text.lines().map(split_line).collect();
     let ops: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r[0].as_str(), r[2].as_str()))
@@ -373,7 +353,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         .find(|f| f.key.contains("/lines/"))
         .expect("lines file");
     let lines_text = body(&clients, &bucket, &lines_cdc.key).await;
-    let lrows: Vec<Vec<String>> = lines_text.lines().map(fields).collect();
+    let lrows: Vec<Vec<String>> = lines_text.lines().map(split_line).collect();
     assert_eq!(lrows.len(), 2);
     assert_eq!(lrows[0][..5], ["I", lrows[0][1].as_str(), "300", "1", "l"]);
     assert_eq!(lrows[1][4], "changed");

@@ -34,31 +34,24 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
-    fn values(&self, named: &NamedValues) -> Result<Vec<Option<String>>, FormatError> {
-        self.columns
+    /// The DMS text of column `index` taken from `named` (NULL when absent).
+    fn value(&self, index: usize, named: &NamedValues) -> Result<Option<String>, FormatError> {
+        let c = &self.columns[index];
+        let v = named
             .iter()
-            .map(|c| {
-                let v = named
-                    .iter()
-                    .find(|(n, _)| *n == c.name)
-                    .and_then(|(_, v)| v.as_deref());
-                dms_text(c.kind, v)
-            })
+            .find(|(n, _)| *n == c.name)
+            .and_then(|(_, v)| v.as_deref());
+        dms_text(c.kind, v)
+    }
+
+    fn values(&self, named: &NamedValues) -> Result<Vec<Option<String>>, FormatError> {
+        (0..self.columns.len())
+            .map(|i| self.value(i, named))
             .collect()
     }
 
     fn key_values(&self, named: &NamedValues) -> Result<Vec<Option<String>>, FormatError> {
-        self.key
-            .iter()
-            .map(|&i| {
-                let c = &self.columns[i];
-                let v = named
-                    .iter()
-                    .find(|(n, _)| *n == c.name)
-                    .and_then(|(_, v)| v.as_deref());
-                dms_text(c.kind, v)
-            })
-            .collect()
+        self.key.iter().map(|&i| self.value(i, named)).collect()
     }
 }
 

@@ -136,6 +136,28 @@ pub fn push_field(out: &mut String, value: Option<&str>) {
     }
 }
 
+/// Splits one CSV line as [`push_field`] writes it (the inverse, for checks and tests);
+/// embedded line breaks are not handled. An empty field comes back as `""`.
+pub fn split_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let field = fields.len() - 1;
+        match (c, quoted) {
+            ('"', false) => quoted = true,
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields[field].push('"');
+            }
+            ('"', true) => quoted = false,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields[field].push(c),
+        }
+    }
+    fields
+}
+
 /// Which optional columns the endpoint and task settings add to every row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowLayout {
