@@ -26,7 +26,7 @@ stack-down: ## Stop the local stack (Lambda emulator, moto server)
 #   make invoke-watcher EVENT=events/dms-task-failed.json
 .PHONY: invoke-registrar
 invoke-registrar: stack-up ## Invoke partition-registrar with EVENT (default: an S3 notification sample)
-	@scripts/lambda-local.sh invoke partition-registrar $(or $(EVENT),events/s3-put-load.json)
+	@scripts/lambda-local.sh invoke partition-registrar $(or $(EVENT),events/s3-object-created-dms-parquet.json)
 
 .PHONY: invoke-watcher
 invoke-watcher: stack-up ## Invoke dms-task-watcher with EVENT (default: events/dms-task-failed.json)
