@@ -1,1 +1,882 @@
 //! Pure planning of the raw Glue catalog: table names, table definitions, partitions.
+//!
+//! Conventions (the compactor, the CLI and the README rely on them):
+//! - Table name: `<schema>_<table>`, each part normalised by [`crate::schema::normalise_name`] (lower case, every
+//!   character outside `[a-z0-9_]` becomes `_`). Two different source tables that map to one
+//!   name are refused ([`CatalogError::NameCollision`]), never merged.
+//! - Table parameters: `dmslake.source_schema`, `dmslake.source_table` (exact names from the
+//!   key), `dmslake.format` and `classification` (`csv` | `parquet`), `dmslake.schema_order`
+//!   (order key of the oldest file known to carry the current columns, see [`order_key`];
+//!   a newer file lacking a column is a removal, an older one is simply older),
+//!   `EXTERNAL=TRUE`, and for CSV with a header row `skip.header.line.count=1`.
+//! - SerDe: Parquet uses `ParquetHiveSerDe` with `MapredParquetInputFormat` /
+//!   `MapredParquetOutputFormat`; CSV uses `OpenCSVSerde` (`separatorChar` `,`, `quoteChar` `"`,
+//!   `escapeChar` `\`) with `TextInputFormat` / `HiveIgnoreKeyTextOutputFormat` (the input
+//!   format reads `.gz` files transparently). Glue: "Defining tables in the AWS Glue Data
+//!   Catalog"; Athena: "CSV SerDe (OpenCSVSerDe)" and "Parquet SerDe".
+//! - Partitions (date partitioning on): string keys `year`, `month`, `day`, `hour` (those in
+//!   `DatePartitionSequence`) in that order; location = the folder holding the file. A full-load
+//!   file outside a date folder goes to the all-zero partition located at the table folder.
+//!
+//! Schema evolution ([`evolve`]): CSV columns are matched by position, Parquet columns by name.
+//! Columns a newer file adds are appended; a type change, a removed or a renamed column is a
+//! [`SchemaConflict`] and is never applied.
+
+use std::collections::BTreeMap;
+
+use crate::config::LayoutConfig;
+use crate::layout::{self, DataKind, DmsObject, FileFormat};
+
+/// Most entries AWS accepts in one `BatchCreatePartition` / `BatchUpdatePartition` call
+/// (aws-glue-api-catalog-partitions.md).
+pub const MAX_PARTITION_BATCH: usize = 100;
+
+pub const PARAM_SOURCE_SCHEMA: &str = "dmslake.source_schema";
+pub const PARAM_SOURCE_TABLE: &str = "dmslake.source_table";
+pub const PARAM_FORMAT: &str = "dmslake.format";
+pub const PARAM_SCHEMA_ORDER: &str = "dmslake.schema_order";
+pub const PARAM_CLASSIFICATION: &str = "classification";
+pub const PARAM_SKIP_HEADER: &str = "skip.header.line.count";
+
+pub const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+pub const PARQUET_INPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+pub const PARQUET_OUTPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+pub const CSV_SERDE: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
+pub const TEXT_INPUT_FORMAT: &str = "org.apache.hadoop.mapred.TextInputFormat";
+pub const TEXT_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+
+/// Why the catalog cannot take a file.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CatalogError {
+    #[error(
+        "Glue table {table:?} already belongs to source table {existing:?}; {incoming:?} maps to the same name (rename one source table or exclude it)"
+    )]
+    NameCollision {
+        table: String,
+        existing: String,
+        incoming: String,
+    },
+    #[error("source name cannot name a Glue table: {0}")]
+    BadName(String),
+    #[error(
+        "{key}: a CDC file outside a date folder while date partitioning is on (check DMSLAKE_DATE_PARTITION_* against the endpoint settings)"
+    )]
+    MissingDatePartition { key: String },
+    #[error("{key}: date folder has no value for partition key {part}")]
+    IncompletePartition { key: String, part: &'static str },
+    #[error("Glue table {table:?} is {existing}, but {key} is {incoming}")]
+    FormatMismatch {
+        table: String,
+        key: String,
+        existing: &'static str,
+        incoming: &'static str,
+    },
+    #[error(transparent)]
+    Schema(#[from] Box<SchemaConflict>),
+}
+
+/// A column as the catalog stores it: normalised name and Glue (Hive DDL) type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub glue_type: String,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, glue_type: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            glue_type: glue_type.into(),
+        }
+    }
+}
+
+/// The raw Glue table name of a source table: `<schema>_<table>`, both parts normalised.
+pub fn table_name(schema: &str, table: &str) -> Result<String, CatalogError> {
+    let part = |name: &str| {
+        crate::schema::normalise_name(name).map_err(|e| CatalogError::BadName(e.to_string()))
+    };
+    Ok(format!("{}_{}", part(schema)?, part(table)?))
+}
+
+/// `schema.table` as DMS names it, for messages.
+pub fn source_label(schema: &str, table: &str) -> String {
+    format!("{schema}.{table}")
+}
+
+/// A sortable key giving the order DMS wrote files of one table in: full-load files first
+/// (`LOADnnnnnnnn`, fixed-width upper-case hex, so text order is numeric order), then CDC
+/// files by date folder (canonical year/month/day/hour) and time-stamped file name.
+pub fn order_key(obj: &DmsObject) -> String {
+    let rank = match obj.kind {
+        DataKind::FullLoad => '0',
+        DataKind::Cdc => '1',
+    };
+    let date: Vec<&str> = obj.partition.iter().map(|(_, v)| v.as_str()).collect();
+    format!("{rank}/{}/{}", date.join("/"), obj.file_name)
+}
+
+fn format_name(format: FileFormat) -> &'static str {
+    match format {
+        FileFormat::Csv => "csv",
+        FileFormat::Parquet => "parquet",
+    }
+}
+
+/// Parses a `dmslake.format` parameter.
+pub fn parse_format(value: &str) -> Option<FileFormat> {
+    match value {
+        "csv" => Some(FileFormat::Csv),
+        "parquet" => Some(FileFormat::Parquet),
+        _ => None,
+    }
+}
+
+/// A SerDe and its parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerdeDef {
+    pub library: &'static str,
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// The storage of a raw table or partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageDef {
+    pub location: String,
+    pub columns: Vec<Column>,
+    pub input_format: &'static str,
+    pub output_format: &'static str,
+    pub serde: SerdeDef,
+}
+
+/// Everything Glue needs to create or update one raw table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableDef {
+    pub name: String,
+    pub source_schema: String,
+    pub source_table: String,
+    pub format: FileFormat,
+    /// CSV files carry a header row (`AddColumnName=true`).
+    pub csv_header: bool,
+    pub columns: Vec<Column>,
+    /// Partition keys (all `string`), canonical order; empty when unpartitioned.
+    pub partition_keys: Vec<String>,
+    /// `s3://bucket/<table_prefix>`.
+    pub location: String,
+    /// [`order_key`] of the oldest file known to carry the current columns.
+    pub schema_order: String,
+}
+
+impl TableDef {
+    /// The definition of a new table for `obj`, with the columns read from that file.
+    pub fn for_object(
+        bucket: &str,
+        obj: &DmsObject,
+        layout: &LayoutConfig,
+        columns: Vec<Column>,
+        csv_header: bool,
+    ) -> Result<Self, CatalogError> {
+        Ok(Self {
+            name: table_name(&obj.schema, &obj.table)?,
+            source_schema: obj.schema.clone(),
+            source_table: obj.table.clone(),
+            format: obj.format,
+            csv_header: obj.format == FileFormat::Csv && csv_header,
+            columns,
+            partition_keys: partition_keys(layout),
+            location: s3_url(bucket, &obj.table_prefix),
+            schema_order: order_key(obj),
+        })
+    }
+
+    /// Table parameters (see the module documentation).
+    pub fn parameters(&self) -> BTreeMap<String, String> {
+        let format = format_name(self.format).to_string();
+        let mut p = BTreeMap::from([
+            ("EXTERNAL".to_string(), "TRUE".to_string()),
+            (PARAM_SOURCE_SCHEMA.to_string(), self.source_schema.clone()),
+            (PARAM_SOURCE_TABLE.to_string(), self.source_table.clone()),
+            (PARAM_FORMAT.to_string(), format.clone()),
+            (PARAM_CLASSIFICATION.to_string(), format),
+            (PARAM_SCHEMA_ORDER.to_string(), self.schema_order.clone()),
+        ]);
+        if self.csv_header {
+            p.insert(PARAM_SKIP_HEADER.to_string(), "1".to_string());
+        }
+        p
+    }
+
+    /// The SerDe for the table's file format.
+    pub fn serde(&self) -> SerdeDef {
+        match self.format {
+            FileFormat::Parquet => SerdeDef {
+                library: PARQUET_SERDE,
+                parameters: BTreeMap::from([("serialization.format".to_string(), "1".to_string())]),
+            },
+            FileFormat::Csv => {
+                let mut parameters = BTreeMap::from([
+                    ("separatorChar".to_string(), ",".to_string()),
+                    ("quoteChar".to_string(), "\"".to_string()),
+                    ("escapeChar".to_string(), "\\".to_string()),
+                ]);
+                if self.csv_header {
+                    parameters.insert(PARAM_SKIP_HEADER.to_string(), "1".to_string());
+                }
+                SerdeDef {
+                    library: CSV_SERDE,
+                    parameters,
+                }
+            }
+        }
+    }
+
+    /// Storage of the table itself, or of a partition at `location`.
+    pub fn storage(&self, location: &str) -> StorageDef {
+        let (input_format, output_format) = match self.format {
+            FileFormat::Parquet => (PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT),
+            FileFormat::Csv => (TEXT_INPUT_FORMAT, TEXT_OUTPUT_FORMAT),
+        };
+        StorageDef {
+            location: location.to_string(),
+            columns: self.columns.clone(),
+            input_format,
+            output_format,
+            serde: self.serde(),
+        }
+    }
+
+    /// Refuses `obj` when the table belongs to another source table or another format.
+    pub fn check_owner(&self, obj: &DmsObject) -> Result<(), CatalogError> {
+        if self.source_schema != obj.schema || self.source_table != obj.table {
+            return Err(CatalogError::NameCollision {
+                table: self.name.clone(),
+                existing: source_label(&self.source_schema, &self.source_table),
+                incoming: source_label(&obj.schema, &obj.table),
+            });
+        }
+        if self.format != obj.format {
+            return Err(CatalogError::FormatMismatch {
+                table: self.name.clone(),
+                key: obj.key.clone(),
+                existing: format_name(self.format),
+                incoming: format_name(obj.format),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `s3://bucket/prefix`.
+pub fn s3_url(bucket: &str, prefix: &str) -> String {
+    format!("s3://{bucket}/{prefix}")
+}
+
+/// The partition keys of every raw table under this layout (canonical order).
+pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
+    layout::partition_columns(layout)
+        .iter()
+        .map(|p| p.column().to_string())
+        .collect()
+}
+
+/// One partition of a raw table.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionDef {
+    /// Values in partition-key order.
+    pub values: Vec<String>,
+    /// `s3://bucket/<folder>/`.
+    pub location: String,
+}
+
+/// The partition `obj` belongs to, or `None` when the table is unpartitioned. A CDC file
+/// outside a date folder, or a date folder missing a part, is an error (the layout settings
+/// do not match what DMS wrote).
+pub fn partition_for(
+    bucket: &str,
+    obj: &DmsObject,
+    layout: &LayoutConfig,
+) -> Result<Option<PartitionDef>, CatalogError> {
+    let parts = layout::partition_columns(layout);
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let location = if obj.partition.is_empty() {
+        if obj.kind == DataKind::Cdc {
+            return Err(CatalogError::MissingDatePartition {
+                key: obj.key.clone(),
+            });
+        }
+        // The full-load partition: zeros, at the table folder.
+        s3_url(bucket, &obj.table_prefix)
+    } else {
+        if let Some(part) = parts.iter().find(|p| obj.partition_value(**p).is_none()) {
+            return Err(CatalogError::IncompletePartition {
+                key: obj.key.clone(),
+                part: part.column(),
+            });
+        }
+        s3_url(bucket, &obj.folder_prefix)
+    };
+    Ok(Some(PartitionDef {
+        values: obj.partition_values(layout),
+        location,
+    }))
+}
+
+/// Splits `items` into calls of at most [`MAX_PARTITION_BATCH`] entries.
+pub fn batches<T>(items: &[T]) -> std::slice::Chunks<'_, T> {
+    items.chunks(MAX_PARTITION_BATCH)
+}
+
+/// What kind of incompatible change a file makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    TypeChanged,
+    Removed,
+    Renamed,
+}
+
+/// An incompatible schema change: never applied; the records fail with this error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "incompatible schema change in Glue table {table:?}, column {column:?} ({kind:?}): table has {old_type}, {key} has {new_type}; the table was left unchanged (evolve it by hand or reload the table)"
+)]
+pub struct SchemaConflict {
+    pub table: String,
+    pub key: String,
+    pub column: String,
+    pub kind: ConflictKind,
+    /// Type in the table (`absent` when the table lacks the column).
+    pub old_type: String,
+    /// Type in the file (`absent` when the file lacks the column, or `name` for a rename).
+    pub new_type: String,
+}
+
+/// What a compatible file asks of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evolution {
+    /// The table already reads the file (same columns, or an older file with fewer).
+    Unchanged,
+    /// Append these columns (in file order).
+    Append(Vec<Column>),
+    /// Same columns, from a file older than the table's `schema_order`: only the order moves
+    /// back (so the result does not depend on delivery order).
+    Earlier,
+}
+
+const ABSENT: &str = "absent";
+
+/// Compares a file's columns with the table's. `file_order` / `table.schema_order` tell an
+/// older file (fewer columns is expected) from a newer one (fewer columns is a removal).
+pub fn evolve(
+    table: &TableDef,
+    key: &str,
+    file_order: &str,
+    file_columns: &[Column],
+) -> Result<Evolution, Box<SchemaConflict>> {
+    let conflict = |column: &str, kind, old_type: &str, new_type: &str| {
+        Box::new(SchemaConflict {
+            table: table.name.clone(),
+            key: key.to_string(),
+            column: column.to_string(),
+            kind,
+            old_type: old_type.to_string(),
+            new_type: new_type.to_string(),
+        })
+    };
+    let newer = file_order >= table.schema_order.as_str();
+    match table.format {
+        FileFormat::Csv => {
+            // Columns by position: the table must be a prefix of the file, or (older file)
+            // the file a prefix of the table.
+            for (old, new) in table.columns.iter().zip(file_columns) {
+                if old.name != new.name {
+                    return Err(conflict(
+                        &old.name,
+                        ConflictKind::Renamed,
+                        &old.glue_type,
+                        &format!("{} {}", new.name, new.glue_type),
+                    ));
+                }
+                if !old.glue_type.eq_ignore_ascii_case(&new.glue_type) {
+                    return Err(conflict(
+                        &old.name,
+                        ConflictKind::TypeChanged,
+                        &old.glue_type,
+                        &new.glue_type,
+                    ));
+                }
+            }
+            if file_columns.len() > table.columns.len() {
+                let added = file_columns[table.columns.len()..].to_vec();
+                if let Some(dup) = added
+                    .iter()
+                    .find(|c| table.columns.iter().any(|t| t.name == c.name))
+                {
+                    return Err(conflict(
+                        &dup.name,
+                        ConflictKind::Renamed,
+                        ABSENT,
+                        &dup.glue_type,
+                    ));
+                }
+                return Ok(Evolution::Append(added));
+            }
+            if file_columns.len() < table.columns.len() && newer {
+                let gone = &table.columns[file_columns.len()];
+                return Err(conflict(
+                    &gone.name,
+                    ConflictKind::Removed,
+                    &gone.glue_type,
+                    ABSENT,
+                ));
+            }
+            if file_columns.len() == table.columns.len() && !newer {
+                return Ok(Evolution::Earlier);
+            }
+            Ok(Evolution::Unchanged)
+        }
+        FileFormat::Parquet => {
+            for new in file_columns {
+                if let Some(old) = table.columns.iter().find(|c| c.name == new.name) {
+                    if !old.glue_type.eq_ignore_ascii_case(&new.glue_type) {
+                        return Err(conflict(
+                            &old.name,
+                            ConflictKind::TypeChanged,
+                            &old.glue_type,
+                            &new.glue_type,
+                        ));
+                    }
+                }
+            }
+            let missing: Vec<&Column> = table
+                .columns
+                .iter()
+                .filter(|c| !file_columns.iter().any(|f| f.name == c.name))
+                .collect();
+            let added: Vec<Column> = file_columns
+                .iter()
+                .filter(|c| !table.columns.iter().any(|t| t.name == c.name))
+                .cloned()
+                .collect();
+            if let (Some(gone), Some(new)) = (missing.first(), added.first()) {
+                return Err(conflict(
+                    &gone.name,
+                    ConflictKind::Renamed,
+                    &gone.glue_type,
+                    &format!("{} {}", new.name, new.glue_type),
+                ));
+            }
+            if let (Some(gone), true) = (missing.first(), newer) {
+                return Err(conflict(
+                    &gone.name,
+                    ConflictKind::Removed,
+                    &gone.glue_type,
+                    ABSENT,
+                ));
+            }
+            if !added.is_empty() {
+                Ok(Evolution::Append(added))
+            } else if missing.is_empty() && !newer {
+                Ok(Evolution::Earlier)
+            } else {
+                Ok(Evolution::Unchanged)
+            }
+        }
+    }
+}
+
+impl TableDef {
+    /// Applies a compatible evolution from a file with order key `file_order`.
+    /// `schema_order` becomes the order key of the oldest file known to carry the table's
+    /// current column set.
+    pub fn apply(&mut self, evolution: &Evolution, file_order: &str) {
+        match evolution {
+            Evolution::Append(cols) => {
+                self.columns.extend(cols.iter().cloned());
+                self.schema_order = file_order.to_string();
+            }
+            Evolution::Earlier => self.schema_order = file_order.to_string(),
+            Evolution::Unchanged => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DatePart, DatePartitionSequence, LayoutConfig};
+    use crate::layout::Compression;
+
+    fn obj(kind: DataKind, partition: &[(DatePart, &str)], file: &str) -> DmsObject {
+        let folder = if partition.is_empty() {
+            "dms/public/orders/".to_string()
+        } else {
+            let vals: Vec<&str> = partition.iter().map(|(_, v)| *v).collect();
+            format!("dms/public/orders/{}/", vals.join("/"))
+        };
+        DmsObject {
+            key: format!("{folder}{file}"),
+            kind,
+            bucket_folder: "dms".into(),
+            schema: "public".into(),
+            table: "orders".into(),
+            partition: partition.iter().map(|(p, v)| (*p, v.to_string())).collect(),
+            format: if file.contains(".parquet") {
+                FileFormat::Parquet
+            } else {
+                FileFormat::Csv
+            },
+            compression: Compression::None,
+            file_name: file.into(),
+            folder_prefix: folder,
+            table_prefix: "dms/public/orders/".into(),
+        }
+    }
+
+    fn layout(enabled: bool, seq: DatePartitionSequence) -> LayoutConfig {
+        LayoutConfig {
+            bucket_folder: "dms".into(),
+            date_partition_enabled: enabled,
+            date_partition_sequence: seq,
+            ..LayoutConfig::default()
+        }
+    }
+
+    fn cols(spec: &[(&str, &str)]) -> Vec<Column> {
+        spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+    }
+
+    #[test]
+    fn table_names_are_normalised_schema_underscore_table() {
+        let cases = [
+            ("public", "orders", "public_orders"),
+            ("Sales", "Order Lines", "sales_order_lines"),
+            ("hr", "EMPLOYEES$2024", "hr_employees_2024"),
+            ("dbo", "naïve-table", "dbo_na_ve_table"),
+        ];
+        for (schema, table, want) in cases {
+            assert_eq!(table_name(schema, table).unwrap(), want, "{schema}.{table}");
+        }
+        assert!(matches!(
+            table_name("public", "$$"),
+            Err(CatalogError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn two_source_tables_with_one_glue_name_are_a_collision() {
+        let l = layout(false, DatePartitionSequence::Yyyymmdd);
+        let a = obj(DataKind::FullLoad, &[], "LOAD00000001.csv");
+        let def = TableDef::for_object("b", &a, &l, cols(&[("id", "string")]), false).unwrap();
+        let mut other = a.clone();
+        other.table = "Orders".into();
+        let err = def.check_owner(&other).unwrap_err();
+        assert!(err.to_string().contains("public.orders"), "{err}");
+        assert!(err.to_string().contains("public.Orders"), "{err}");
+        assert!(def.check_owner(&a).is_ok());
+        let mut parquet = a.clone();
+        parquet.format = FileFormat::Parquet;
+        assert!(matches!(
+            def.check_owner(&parquet),
+            Err(CatalogError::FormatMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn order_keys_put_full_load_before_cdc_and_hex_counters_in_order() {
+        let y = |d: &'static str| {
+            vec![
+                (DatePart::Year, "2026"),
+                (DatePart::Month, "11"),
+                (DatePart::Day, d),
+            ]
+        };
+        let ordered = [
+            obj(DataKind::FullLoad, &[], "LOAD00000009.parquet"),
+            obj(DataKind::FullLoad, &[], "LOAD0000000A.parquet"),
+            obj(DataKind::FullLoad, &[], "LOAD00000010.parquet"),
+            obj(DataKind::Cdc, &y("09"), "20261109-235959000.parquet"),
+            obj(DataKind::Cdc, &y("10"), "20261110-000001000.parquet"),
+            obj(DataKind::Cdc, &y("10"), "20261110-000002000.parquet"),
+        ];
+        let keys: Vec<String> = ordered.iter().map(order_key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn partitions_follow_the_layout() {
+        let ymd = [
+            (DatePart::Year, "2026"),
+            (DatePart::Month, "11"),
+            (DatePart::Day, "24"),
+        ];
+        let cdc = obj(DataKind::Cdc, &ymd, "20261124-101010000.csv");
+        let load = obj(DataKind::FullLoad, &[], "LOAD00000001.csv");
+        let on = layout(true, DatePartitionSequence::Yyyymmdd);
+        let hourly = layout(true, DatePartitionSequence::Yyyymmddhh);
+        let off = layout(false, DatePartitionSequence::Yyyymmdd);
+
+        assert_eq!(partition_keys(&on), ["year", "month", "day"]);
+        assert_eq!(partition_keys(&hourly), ["year", "month", "day", "hour"]);
+        assert!(partition_keys(&off).is_empty());
+        assert_eq!(
+            partition_keys(&layout(true, DatePartitionSequence::Ddmmyyyy)),
+            ["year", "month", "day"]
+        );
+
+        let p = partition_for("bkt", &cdc, &on).unwrap().unwrap();
+        assert_eq!(p.values, ["2026", "11", "24"]);
+        assert_eq!(p.location, "s3://bkt/dms/public/orders/2026/11/24/");
+
+        let p = partition_for("bkt", &load, &hourly).unwrap().unwrap();
+        assert_eq!(p.values, ["0000", "00", "00", "00"]);
+        assert_eq!(p.location, "s3://bkt/dms/public/orders/");
+
+        assert_eq!(partition_for("bkt", &cdc, &off).unwrap(), None);
+        let stray = obj(DataKind::Cdc, &[], "20261124-101010000.csv");
+        assert!(matches!(
+            partition_for("bkt", &stray, &on),
+            Err(CatalogError::MissingDatePartition { .. })
+        ));
+        assert!(matches!(
+            partition_for("bkt", &cdc, &hourly),
+            Err(CatalogError::IncompletePartition { part: "hour", .. })
+        ));
+    }
+
+    #[test]
+    fn table_definition_carries_parameters_serde_and_formats() {
+        let on = layout(true, DatePartitionSequence::Yyyymmdd);
+        let load = obj(DataKind::FullLoad, &[], "LOAD00000001.csv");
+        let csv = TableDef::for_object("bkt", &load, &on, cols(&[("op", "string")]), true).unwrap();
+        let p = csv.parameters();
+        assert_eq!(p[PARAM_SOURCE_SCHEMA], "public");
+        assert_eq!(p[PARAM_SOURCE_TABLE], "orders");
+        assert_eq!(p[PARAM_FORMAT], "csv");
+        assert_eq!(p[PARAM_CLASSIFICATION], "csv");
+        assert_eq!(p[PARAM_SKIP_HEADER], "1");
+        assert_eq!(p[PARAM_SCHEMA_ORDER], "0//LOAD00000001.csv");
+        let sd = csv.storage(&csv.location);
+        assert_eq!(sd.location, "s3://bkt/dms/public/orders/");
+        assert_eq!(sd.serde.library, CSV_SERDE);
+        assert_eq!(sd.serde.parameters["separatorChar"], ",");
+        assert_eq!(sd.serde.parameters["quoteChar"], "\"");
+        assert_eq!(sd.serde.parameters["escapeChar"], "\\");
+        assert_eq!(sd.input_format, TEXT_INPUT_FORMAT);
+        assert_eq!(sd.output_format, TEXT_OUTPUT_FORMAT);
+        assert_eq!(csv.partition_keys, ["year", "month", "day"]);
+
+        let pq_obj = obj(DataKind::FullLoad, &[], "LOAD00000001.parquet");
+        let pq = TableDef::for_object("bkt", &pq_obj, &on, vec![], true).unwrap();
+        assert!(!pq.csv_header, "header flag is CSV only");
+        assert!(!pq.parameters().contains_key(PARAM_SKIP_HEADER));
+        assert_eq!(pq.parameters()[PARAM_CLASSIFICATION], "parquet");
+        let sd = pq.storage("s3://x/");
+        assert_eq!(sd.serde.library, PARQUET_SERDE);
+        assert_eq!(sd.input_format, PARQUET_INPUT_FORMAT);
+        assert_eq!(sd.output_format, PARQUET_OUTPUT_FORMAT);
+    }
+
+    #[test]
+    fn batches_hold_at_most_one_hundred_entries() {
+        for (n, want) in [
+            (0, vec![]),
+            (1, vec![1]),
+            (100, vec![100]),
+            (101, vec![100, 1]),
+            (250, vec![100, 100, 50]),
+        ] {
+            let items: Vec<usize> = (0..n).collect();
+            let sizes: Vec<usize> = batches(&items).map(|b| b.len()).collect();
+            assert_eq!(sizes, want, "{n}");
+        }
+    }
+
+    fn table(format: FileFormat, columns: &[(&str, &str)], order: &str) -> TableDef {
+        TableDef {
+            name: "public_orders".into(),
+            source_schema: "public".into(),
+            source_table: "orders".into(),
+            format,
+            csv_header: false,
+            columns: cols(columns),
+            partition_keys: vec![],
+            location: "s3://b/t/".into(),
+            schema_order: order.into(),
+        }
+    }
+
+    #[test]
+    fn schema_evolution_appends_new_columns_and_refuses_incompatible_changes() {
+        use ConflictKind::*;
+        type Case<'a> = (
+            FileFormat,
+            &'a [(&'a str, &'a str)],
+            &'a str,
+            Result<Vec<(&'a str, &'a str)>, (ConflictKind, &'a str, &'a str, &'a str)>,
+        );
+        let base: &[(&str, &str)] = &[("op", "string"), ("id", "int"), ("name", "string")];
+        let cases: Vec<Case> = vec![
+            // same columns: nothing to do (an older file only moves the order back)
+            (FileFormat::Parquet, base, "5", Ok(vec![])),
+            (FileFormat::Csv, base, "5", Ok(vec![])),
+            // newer file adds a column
+            (
+                FileFormat::Parquet,
+                &[
+                    ("op", "string"),
+                    ("id", "int"),
+                    ("name", "string"),
+                    ("email", "string"),
+                ],
+                "5",
+                Ok(vec![("email", "string")]),
+            ),
+            (
+                FileFormat::Csv,
+                &[
+                    ("op", "string"),
+                    ("id", "int"),
+                    ("name", "string"),
+                    ("email", "string"),
+                ],
+                "5",
+                Ok(vec![("email", "string")]),
+            ),
+            // Parquet matches by name: a new column in the middle is still an append
+            (
+                FileFormat::Parquet,
+                &[
+                    ("op", "string"),
+                    ("email", "string"),
+                    ("id", "int"),
+                    ("name", "string"),
+                ],
+                "5",
+                Ok(vec![("email", "string")]),
+            ),
+            // older file with fewer columns: the table already reads it
+            (
+                FileFormat::Parquet,
+                &[("id", "int"), ("name", "string")],
+                "1",
+                Ok(vec![]),
+            ),
+            (
+                FileFormat::Csv,
+                &[("op", "string"), ("id", "int")],
+                "1",
+                Ok(vec![]),
+            ),
+            // type changed
+            (
+                FileFormat::Parquet,
+                &[("op", "string"), ("id", "bigint"), ("name", "string")],
+                "5",
+                Err((TypeChanged, "id", "int", "bigint")),
+            ),
+            (
+                FileFormat::Csv,
+                &[("op", "string"), ("id", "bigint"), ("name", "string")],
+                "5",
+                Err((TypeChanged, "id", "int", "bigint")),
+            ),
+            // removed in a newer file
+            (
+                FileFormat::Parquet,
+                &[("op", "string"), ("id", "int")],
+                "5",
+                Err((Removed, "name", "string", "absent")),
+            ),
+            (
+                FileFormat::Csv,
+                &[("op", "string"), ("id", "int")],
+                "5",
+                Err((Removed, "name", "string", "absent")),
+            ),
+            // renamed
+            (
+                FileFormat::Parquet,
+                &[("op", "string"), ("id", "int"), ("full_name", "string")],
+                "5",
+                Err((Renamed, "name", "string", "full_name string")),
+            ),
+            (
+                FileFormat::Csv,
+                &[("op", "string"), ("id", "int"), ("full_name", "string")],
+                "5",
+                Err((Renamed, "name", "string", "full_name string")),
+            ),
+            // CSV positions: a column inserted before others is a rename at that position
+            (
+                FileFormat::Csv,
+                &[
+                    ("op", "string"),
+                    ("email", "string"),
+                    ("id", "int"),
+                    ("name", "string"),
+                ],
+                "5",
+                Err((Renamed, "id", "int", "email string")),
+            ),
+        ];
+        for (i, (format, file, order, want)) in cases.into_iter().enumerate() {
+            let t = table(format, base, "3");
+            let got = evolve(&t, "k", order, &cols(file));
+            match want {
+                Ok(added) if added.is_empty() => {
+                    assert_eq!(got, Ok(Evolution::Unchanged), "case {i}")
+                }
+                Ok(added) => assert_eq!(got, Ok(Evolution::Append(cols(&added))), "case {i}"),
+                Err((kind, column, old, new)) => {
+                    let err = got.expect_err(&format!("case {i}"));
+                    assert_eq!(
+                        (
+                            err.kind,
+                            err.column.as_str(),
+                            err.old_type.as_str(),
+                            err.new_type.as_str()
+                        ),
+                        (kind, column, old, new),
+                        "case {i}"
+                    );
+                    let msg = err.to_string();
+                    assert!(
+                        msg.contains("public_orders") && msg.contains(column),
+                        "{msg}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_older_file_with_the_same_columns_moves_the_schema_order_back() {
+        let base: &[(&str, &str)] = &[("op", "string"), ("id", "int")];
+        for format in [FileFormat::Parquet, FileFormat::Csv] {
+            let mut t = table(format, base, "3");
+            let e = evolve(&t, "k", "1", &cols(base)).unwrap();
+            assert_eq!(e, Evolution::Earlier, "{format:?}");
+            t.apply(&e, "1");
+            assert_eq!(t.schema_order, "1");
+            assert_eq!(evolve(&t, "k", "2", &cols(base)), Ok(Evolution::Unchanged));
+        }
+    }
+
+    #[test]
+    fn applying_an_append_extends_columns_and_advances_the_schema_order() {
+        let mut t = table(FileFormat::Parquet, &[("id", "int")], "3");
+        t.apply(&Evolution::Append(cols(&[("email", "string")])), "5");
+        assert_eq!(t.columns, cols(&[("id", "int"), ("email", "string")]));
+        assert_eq!(t.schema_order, "5");
+        t.apply(&Evolution::Unchanged, "9");
+        assert_eq!(t.schema_order, "5");
+    }
+}

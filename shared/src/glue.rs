@@ -1,1 +1,524 @@
 //! Thin Glue adapter: databases, tables and partitions; expected outcomes are values.
+//!
+//! Converts the pure [`crate::catalog`] definitions into SDK inputs and back. Limits and
+//! error codes from the Glue API reference (aws-glue-api-catalog-partitions.md,
+//! aws-glue-api-catalog-tables.md).
+
+use std::collections::HashMap;
+
+use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_glue::types as gt;
+use aws_sdk_glue::Client;
+
+use crate::catalog::{
+    self, Column, PartitionDef, StorageDef, TableDef, MAX_PARTITION_BATCH, PARAM_SCHEMA_ORDER,
+    PARAM_SKIP_HEADER, PARAM_SOURCE_SCHEMA, PARAM_SOURCE_TABLE,
+};
+use crate::layout::FileFormat;
+
+/// A Glue call that failed (after the SDK's own retries).
+#[derive(Debug, thiserror::Error)]
+pub enum GlueError {
+    #[error("Glue {operation} on {target}: {message}")]
+    Call {
+        operation: &'static str,
+        target: String,
+        /// Glue's error code (`ThrottlingException`, `AccessDeniedException`, ...), if any.
+        code: Option<String>,
+        message: String,
+    },
+    #[error("Glue {operation} on {target}: cannot build the request: {message}")]
+    Build {
+        operation: &'static str,
+        target: String,
+        message: String,
+    },
+    #[error("Glue table {target} is not a table dmslake can read: {message}")]
+    Unreadable { target: String, message: String },
+    #[error(
+        "Glue {operation} on {target}: {count} entries exceed the limit of {MAX_PARTITION_BATCH}"
+    )]
+    BatchTooLarge {
+        operation: &'static str,
+        target: String,
+        count: usize,
+    },
+}
+
+fn call_error<E>(
+    operation: &'static str,
+    target: &str,
+    err: &aws_sdk_glue::error::SdkError<E>,
+) -> GlueError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    GlueError::Call {
+        operation,
+        target: target.to_string(),
+        code: err.code().map(str::to_string),
+        message: DisplayErrorContext(err).to_string(),
+    }
+}
+
+fn build_error(operation: &'static str, target: &str, err: impl std::fmt::Display) -> GlueError {
+    GlueError::Build {
+        operation,
+        target: target.to_string(),
+        message: err.to_string(),
+    }
+}
+
+/// Creates the database unless it exists; returns whether it was created.
+pub async fn ensure_database(client: &Client, name: &str) -> Result<bool, GlueError> {
+    match client.get_database().name(name).send().await {
+        Ok(_) => return Ok(false),
+        Err(err) => {
+            let missing = err
+                .as_service_error()
+                .is_some_and(|e| e.is_entity_not_found_exception());
+            if !missing {
+                return Err(call_error("GetDatabase", name, &err));
+            }
+        }
+    }
+    let input = gt::DatabaseInput::builder()
+        .name(name)
+        .description("dmslake raw tables: AWS DMS output files as written")
+        .build()
+        .map_err(|e| build_error("CreateDatabase", name, e))?;
+    match client.create_database().database_input(input).send().await {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(call_error("CreateDatabase", name, &err)),
+    }
+}
+
+fn glue_columns(
+    columns: &[Column],
+    target: &str,
+    op: &'static str,
+) -> Result<Vec<gt::Column>, GlueError> {
+    columns
+        .iter()
+        .map(|c| {
+            gt::Column::builder()
+                .name(&c.name)
+                .r#type(&c.glue_type)
+                .build()
+                .map_err(|e| build_error(op, target, e))
+        })
+        .collect()
+}
+
+fn storage_descriptor(
+    sd: &StorageDef,
+    target: &str,
+    op: &'static str,
+) -> Result<gt::StorageDescriptor, GlueError> {
+    let serde = gt::SerDeInfo::builder()
+        .serialization_library(sd.serde.library)
+        .set_parameters(Some(sd.serde.parameters.clone().into_iter().collect()))
+        .build();
+    Ok(gt::StorageDescriptor::builder()
+        .set_columns(Some(glue_columns(&sd.columns, target, op)?))
+        .location(&sd.location)
+        .input_format(sd.input_format)
+        .output_format(sd.output_format)
+        .serde_info(serde)
+        .build())
+}
+
+fn table_input(def: &TableDef, op: &'static str) -> Result<gt::TableInput, GlueError> {
+    let keys: Vec<Column> = def
+        .partition_keys
+        .iter()
+        .map(|k| Column::new(k.clone(), "string"))
+        .collect();
+    gt::TableInput::builder()
+        .name(&def.name)
+        .description(format!(
+            "AWS DMS output of {} (dmslake raw table)",
+            catalog::source_label(&def.source_schema, &def.source_table)
+        ))
+        .table_type("EXTERNAL_TABLE")
+        .set_parameters(Some(def.parameters().into_iter().collect()))
+        .set_partition_keys(Some(glue_columns(&keys, &def.name, op)?))
+        .storage_descriptor(storage_descriptor(
+            &def.storage(&def.location),
+            &def.name,
+            op,
+        )?)
+        .build()
+        .map_err(|e| build_error(op, &def.name, e))
+}
+
+/// Reads a raw table back into its definition; `None` when it does not exist.
+pub async fn get_table(
+    client: &Client,
+    database: &str,
+    name: &str,
+) -> Result<Option<TableDef>, GlueError> {
+    let target = format!("{database}.{name}");
+    let out = match client
+        .get_table()
+        .database_name(database)
+        .name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_entity_not_found_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(err) => return Err(call_error("GetTable", &target, &err)),
+    };
+    let Some(table) = out.table() else {
+        return Ok(None);
+    };
+    table_def_from_glue(table, &target).map(Some)
+}
+
+fn table_def_from_glue(table: &gt::Table, target: &str) -> Result<TableDef, GlueError> {
+    let empty = HashMap::new();
+    let params = table.parameters().unwrap_or(&empty);
+    let param = |k: &str| params.get(k).cloned().unwrap_or_default();
+    let format = params
+        .get(catalog::PARAM_FORMAT)
+        .and_then(|f| catalog::parse_format(f))
+        .ok_or_else(|| GlueError::Unreadable {
+            target: target.to_string(),
+            message: format!(
+                "parameter {} is missing or not csv/parquet (a table not created by dmslake?)",
+                catalog::PARAM_FORMAT
+            ),
+        })?;
+    let sd = table.storage_descriptor();
+    let columns = sd
+        .map(|sd| {
+            sd.columns()
+                .iter()
+                .map(|c| Column::new(c.name(), c.r#type().unwrap_or("string")))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TableDef {
+        name: table.name().to_string(),
+        source_schema: param(PARAM_SOURCE_SCHEMA),
+        source_table: param(PARAM_SOURCE_TABLE),
+        format,
+        csv_header: format == FileFormat::Csv
+            && params.get(PARAM_SKIP_HEADER).is_some_and(|v| v == "1"),
+        columns,
+        partition_keys: table
+            .partition_keys()
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+        location: sd
+            .and_then(|sd| sd.location())
+            .unwrap_or_default()
+            .to_string(),
+        schema_order: param(PARAM_SCHEMA_ORDER),
+    })
+}
+
+/// Creates a table; `false` when it already exists (someone else created it first).
+pub async fn create_table(
+    client: &Client,
+    database: &str,
+    def: &TableDef,
+) -> Result<bool, GlueError> {
+    let input = table_input(def, "CreateTable")?;
+    match client
+        .create_table()
+        .database_name(database)
+        .table_input(input)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(call_error(
+            "CreateTable",
+            &format!("{database}.{}", def.name),
+            &err,
+        )),
+    }
+}
+
+/// Replaces a table's definition (columns, parameters); partitions are untouched.
+pub async fn update_table(
+    client: &Client,
+    database: &str,
+    def: &TableDef,
+) -> Result<(), GlueError> {
+    let input = table_input(def, "UpdateTable")?;
+    client
+        .update_table()
+        .database_name(database)
+        .table_input(input)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| call_error("UpdateTable", &format!("{database}.{}", def.name), &err))
+}
+
+/// Outcome of one batch call: entries that failed, with Glue's code and message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Newly written entries.
+    pub written: usize,
+    /// Entries that already existed (counted as success).
+    pub already_existed: usize,
+    pub failed: Vec<(Vec<String>, String)>,
+}
+
+fn partition_input(
+    def: &TableDef,
+    p: &PartitionDef,
+    op: &'static str,
+) -> Result<gt::PartitionInput, GlueError> {
+    Ok(gt::PartitionInput::builder()
+        .set_values(Some(p.values.clone()))
+        .storage_descriptor(storage_descriptor(
+            &def.storage(&p.location),
+            &def.name,
+            op,
+        )?)
+        .build())
+}
+
+/// A batch entry's error: its code, and `code: message` for reports.
+fn describe(detail: Option<&gt::ErrorDetail>) -> (&str, String) {
+    let code = detail.and_then(|d| d.error_code()).unwrap_or("");
+    let message = detail.and_then(|d| d.error_message()).unwrap_or("");
+    (code, format!("{code}: {message}"))
+}
+
+fn check_batch(operation: &'static str, target: &str, count: usize) -> Result<(), GlueError> {
+    if count > MAX_PARTITION_BATCH {
+        return Err(GlueError::BatchTooLarge {
+            operation,
+            target: target.to_string(),
+            count,
+        });
+    }
+    Ok(())
+}
+
+/// One `BatchCreatePartition` call (≤ 100 entries). An `AlreadyExistsException` entry in the
+/// response's `Errors` is success.
+pub async fn batch_create_partitions(
+    client: &Client,
+    database: &str,
+    def: &TableDef,
+    partitions: &[PartitionDef],
+) -> Result<BatchOutcome, GlueError> {
+    const OP: &str = "BatchCreatePartition";
+    let target = format!("{database}.{}", def.name);
+    check_batch(OP, &target, partitions.len())?;
+    let inputs = partitions
+        .iter()
+        .map(|p| partition_input(def, p, OP))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = client
+        .batch_create_partition()
+        .database_name(database)
+        .table_name(&def.name)
+        .set_partition_input_list(Some(inputs))
+        .send()
+        .await
+        .map_err(|err| call_error(OP, &target, &err))?;
+    let mut outcome = BatchOutcome::default();
+    for e in out.errors() {
+        let (code, text) = describe(e.error_detail());
+        if code == "AlreadyExistsException" {
+            outcome.already_existed += 1;
+        } else {
+            outcome.failed.push((e.partition_values().to_vec(), text));
+        }
+    }
+    outcome.written = partitions.len() - outcome.already_existed - outcome.failed.len();
+    Ok(outcome)
+}
+
+/// One `BatchUpdatePartition` call (≤ 100 entries): each partition gets the table's current
+/// storage (columns, SerDe) at its own location.
+pub async fn batch_update_partitions(
+    client: &Client,
+    database: &str,
+    def: &TableDef,
+    partitions: &[PartitionDef],
+) -> Result<BatchOutcome, GlueError> {
+    const OP: &str = "BatchUpdatePartition";
+    let target = format!("{database}.{}", def.name);
+    check_batch(OP, &target, partitions.len())?;
+    let entries = partitions
+        .iter()
+        .map(|p| {
+            gt::BatchUpdatePartitionRequestEntry::builder()
+                .set_partition_value_list(Some(p.values.clone()))
+                .partition_input(partition_input(def, p, OP)?)
+                .build()
+                .map_err(|e| build_error(OP, &target, e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = client
+        .batch_update_partition()
+        .database_name(database)
+        .table_name(&def.name)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|err| call_error(OP, &target, &err))?;
+    let mut outcome = BatchOutcome::default();
+    for e in out.errors() {
+        let (_, text) = describe(e.error_detail());
+        outcome
+            .failed
+            .push((e.partition_value_list().to_vec(), text));
+    }
+    outcome.written = partitions.len() - outcome.failed.len();
+    Ok(outcome)
+}
+
+/// A registered partition as Glue holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredPartition {
+    pub partition: PartitionDef,
+    pub columns: Vec<Column>,
+}
+
+/// Every partition of a table (all pages of `GetPartitions`).
+pub async fn get_partitions(
+    client: &Client,
+    database: &str,
+    table: &str,
+) -> Result<Vec<RegisteredPartition>, GlueError> {
+    let target = format!("{database}.{table}");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .get_partitions()
+            .database_name(database)
+            .table_name(table)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|err| call_error("GetPartitions", &target, &err))?;
+        for p in page.partitions() {
+            let sd = p.storage_descriptor();
+            out.push(RegisteredPartition {
+                partition: PartitionDef {
+                    values: p.values().to_vec(),
+                    location: sd
+                        .and_then(|s| s.location())
+                        .unwrap_or_default()
+                        .to_string(),
+                },
+                columns: sd
+                    .map(|s| {
+                        s.columns()
+                            .iter()
+                            .map(|c| Column::new(c.name(), c.r#type().unwrap_or("string")))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Counts Glue requests per operation (from the `X-Amz-Target: AWSGlue.<Operation>` header,
+/// one per attempt), for the economy figures in logs, tests and the benchmark. Attach with
+/// [`GlueCallCounter::client`].
+#[derive(Clone, Debug, Default)]
+pub struct GlueCallCounter(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+);
+
+impl GlueCallCounter {
+    /// A Glue client that reports every request to this counter.
+    pub fn client(&self, sdk: &aws_config::SdkConfig) -> Client {
+        let conf = aws_sdk_glue::config::Builder::from(sdk)
+            .interceptor(self.clone())
+            .build();
+        Client::from_conf(conf)
+    }
+
+    /// Calls of one operation (`BatchCreatePartition`, `CreateTable`, ...).
+    pub fn get(&self, operation: &str) -> usize {
+        self.snapshot().get(operation).copied().unwrap_or(0)
+    }
+
+    /// Calls that may change the catalog (every operation not starting with `Get`).
+    pub fn writes(&self) -> usize {
+        self.snapshot()
+            .iter()
+            .filter(|(op, _)| !op.starts_with("Get"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn total(&self) -> usize {
+        self.snapshot().values().sum()
+    }
+
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, usize> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl aws_sdk_glue::config::Intercept for GlueCallCounter {
+    fn name(&self) -> &'static str {
+        "GlueCallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_glue::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_glue::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_glue::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let op = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_string();
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(op).or_default() += 1;
+        }
+        Ok(())
+    }
+}

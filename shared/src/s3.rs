@@ -1,1 +1,167 @@
-//! Thin S3 adapter: ranged reads of Parquet footers, listing DMS output, small JSON objects.
+//! Thin S3 adapter: listing DMS output page by page, object heads, small and ranged reads.
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::Client;
+
+/// An S3 call that failed (after the SDK's own retries).
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("S3 {operation} s3://{bucket}/{key}: {message}")]
+    Call {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("{0:?} is not an s3://bucket/prefix URL")]
+    BadUrl(String),
+}
+
+fn call_error<E>(
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+    err: &aws_sdk_s3::error::SdkError<E>,
+) -> S3Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    S3Error::Call {
+        operation,
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        code: err.code().map(str::to_string),
+        message: DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Splits `s3://bucket/prefix` into bucket and prefix (the prefix may be empty).
+pub fn parse_url(url: &str) -> Result<(String, String), S3Error> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| S3Error::BadUrl(url.to_string()))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(S3Error::BadUrl(url.to_string()));
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// One page of a listing, in key order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub keys: Vec<String>,
+    /// Token for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Lists one page (at most `max_keys`, S3 caps it at 1 000) of keys under `prefix`, after
+/// `start_after` (first page) or from `continuation` (later pages).
+pub async fn list_page(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    continuation: Option<&str>,
+    max_keys: i32,
+) -> Result<ListPage, S3Error> {
+    let out = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(max_keys)
+        .set_start_after(start_after.map(str::to_string))
+        .set_continuation_token(continuation.map(str::to_string))
+        .send()
+        .await
+        .map_err(|err| call_error("ListObjectsV2", bucket, prefix, &err))?;
+    let keys = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    let next = if out.is_truncated().unwrap_or(false) {
+        out.next_continuation_token().map(str::to_string)
+    } else {
+        None
+    };
+    Ok(ListPage { keys, next })
+}
+
+/// Size of an object; `None` when it does not exist.
+pub async fn head_size(client: &Client, bucket: &str, key: &str) -> Result<Option<i64>, S3Error> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(out.content_length().unwrap_or(0))),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+        Err(err) => Err(call_error("HeadObject", bucket, key, &err)),
+    }
+}
+
+/// The first `len` bytes of an object (fewer when it is shorter).
+pub async fn get_head_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    len: u64,
+) -> Result<Vec<u8>, S3Error> {
+    let range = format!("bytes=0-{}", len.saturating_sub(1));
+    get_bytes(client, bucket, key, Some(range)).await
+}
+
+/// A whole (small) object.
+pub async fn get_object_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, S3Error> {
+    get_bytes(client, bucket, key, None).await
+}
+
+async fn get_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    range: Option<String>,
+) -> Result<Vec<u8>, S3Error> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range(range)
+        .send()
+        .await
+        .map_err(|err| call_error("GetObject", bucket, key, &err))?;
+    let data = out.body.collect().await.map_err(|e| S3Error::Call {
+        operation: "GetObject",
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        code: None,
+        message: e.to_string(),
+    })?;
+    Ok(data.into_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_split_into_bucket_and_prefix() {
+        let ok = [
+            ("s3://b/dms/public/", ("b", "dms/public/")),
+            ("s3://b", ("b", "")),
+            ("s3://b/", ("b", "")),
+        ];
+        for (url, (b, p)) in ok {
+            assert_eq!(
+                parse_url(url).unwrap(),
+                (b.to_string(), p.to_string()),
+                "{url}"
+            );
+        }
+        for bad in ["b/x", "s3:///x", "https://b/x"] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,570 @@
+//! `dms-local`: plays AWS DMS's part on a development machine. It takes a full load of the
+//! selected PostgreSQL tables, then follows a wal2json logical replication slot, and writes
+//! DMS S3 target files (CSV) to a bucket with the keys DMS would use, announcing each file the
+//! way S3 would (an `ObjectCreated` notification on a queue) and the task's start and stop the
+//! way DMS does (EventBridge `DMS Replication Task State Change`).
+//!
+//! Drive it with [`DmsLocal`]: [`DmsLocal::connect`], [`DmsLocal::start`],
+//! [`DmsLocal::full_load`], then [`DmsLocal::poll_once`] / [`DmsLocal::flush`] in a loop, and
+//! [`DmsLocal::stop`].
+
+pub mod aws;
+pub mod capture;
+pub mod format;
+pub mod wal2json;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use dmslake::config::LayoutConfig;
+use tokio_postgres::{Client, NoTls};
+
+use crate::capture::{Capture, Column, LoadSnapshot, TableInfo};
+use crate::format::{dms_text, Op, Row, RowLayout, ValueKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("PostgreSQL: {context}: {source}")]
+    Pg {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error(transparent)]
+    Aws(#[from] aws::AwsError),
+    #[error(transparent)]
+    Capture(#[from] capture::CaptureError),
+    #[error(transparent)]
+    Decode(#[from] wal2json::DecodeError),
+    #[error("{table}: {source}")]
+    Format {
+        table: String,
+        #[source]
+        source: format::FormatError,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn pg(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Pg { context, source }
+}
+
+/// Quotes an SQL identifier (`"` doubled).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `schema.table` → (schema, table); the schema is required.
+pub fn parse_table(spec: &str) -> Result<(String, String), Error> {
+    match spec.trim().split_once('.') {
+        Some((s, t)) if !s.is_empty() && !t.is_empty() => Ok((s.to_string(), t.to_string())),
+        _ => Err(Error::Invalid(format!(
+            "table {spec:?}: expected schema.table"
+        ))),
+    }
+}
+
+/// A slot name PostgreSQL accepts: 1-63 lower-case letters, digits or underscores.
+pub fn validate_slot(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "slot name {name:?}: expected 1-63 lower-case letters, digits or underscores"
+        )))
+    }
+}
+
+/// What the run replicates and how the files look (the DMS task and S3 endpoint settings).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub tables: Vec<(String, String)>,
+    pub slot: String,
+    pub bucket: String,
+    pub layout: LayoutConfig,
+    pub rows: RowLayout,
+    /// `CdcMaxBatchInterval`.
+    pub cdc_interval: Duration,
+    /// Rows per table that force a CDC file before the interval (stands in for `CdcMinFileSize`).
+    pub cdc_max_rows: usize,
+    /// Bytes after which a full-load file is closed (`MaxFileSize`).
+    pub load_max_bytes: usize,
+    pub notify_sqs: Option<String>,
+    pub events_bus: Option<String>,
+    pub task_arn: Option<String>,
+    /// Create a replication task in the emulator when no `task_arn` is given.
+    pub create_task: bool,
+    /// Change-sequence column name (for the task's table mappings only).
+    pub change_sequence_column: String,
+    pub region: String,
+}
+
+/// The SDK clients the run uses.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub dms: aws_sdk_databasemigration::Client,
+}
+
+impl AwsClients {
+    pub fn with_config(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            s3: dmslake::clients::s3_client(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            dms: aws_sdk_databasemigration::Client::new(config),
+        }
+    }
+}
+
+/// A file written to S3.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub key: String,
+    pub rows: usize,
+    pub size: usize,
+}
+
+/// One replication run.
+pub struct DmsLocal {
+    pg: Client,
+    aws: AwsClients,
+    settings: Settings,
+    capture: Capture,
+    tables: Vec<TableInfo>,
+    task_arn: Option<String>,
+    last_flush: Instant,
+    last_cdc_name: HashMap<(String, String), DateTime<Utc>>,
+    /// Every file written so far, in order.
+    pub written: Vec<WrittenFile>,
+}
+
+const FETCH_ROWS: usize = 5_000;
+
+impl DmsLocal {
+    /// Connects (the session runs in UTC, so timestamptz text is UTC) and reads the tables.
+    pub async fn connect(
+        conninfo: &str,
+        settings: Settings,
+        aws: AwsClients,
+    ) -> Result<Self, Error> {
+        validate_slot(&settings.slot)?;
+        if settings.tables.is_empty() {
+            return Err(Error::Invalid("no tables selected".into()));
+        }
+        let (client, connection) = tokio_postgres::connect(conninfo, NoTls)
+            .await
+            .map_err(pg("connect"))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::error!(%error, "PostgreSQL connection closed");
+            }
+        });
+        client
+            .batch_execute("SET TimeZone = 'UTC'; SET extra_float_digits = 1")
+            .await
+            .map_err(pg("session settings"))?;
+        let mut tables = Vec::new();
+        for (schema, table) in &settings.tables {
+            tables.push(table_info(&client, schema, table).await?);
+        }
+        Ok(Self {
+            pg: client,
+            aws,
+            capture: Capture::new(tables.clone(), None),
+            tables,
+            task_arn: settings.task_arn.clone(),
+            settings,
+            last_flush: Instant::now(),
+            last_cdc_name: HashMap::new(),
+            written: Vec::new(),
+        })
+    }
+
+    pub fn task_arn(&self) -> Option<&str> {
+        self.task_arn.as_deref()
+    }
+
+    /// Creates the slot (when missing), starts the emulator's task and announces the start.
+    /// Returns whether the slot was created now (a fresh start needs a full load).
+    pub async fn start(&mut self) -> Result<bool, Error> {
+        let exists = self
+            .pg
+            .query_opt(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                &[&self.settings.slot],
+            )
+            .await
+            .map_err(pg("look up slot"))?
+            .is_some();
+        if !exists {
+            let row = self
+                .pg
+                .query_one(
+                    "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'wal2json')",
+                    &[&self.settings.slot],
+                )
+                .await
+                .map_err(pg(format!("create slot {}", self.settings.slot)))?;
+            let lsn: String = row.get(0);
+            tracing::info!(slot = %self.settings.slot, consistent_point = %lsn, "slot created");
+        }
+        if self.task_arn.is_none() && self.settings.create_task {
+            let mappings =
+                aws::table_mappings(&self.settings.tables, &self.settings.change_sequence_column);
+            let id = format!("dms-local-{}", self.settings.slot.replace('_', "-"));
+            self.task_arn =
+                Some(aws::create_task(&self.aws.dms, &id, &mappings.to_string()).await?);
+        }
+        if let Some(arn) = &self.task_arn {
+            aws::start_task(&self.aws.dms, arn).await?;
+        }
+        self.announce(aws::TaskEvent::Started).await?;
+        self.last_flush = Instant::now();
+        Ok(!exists)
+    }
+
+    async fn announce(&self, event: aws::TaskEvent) -> Result<(), Error> {
+        let (Some(bus), Some(arn)) = (&self.settings.events_bus, &self.task_arn) else {
+            return Ok(());
+        };
+        let task_id = arn.rsplit(':').next().unwrap_or(arn);
+        let detail = event.detail(&self.settings.region, task_id);
+        aws::put_task_event(&self.aws.events, bus, arn, &detail).await?;
+        tracing::info!(task = %arn, event = ?event, "task event sent");
+        Ok(())
+    }
+
+    /// Full load of every selected table in one REPEATABLE READ snapshot taken after the slot
+    /// exists (see [`capture`] for why nothing is lost or duplicated).
+    pub async fn full_load(&mut self) -> Result<Vec<WrittenFile>, Error> {
+        let txn = self
+            .pg
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg("begin full load"))?;
+        let snap: String = txn
+            .query_one("SELECT pg_current_snapshot()::text", &[])
+            .await
+            .map_err(pg("snapshot"))?
+            .get(0);
+        let snapshot = LoadSnapshot::parse(&snap)
+            .ok_or_else(|| Error::Invalid(format!("unexpected snapshot text {snap:?}")))?;
+        let mut files = Vec::new();
+        for info in &self.tables {
+            let select: Vec<String> = info
+                .columns
+                .iter()
+                .map(|c| format!("{}::text", quote_ident(&c.name)))
+                .collect();
+            let cursor = format!(
+                "DECLARE dms_local_load NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
+                select.join(", "),
+                quote_ident(&info.schema),
+                quote_ident(&info.table)
+            );
+            txn.batch_execute(&cursor)
+                .await
+                .map_err(pg(format!("read {}.{}", info.schema, info.table)))?;
+            let mut counter = 1u32;
+            let mut body = String::new();
+            let mut rows_in_file = 0;
+            loop {
+                let rows = txn
+                    .query(&format!("FETCH {FETCH_ROWS} FROM dms_local_load"), &[])
+                    .await
+                    .map_err(pg(format!("fetch {}.{}", info.schema, info.table)))?;
+                let done = rows.len() < FETCH_ROWS;
+                for r in rows {
+                    let mut values = Vec::with_capacity(info.columns.len());
+                    for (i, c) in info.columns.iter().enumerate() {
+                        let text: Option<String> = r.try_get(i).map_err(pg("column value"))?;
+                        values.push(dms_text(c.kind, text.as_deref()).map_err(|source| {
+                            Error::Format {
+                                table: format!("{}.{}", info.schema, info.table),
+                                source,
+                            }
+                        })?);
+                    }
+                    // Transfer time per row (UseTaskStartTimeForFullLoadTimestamp=false).
+                    let row = Row {
+                        op: Op::Insert,
+                        timestamp: Utc::now(),
+                        values,
+                        change_sequence: None,
+                        before_image: None,
+                    };
+                    format::push_row(&mut body, &row, self.settings.rows, info.key.len());
+                    rows_in_file += 1;
+                    if body.len() >= self.settings.load_max_bytes {
+                        let key = format::load_key(
+                            &self.settings.layout,
+                            &info.schema,
+                            &info.table,
+                            counter,
+                            "csv",
+                        );
+                        files.push(
+                            write_file(
+                                &self.aws,
+                                &self.settings,
+                                key,
+                                std::mem::take(&mut body),
+                                rows_in_file,
+                            )
+                            .await?,
+                        );
+                        counter += 1;
+                        rows_in_file = 0;
+                    }
+                }
+                if done {
+                    break;
+                }
+            }
+            txn.batch_execute("CLOSE dms_local_load")
+                .await
+                .map_err(pg("close cursor"))?;
+            if rows_in_file > 0 || counter == 1 {
+                let key = format::load_key(
+                    &self.settings.layout,
+                    &info.schema,
+                    &info.table,
+                    counter,
+                    "csv",
+                );
+                files.push(write_file(&self.aws, &self.settings, key, body, rows_in_file).await?);
+            }
+        }
+        txn.commit().await.map_err(pg("end full load"))?;
+        self.written.extend(files.iter().cloned());
+        tracing::info!(snapshot = %snap, files = files.len(), "full load done");
+        self.capture.set_snapshot(Some(snapshot));
+        Ok(files)
+    }
+
+    /// Reads what the slot holds now (up to `limit` changes, whole transactions); returns the
+    /// number of rows captured. Consumed changes are kept in memory until [`Self::flush`].
+    pub async fn poll_once(&mut self, limit: i32) -> Result<usize, Error> {
+        let options: Vec<String> = wal2json::OPTIONS
+            .iter()
+            .map(|(k, v)| format!("'{k}', '{v}'"))
+            .collect();
+        let sql = format!(
+            "SELECT data FROM pg_logical_slot_get_changes($1, NULL, $2, {})",
+            options.join(", ")
+        );
+        let rows = self
+            .pg
+            .query(&sql, &[&self.settings.slot, &limit])
+            .await
+            .map_err(pg(format!("read slot {}", self.settings.slot)))?;
+        let mut added = 0;
+        for r in rows {
+            let data: String = r.try_get(0).map_err(pg("slot data"))?;
+            added += self.capture.apply(wal2json::decode(&data)?)?;
+        }
+        Ok(added)
+    }
+
+    /// Writes CDC files when `CdcMaxBatchInterval` has passed or a table's batch is large, or
+    /// always when `force`. One file per table and date folder.
+    pub async fn flush(&mut self, force: bool) -> Result<Vec<WrittenFile>, Error> {
+        let due = force
+            || self.last_flush.elapsed() >= self.settings.cdc_interval
+            || self
+                .capture
+                .pending
+                .values()
+                .any(|rows| rows.len() >= self.settings.cdc_max_rows);
+        if !due {
+            return Ok(Vec::new());
+        }
+        self.last_flush = Instant::now();
+        let mut files = Vec::new();
+        let mut pending: Vec<_> = std::mem::take(&mut self.capture.pending)
+            .into_iter()
+            .collect();
+        pending.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((schema, table), rows) in pending {
+            if rows.is_empty() {
+                continue;
+            }
+            let key_columns = self
+                .capture
+                .table(&schema, &table)
+                .map(|t| t.key.len())
+                .unwrap_or(0);
+            // Group by date folder (commit date), keeping commit order inside each file.
+            let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
+            for row in rows {
+                let folder = if self.settings.layout.date_partition_enabled {
+                    format::date_folder(&self.settings.layout, row.timestamp)
+                } else {
+                    String::new()
+                };
+                match groups.iter_mut().find(|(f, _)| *f == folder) {
+                    Some((_, g)) => g.push(row),
+                    None => groups.push((folder, vec![row])),
+                }
+            }
+            for (_, group) in groups {
+                let mut written = Utc::now();
+                let name_key = (schema.clone(), table.clone());
+                if let Some(last) = self.last_cdc_name.get(&name_key) {
+                    let next = *last + chrono::Duration::milliseconds(1);
+                    if written < next {
+                        written = next;
+                    }
+                }
+                self.last_cdc_name.insert(name_key, written);
+                let commit = group[0].timestamp;
+                let key = format::cdc_key(
+                    &self.settings.layout,
+                    &schema,
+                    &table,
+                    commit,
+                    written,
+                    "csv",
+                );
+                let mut body = String::new();
+                for row in &group {
+                    format::push_row(&mut body, row, self.settings.rows, key_columns);
+                }
+                files.push(self.write(key, body, group.len()).await?);
+            }
+        }
+        Ok(files)
+    }
+
+    async fn write(
+        &mut self,
+        key: String,
+        body: String,
+        rows: usize,
+    ) -> Result<WrittenFile, Error> {
+        let file = write_file(&self.aws, &self.settings, key, body, rows).await?;
+        self.written.push(file.clone());
+        Ok(file)
+    }
+
+    /// Reads the slot until it is empty, writes what is pending, stops the task and announces
+    /// it. With `drop_slot`, the slot is removed (the next start is a fresh start).
+    pub async fn stop(&mut self, drop_slot: bool) -> Result<Vec<WrittenFile>, Error> {
+        while self.poll_once(10_000).await? > 0 {}
+        let files = self.flush(true).await?;
+        if drop_slot {
+            self.pg
+                .execute(
+                    "SELECT pg_drop_replication_slot($1)",
+                    &[&self.settings.slot],
+                )
+                .await
+                .map_err(pg(format!("drop slot {}", self.settings.slot)))?;
+        }
+        if let Some(arn) = &self.task_arn {
+            aws::stop_task(&self.aws.dms, arn).await?;
+        }
+        self.announce(aws::TaskEvent::Stopped).await?;
+        Ok(files)
+    }
+}
+
+/// Puts one file and, when configured, sends its S3 notification.
+async fn write_file(
+    aws: &AwsClients,
+    settings: &Settings,
+    key: String,
+    body: String,
+    rows: usize,
+) -> Result<WrittenFile, Error> {
+    let size = body.len();
+    let etag = aws::put_object(&aws.s3, &settings.bucket, &key, body.into_bytes()).await?;
+    if let Some(queue) = &settings.notify_sqs {
+        let n = aws::s3_notification(
+            &settings.bucket,
+            &key,
+            size,
+            &etag,
+            Utc::now(),
+            &settings.region,
+        );
+        aws::send_notification(&aws.sqs, queue, &n).await?;
+    }
+    tracing::info!(key = %key, rows, size, "file written");
+    Ok(WrittenFile { key, rows, size })
+}
+
+/// Columns (in table order, with DMS's view of their type) and primary key of a table.
+async fn table_info(client: &Client, schema: &str, table: &str) -> Result<TableInfo, Error> {
+    let name = format!("{}.{}", quote_ident(schema), quote_ident(table));
+    let cols = client
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_attribute a WHERE a.attrelid = $1::text::regclass \
+             AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&name],
+        )
+        .await
+        .map_err(pg(format!("columns of {schema}.{table}")))?;
+    let columns: Vec<Column> = cols
+        .iter()
+        .map(|r| Column {
+            name: r.get(0),
+            kind: ValueKind::from_pg_type(r.get::<_, &str>(1)),
+        })
+        .collect();
+    let keys = client
+        .query(
+            "SELECT a.attname::text FROM pg_index i \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY k.ord",
+            &[&name],
+        )
+        .await
+        .map_err(pg(format!("primary key of {schema}.{table}")))?;
+    let key = keys
+        .iter()
+        .filter_map(|r| {
+            let k: String = r.get(0);
+            columns.iter().position(|c| c.name == k)
+        })
+        .collect();
+    Ok(TableInfo {
+        schema: schema.to_string(),
+        table: table.to_string(),
+        columns,
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_names_validated() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(
+            parse_table("public.order_details").expect("ok"),
+            ("public".into(), "order_details".into())
+        );
+        assert!(parse_table("orders").is_err());
+        assert!(validate_slot("dms_local_1").is_ok());
+        assert!(validate_slot("bad'; drop").is_err());
+    }
+}

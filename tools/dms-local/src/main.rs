@@ -1,0 +1,113 @@
+//! `dms-local`: AWS DMS's part on a development machine (see the library documentation).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use dms_local::format::RowLayout;
+use dms_local::{parse_table, AwsClients, DmsLocal, Settings};
+
+/// Full load + CDC from a local PostgreSQL into DMS S3 target files in a (local) bucket.
+#[derive(Parser, Debug)]
+#[command(name = "dms-local", version)]
+struct Args {
+    /// libpq connection string of the source.
+    #[arg(
+        long,
+        default_value = "host=127.0.0.1 port=55432 user=postgres dbname=postgres"
+    )]
+    source: String,
+    /// Tables to replicate: `schema.table,schema.table`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    tables: Vec<String>,
+    /// Target bucket.
+    #[arg(long)]
+    bucket: String,
+    /// Logical replication slot (created when missing; its existence means "resume").
+    #[arg(long, default_value = "dms_local")]
+    slot: String,
+    /// CdcMaxBatchInterval in seconds.
+    #[arg(long, default_value_t = 60)]
+    cdc_interval: u64,
+    /// Rows per table that force a CDC file early.
+    #[arg(long, default_value_t = 100_000)]
+    cdc_max_rows: usize,
+    /// SQS queue URL receiving an S3 ObjectCreated notification per file.
+    #[arg(long)]
+    notify_sqs: Option<String>,
+    /// EventBridge bus receiving the DMS task state change events.
+    #[arg(long)]
+    events_bus: Option<String>,
+    /// Replication task to start and stop in the emulator (one is created when omitted).
+    #[arg(long)]
+    task_arn: Option<String>,
+    /// Run the full load, flush the CDC captured so far, stop (for scripts and tests).
+    #[arg(long)]
+    once: bool,
+    /// Drop the slot when stopping.
+    #[arg(long)]
+    drop_slot: bool,
+    /// Omit the before-image key columns.
+    #[arg(long)]
+    no_before_image: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    dmslake::logging::init();
+    let args = Args::parse();
+    let config = dmslake::config::Config::from_env().context("DMSLAKE_* settings")?;
+    let tables = args
+        .tables
+        .iter()
+        .map(|t| parse_table(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sdk = dmslake::clients::load_sdk_config().await;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let settings = Settings {
+        tables,
+        slot: args.slot,
+        bucket: args.bucket,
+        layout: config.layout,
+        rows: RowLayout {
+            before_image_keys: !args.no_before_image,
+            ..RowLayout::default()
+        },
+        cdc_interval: Duration::from_secs(args.cdc_interval),
+        cdc_max_rows: args.cdc_max_rows,
+        load_max_bytes: 1024 * 1024 * 1024,
+        notify_sqs: args.notify_sqs,
+        events_bus: args.events_bus,
+        create_task: args.task_arn.is_none(),
+        task_arn: args.task_arn,
+        change_sequence_column: config.columns.change_sequence,
+        region,
+    };
+    let mut run = DmsLocal::connect(&args.source, settings, AwsClients::with_config(&sdk))
+        .await
+        .context("connect")?;
+    let fresh = run.start().await.context("start")?;
+    if fresh {
+        run.full_load().await.context("full load")?;
+    }
+    if args.once {
+        run.stop(args.drop_slot).await.context("stop")?;
+        return Ok(());
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                run.poll_once(10_000).await.context("poll")?;
+                run.flush(false).await.context("flush")?;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                run.stop(args.drop_slot).await.context("stop")?;
+                return Ok(());
+            }
+        }
+    }
+}
