@@ -117,11 +117,13 @@ async fn s3_object_is_read_through_the_configured_endpoint() {
         .expect("put");
     let url = format!("s3://{bucket}/{key}");
     let ep = endpoint();
+    // The emulator's endpoint and dummy credentials, as a user would export them.
     let env = [
         ("AWS_ENDPOINT_URL", ep.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_MAX_ATTEMPTS", "1"),
         ("DMSLAKE_TIMESTAMP_COLUMN", "DMS_TIMESTAMP"),
     ];
     // The CLI is a separate process: blocking here is fine.
@@ -129,13 +131,6 @@ async fn s3_object_is_read_through_the_configured_endpoint() {
     assert_eq!(stdout_json(&out), expected_sample_columns());
 
     let missing = format!("s3://{bucket}/dms/public/dms_test_table/LOAD00000002.parquet");
-    let env = [
-        ("AWS_ENDPOINT_URL", ep.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_MAX_ATTEMPTS", "1"),
-    ];
     let out = dmslake(&["schema", &missing], &env);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -26,6 +26,9 @@ pub const TAIL_LEN: usize = 8;
 pub const MAGIC: &[u8; 4] = b"PAR1";
 /// The magic of a file whose footer is encrypted.
 pub const ENCRYPTED_MAGIC: &[u8; 4] = b"PARE";
+/// Largest footer dmslake reads (DMS footers are a few kilobytes; a larger length means a
+/// corrupt tail or a file far outside what a Lambda should hold in memory).
+pub const MAX_FOOTER_LEN: usize = 64 * 1024 * 1024;
 /// Default size of the first suffix GET.
 pub const DEFAULT_INITIAL_SUFFIX: u64 = 64 * 1024;
 
@@ -95,9 +98,24 @@ pub fn footer_length(tail: &[u8]) -> Result<usize, SchemaError> {
 }
 
 /// Decodes the Thrift-encoded metadata (the footer without its 8-byte tail).
+///
+/// The encoding is bounds-checked first ([`thrift_bounds`]), so a corrupt length is an error
+/// rather than a huge allocation.
+///
+/// The decoder itself still has `unwrap`s on some malformed values (a boolean field written
+/// with another type, statistics shorter than their column type); those panics are caught
+/// here and become [`SchemaError::CorruptFooter`] wherever panics unwind (tests, the CLI).
+/// With `panic = "abort"` they would end the process, which only a corrupt footer that passes
+/// the bounds check can trigger.
 pub fn decode_footer(bytes: &[u8]) -> Result<ParquetMetaData, SchemaError> {
-    ParquetMetaDataReader::decode_metadata(bytes)
-        .map_err(|e| SchemaError::CorruptFooter(e.to_string()))
+    thrift_bounds::check(bytes).map_err(SchemaError::CorruptFooter)?;
+    match std::panic::catch_unwind(|| ParquetMetaDataReader::decode_metadata(bytes)) {
+        Ok(Ok(meta)) => Ok(meta),
+        Ok(Err(e)) => Err(SchemaError::CorruptFooter(e.to_string())),
+        Err(_) => Err(SchemaError::CorruptFooter(
+            "the footer holds malformed values the decoder cannot read".into(),
+        )),
+    }
 }
 
 /// Interprets the last `suffix.len()` bytes of an object of `object_size` bytes (when known):
@@ -118,6 +136,11 @@ pub fn footer_from_suffix(
     }
     if len == 0 {
         return Err(SchemaError::CorruptFooter("footer length is 0".into()));
+    }
+    if len > MAX_FOOTER_LEN {
+        return Err(SchemaError::CorruptFooter(format!(
+            "footer length {len} exceeds the {MAX_FOOTER_LEN}-byte limit"
+        )));
     }
     if needed > suffix.len() as u64 {
         return Ok(FooterStep::NeedSuffix(needed));
@@ -203,8 +226,19 @@ async fn get_suffix(
         .key(key)
         .range(format!("bytes=-{len}"))
         .send()
-        .await
-        .map_err(|e| s3_err(DisplayErrorContext(&e).to_string()))?;
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        // S3 answers a suffix range on an empty object with 416 InvalidRange: an empty
+        // object is simply not a Parquet file.
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(416) => {
+            return Err(FooterError::Schema {
+                location: format!("s3://{bucket}/{key}"),
+                error: SchemaError::NotParquet("the object is empty".into()),
+            });
+        }
+        Err(e) => return Err(s3_err(DisplayErrorContext(&e).to_string())),
+    };
     let range_size = out.content_range().and_then(size_from_content_range);
     let body = out
         .body
@@ -267,6 +301,256 @@ pub fn read_footer_file(path: &Path) -> Result<FooterRead, FooterError> {
         bytes_fetched,
         requests,
     })
+}
+
+/// A bounds check of the Thrift compact encoding run before the real decoder.
+///
+/// The decoder trusts the element counts and byte lengths written in the footer and reserves
+/// memory for them up front, so a single corrupt length (a few flipped bits) can ask for
+/// gigabytes and abort the whole process instead of returning an error. This walk visits every
+/// value without allocating and refuses any count or length larger than the bytes left, which
+/// bounds what the decoder can reserve by the footer's own size. Encoding: apache/thrift
+/// `doc/specs/thrift-compact-protocol.md`.
+mod thrift_bounds {
+    /// Deepest struct/list nesting accepted (Parquet metadata nests a handful of levels).
+    const MAX_DEPTH: usize = 64;
+
+    struct Cursor<'a> {
+        buf: &'a [u8],
+        pos: usize,
+    }
+
+    impl Cursor<'_> {
+        fn remaining(&self) -> usize {
+            self.buf.len() - self.pos
+        }
+
+        fn byte(&mut self) -> Result<u8, String> {
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| format!("truncated at byte {}", self.pos))?;
+            self.pos += 1;
+            Ok(b)
+        }
+
+        fn skip(&mut self, n: u64) -> Result<(), String> {
+            if n > self.remaining() as u64 {
+                return Err(format!(
+                    "a length of {n} at byte {} exceeds the {} bytes left",
+                    self.pos,
+                    self.remaining()
+                ));
+            }
+            self.pos += n as usize;
+            Ok(())
+        }
+
+        fn varint(&mut self) -> Result<u64, String> {
+            let mut value = 0u64;
+            for shift in (0..70).step_by(7) {
+                let b = self.byte()?;
+                value |= u64::from(b & 0x7f) << shift.min(63);
+                if b & 0x80 == 0 {
+                    return Ok(value);
+                }
+            }
+            Err(format!("varint too long at byte {}", self.pos))
+        }
+
+        /// A count of items that each take at least one byte.
+        fn count(&mut self, n: u64) -> Result<u64, String> {
+            if n > self.remaining() as u64 {
+                return Err(format!(
+                    "a count of {n} at byte {} exceeds the {} bytes left",
+                    self.pos,
+                    self.remaining()
+                ));
+            }
+            Ok(n)
+        }
+
+        fn value(&mut self, kind: u8, depth: usize, child: Ctx) -> Result<(), String> {
+            if depth > MAX_DEPTH {
+                return Err("nesting too deep".into());
+            }
+            match kind {
+                // Booleans: the value sits in the field header; list elements take a byte.
+                1 | 2 => Ok(()),
+                3 => self.skip(1),
+                4..=6 => self.varint().map(|_| ()),
+                7 => self.skip(8),
+                8 => {
+                    let len = self.varint()?;
+                    self.skip(len)
+                }
+                9 | 10 => {
+                    let header = self.byte()?;
+                    let elem = header & 0x0f;
+                    let short = u64::from(header >> 4);
+                    let n = if short == 15 { self.varint()? } else { short };
+                    let n = self.count(n)?;
+                    for _ in 0..n {
+                        if elem == 1 || elem == 2 {
+                            self.skip(1)?;
+                        } else {
+                            self.value(elem, depth + 1, child)?;
+                        }
+                    }
+                    Ok(())
+                }
+                11 => {
+                    let n = self.varint()?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    let n = self.count(n)?;
+                    let kinds = self.byte()?;
+                    for _ in 0..n {
+                        for k in [kinds >> 4, kinds & 0x0f] {
+                            if k == 1 || k == 2 {
+                                self.skip(1)?;
+                            } else {
+                                self.value(k, depth + 1, Ctx::Other)?;
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+                12 => self.structure(depth + 1, child),
+                other => Err(format!("unknown type {other} at byte {}", self.pos)),
+            }
+        }
+
+        fn structure(&mut self, depth: usize, ctx: Ctx) -> Result<(), String> {
+            let mut last_id: i64 = 0;
+            loop {
+                let header = self.byte()?;
+                if header == 0 {
+                    return Ok(());
+                }
+                let kind = header & 0x0f;
+                // Field ids are i16, as the decoder reads them (a long-form id wraps).
+                let id = match header >> 4 {
+                    // Long form: the field id follows as a zigzag varint.
+                    0 => i64::from(zigzag(self.varint()?) as i16),
+                    delta => i64::from(
+                        (last_id as i16)
+                            .checked_add(i16::from(delta))
+                            .ok_or("field id overflow")?,
+                    ),
+                };
+                last_id = id;
+                // The decoder reads a known field as its declared type whatever the wire
+                // says, so a retyped field on the way to a boolean must be refused here.
+                if let Some(expected) = ctx.container_kind(id) {
+                    if kind != expected {
+                        return Err(format!(
+                            "field {id} must have type {expected} but has type {kind} (byte {})",
+                            self.pos
+                        ));
+                    }
+                }
+                if ctx.bool_fields().contains(&id) && kind != 1 && kind != 2 {
+                    return Err(format!(
+                        "field {id} must be a boolean but has type {kind} (byte {})",
+                        self.pos
+                    ));
+                }
+                match (ctx, id, kind) {
+                    // FileMetaData.schema: list<SchemaElement>.
+                    (Ctx::FileMetaData, 2, 9) => {
+                        let header = self.byte()?;
+                        let short = u64::from(header >> 4);
+                        let n = if short == 15 { self.varint()? } else { short };
+                        let n = self.count(n)?;
+                        if header & 0x0f != 12 {
+                            return Err("the schema is not a list of elements".into());
+                        }
+                        for _ in 0..n {
+                            self.structure(depth + 1, Ctx::SchemaElement { elements: n })?;
+                        }
+                    }
+                    // SchemaElement.num_children: the decoder reserves that many fields.
+                    (Ctx::SchemaElement { elements }, 5, 5) => {
+                        let children = zigzag(self.varint()?);
+                        if children < 0 || children as u64 > elements {
+                            return Err(format!(
+                                "a schema element claims {children} children among {elements} elements"
+                            ));
+                        }
+                    }
+                    _ => self.value(kind, depth, ctx.child(id))?,
+                }
+            }
+        }
+    }
+
+    /// Which struct is being walked, where a field needs more than a bounds check: the path
+    /// to every boolean field of the footer (apache/parquet-format `parquet.thrift`), because
+    /// the decoder assumes such a field really is a boolean.
+    #[derive(Clone, Copy)]
+    enum Ctx {
+        FileMetaData,
+        SchemaElement { elements: u64 },
+        LogicalType,
+        TimeOrTimestampType,
+        IntType,
+        RowGroup,
+        ColumnChunk,
+        ColumnMetaData,
+        Statistics,
+        SortingColumn,
+        Other,
+    }
+
+    impl Ctx {
+        /// The struct a field (or a list field's elements) holds.
+        fn child(self, id: i64) -> Ctx {
+            match (self, id) {
+                (Ctx::FileMetaData, 4) => Ctx::RowGroup,
+                (Ctx::SchemaElement { .. }, 10) => Ctx::LogicalType,
+                (Ctx::LogicalType, 7 | 8) => Ctx::TimeOrTimestampType,
+                (Ctx::LogicalType, 10) => Ctx::IntType,
+                (Ctx::RowGroup, 1) => Ctx::ColumnChunk,
+                (Ctx::RowGroup, 4) => Ctx::SortingColumn,
+                (Ctx::ColumnChunk, 3) => Ctx::ColumnMetaData,
+                (Ctx::ColumnMetaData, 12) => Ctx::Statistics,
+                _ => Ctx::Other,
+            }
+        }
+
+        /// The wire type (9 list, 12 struct) of a field leading to a tracked struct.
+        fn container_kind(self, id: i64) -> Option<u8> {
+            match (self, id) {
+                (Ctx::FileMetaData, 2 | 4) | (Ctx::RowGroup, 1 | 4) => Some(9),
+                _ => match self.child(id) {
+                    Ctx::Other => None,
+                    _ => Some(12),
+                },
+            }
+        }
+
+        /// Field ids that are booleans in this struct.
+        fn bool_fields(self) -> &'static [i64] {
+            match self {
+                Ctx::TimeOrTimestampType => &[1],
+                Ctx::IntType => &[2],
+                Ctx::Statistics => &[7, 8],
+                Ctx::SortingColumn => &[2, 3],
+                _ => &[],
+            }
+        }
+    }
+
+    fn zigzag(v: u64) -> i64 {
+        ((v >> 1) as i64) ^ -((v & 1) as i64)
+    }
+
+    /// Checks that `buf` starts with one well-formed struct whose counts and lengths all fit.
+    pub(super) fn check(buf: &[u8]) -> Result<(), String> {
+        Cursor { buf, pos: 0 }.structure(0, Ctx::FileMetaData)
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +647,11 @@ mod tests {
         too_long[n - 8..n - 4].copy_from_slice(&(size as u32).to_le_bytes());
         let err = footer_from_suffix(&too_long, Some(size)).expect_err("too long");
         assert!(matches!(err, SchemaError::CorruptFooter(_)), "{err:?}");
+        // A length beyond the limit, with the object size unknown.
+        let mut huge = file.clone();
+        huge[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = footer_from_suffix(&huge, None).expect_err("huge");
+        assert!(err.to_string().contains("limit"), "{err}");
         // A zero length.
         let mut zero = file.clone();
         zero[n - 8..n - 4].copy_from_slice(&0u32.to_le_bytes());
@@ -418,5 +707,75 @@ mod tests {
         let err = read_footer_file(&dir.join("missing.parquet")).expect_err("missing");
         assert!(matches!(err, FooterError::Io { .. }), "{err:?}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Footers whose first list claims 2^31-1 elements (or a negative count): the decoder
+    /// alone would try to reserve gigabytes for them and abort the process.
+    #[test]
+    fn a_corrupt_element_count_is_an_error_not_an_allocation() {
+        let cases: [&[u8]; 4] = [
+            &[0x15, 0x02, 0x19, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0x07],
+            &[0x15, 0x02, 0x19, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
+            &[0x15, 0x02, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x07],
+            &[0x15, 0x02, 0x1B, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x88],
+        ];
+        for footer in cases {
+            assert!(
+                matches!(decode_footer(footer), Err(SchemaError::CorruptFooter(_))),
+                "{footer:02x?}"
+            );
+        }
+    }
+
+    /// Every single-byte corruption of a real footer decodes or fails cleanly.
+    #[test]
+    fn every_single_byte_corruption_of_a_footer_is_an_error_or_a_footer() {
+        let file = empty_file(
+            "message m { required binary Op (UTF8); optional int64 id; \
+             optional fixed_len_byte_array(7) amount (DECIMAL(15, 2)); \
+             optional int64 ts (TIMESTAMP(MILLIS, true)); }",
+        );
+        let len = footer_length(&file).expect("length");
+        let end = file.len() - TAIL_LEN;
+        let footer = &file[end - len..end];
+        decode_footer(footer).expect("intact footer decodes");
+        let mut corrupted = 0;
+        for i in 0..footer.len() {
+            for value in [0x00, 0x7f, 0x80, 0xff, footer[i] ^ 0x10] {
+                let mut bytes = footer.to_vec();
+                bytes[i] = value;
+                if decode_footer(&bytes).is_err() {
+                    corrupted += 1;
+                }
+            }
+        }
+        assert!(corrupted > 0);
+    }
+
+    /// A boolean field written with another type (here `TimestampType.isAdjustedToUTC` as
+    /// an i32) would make the decoder panic; the check refuses it first.
+    #[test]
+    fn a_boolean_field_with_another_type_is_refused_before_decoding() {
+        let file = empty_file("message m { optional int64 ts (TIMESTAMP(MILLIS, true)); }");
+        let len = footer_length(&file).expect("length");
+        let end = file.len() - TAIL_LEN;
+        let footer = &file[end - len..end];
+        thrift_bounds::check(footer).expect("intact footer passes");
+        // TimestampType { 1: isAdjustedToUTC (bool true = 0x11) ... }: retype it as i32 (0x15)
+        // followed by a one-byte varint.
+        let mut found = 0;
+        for i in 0..footer.len() {
+            if footer[i] == 0x11 {
+                let mut bytes = footer.to_vec();
+                bytes[i] = 0x15;
+                bytes.insert(i + 1, 0x02);
+                if let Err(e) = thrift_bounds::check(&bytes) {
+                    if e.contains("must be a boolean") {
+                        found += 1;
+                    }
+                }
+            }
+        }
+        assert!(found > 0, "no retyped boolean was refused");
     }
 }

@@ -13,7 +13,7 @@
 //! | `INT32` `INT(8,true)` / `INT(16,true)` | `tinyint` / `smallint` |
 //! | `INT64` (no annotation, `INT(64,true)`) | `bigint` |
 //! | unsigned `INT(8/16/32,false)` | widened: `smallint` / `int` / `bigint` |
-//! | unsigned `INT(64,false)` | `decimal(20,0)` (no unsigned 64-bit type in Athena) |
+//! | unsigned `INT(64,false)` | `decimal(20,0)`: Athena has no unsigned 64-bit type and `bigint` would overflow above 2^63 (whether Athena's reader converts such an `INT64` column is unverified; DMS does not write unsigned types from PostgreSQL) |
 //! | `DECIMAL(p,s)` on `INT32`, `INT64`, `FIXED_LEN_BYTE_ARRAY`, `BYTE_ARRAY`, p ≤ 38 | `decimal(p,s)` |
 //! | `FLOAT` / `DOUBLE` | `float` / `double` |
 //! | `INT32` `DATE` | `date` |

@@ -235,7 +235,10 @@ async fn objects_that_are_not_parquet_or_missing_are_errors() {
     )
     .await;
 
+    put(&clients, &bucket, "dms/public/t/empty.parquet", Vec::new()).await;
+
     for (key, want_corrupt) in [
+        ("dms/public/t/empty.parquet", false),
         ("dms/public/order_details/LOAD00000001.csv", false),
         ("dms/public/t/LOAD00000001.parquet", false),
         ("dms/public/t/LOAD00000002.parquet", true),

@@ -755,9 +755,9 @@ async fn headerless_csv_takes_its_columns_from_the_manifest_or_fails_naming_it()
         err.message
     );
 
-    let manifest = json!({"public.order_details": {"header": false, "columns": [
+    let manifest = json!({"public.order_details": [
         "Op", "dms_commit_ts", "order_id", "product_id", "unit_price", "quantity", "discount",
-        "dms_change_seq", "BI_order_id", "BI_product_id"]}});
+        "dms_change_seq", "BI_order_id", "BI_product_id"]});
     lake.put("config/csv-columns.json", manifest.to_string().into_bytes())
         .await;
     lake.settings.csv_columns_uri = Some(format!("s3://{}/config/csv-columns.json", lake.bucket));
@@ -917,4 +917,81 @@ async fn two_source_tables_with_one_glue_name_are_an_error_not_a_merge() {
         snapshot(&lake.clients, &lake.config.raw_database).await,
         before
     );
+}
+
+#[tokio::test]
+async fn a_glue_failure_on_one_table_fails_only_that_tables_messages() {
+    let lake = Lake::new(true).await;
+    // A foreign table already holds the name public_orders: dmslake must not touch it.
+    lake.clients
+        .glue
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(&lake.config.raw_database)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("database");
+    lake.clients
+        .glue
+        .create_table()
+        .database_name(&lake.config.raw_database)
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name("public_orders")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("foreign table");
+    let orders = cdc_key("orders", 1, 0);
+    let customers = cdc_key("customers", 1, 0);
+    lake.put(&orders, parquet(ORDERS_V1)).await;
+    lake.put(&customers, parquet(ORDERS_V1)).await;
+    let deps = lake.deps().await;
+    let payload = sqs_event(&[
+        (
+            "m-orders",
+            lake.s3_event(std::slice::from_ref(&orders)).to_string(),
+        ),
+        (
+            "m-customers",
+            lake.s3_event(std::slice::from_ref(&customers)).to_string(),
+        ),
+    ]);
+    let Output::Sqs(resp) = run(&deps, payload).await.expect("sqs") else {
+        panic!("not an SQS response")
+    };
+    let failed: Vec<&str> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m-orders"]);
+    let db = &lake.config.raw_database;
+    let customers = dmslake::glue::get_partitions(&lake.clients.glue, db, "public_customers")
+        .await
+        .unwrap();
+    assert_eq!(customers.len(), 1);
+    let foreign = lake
+        .clients
+        .glue
+        .get_table()
+        .database_name(db)
+        .name("public_orders")
+        .send()
+        .await
+        .unwrap();
+    let table = foreign.table().unwrap();
+    assert!(
+        table.storage_descriptor().is_none(),
+        "foreign table was modified"
+    );
+    assert!(table
+        .parameters()
+        .is_none_or(|p| !p.contains_key("dmslake.format")));
 }

@@ -180,7 +180,7 @@ pub async fn create_task(
         task: identifier.into(),
         message,
     };
-    let out = dms
+    let result = dms
         .create_replication_task()
         .replication_task_identifier(identifier)
         .source_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:DMSLOCALSOURCE")
@@ -189,17 +189,52 @@ pub async fn create_task(
         .migration_type(MigrationTypeValue::FullLoadAndCdc)
         .table_mappings(table_mappings)
         .send()
-        .await
-        .map_err(|e| {
-            err(format!(
-                "{}",
-                aws_sdk_databasemigration::error::DisplayErrorContext(e)
-            ))
-        })?;
-    out.replication_task()
-        .and_then(|t| t.replication_task_arn())
-        .map(str::to_string)
-        .ok_or_else(|| err("create returned no ARN".into()))
+        .await;
+    match result {
+        Ok(out) => out
+            .replication_task()
+            .and_then(|t| t.replication_task_arn())
+            .map(str::to_string)
+            .ok_or_else(|| err("create returned no ARN".into())),
+        Err(e) => {
+            // The emulator answers 200 with dates the SDK cannot parse: read the ARN from the
+            // body it sent.
+            let body = e
+                .raw_response()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.body().bytes())
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok());
+            match body
+                .as_ref()
+                .and_then(|v| v["ReplicationTask"]["ReplicationTaskArn"].as_str())
+            {
+                Some(arn) => Ok(arn.to_string()),
+                None => Err(err(format!(
+                    "{}",
+                    aws_sdk_databasemigration::error::DisplayErrorContext(e)
+                ))),
+            }
+        }
+    }
+}
+
+/// Whether a DMS call was accepted even though its answer did not parse (the emulator's
+/// dates): a 2xx response.
+fn accepted<E, R>(e: &aws_sdk_databasemigration::error::SdkError<E, R>) -> bool
+where
+    R: HasStatus,
+{
+    e.raw_response().is_some_and(HasStatus::success)
+}
+
+trait HasStatus {
+    fn success(&self) -> bool;
+}
+
+impl HasStatus for aws_sdk_databasemigration::config::http::HttpResponse {
+    fn success(&self) -> bool {
+        self.status().is_success()
+    }
 }
 
 pub async fn start_task(
@@ -207,18 +242,23 @@ pub async fn start_task(
     task_arn: &str,
 ) -> Result<(), AwsError> {
     use aws_sdk_databasemigration::types::StartReplicationTaskTypeValue;
-    dms.start_replication_task()
+    let result = dms
+        .start_replication_task()
         .replication_task_arn(task_arn)
         .start_replication_task_type(StartReplicationTaskTypeValue::StartReplication)
         .send()
-        .await
-        .map_err(|e| AwsError::Task {
-            task: task_arn.into(),
-            message: format!(
-                "start: {}",
-                aws_sdk_databasemigration::error::DisplayErrorContext(e)
-            ),
-        })?;
+        .await;
+    match result {
+        Err(e) if accepted(&e) => return Ok(()),
+        other => other,
+    }
+    .map_err(|e| AwsError::Task {
+        task: task_arn.into(),
+        message: format!(
+            "start: {}",
+            aws_sdk_databasemigration::error::DisplayErrorContext(e)
+        ),
+    })?;
     Ok(())
 }
 
@@ -226,17 +266,22 @@ pub async fn stop_task(
     dms: &aws_sdk_databasemigration::Client,
     task_arn: &str,
 ) -> Result<(), AwsError> {
-    dms.stop_replication_task()
+    let result = dms
+        .stop_replication_task()
         .replication_task_arn(task_arn)
         .send()
-        .await
-        .map_err(|e| AwsError::Task {
-            task: task_arn.into(),
-            message: format!(
-                "stop: {}",
-                aws_sdk_databasemigration::error::DisplayErrorContext(e)
-            ),
-        })?;
+        .await;
+    match result {
+        Err(e) if accepted(&e) => return Ok(()),
+        other => other,
+    }
+    .map_err(|e| AwsError::Task {
+        task: task_arn.into(),
+        message: format!(
+            "stop: {}",
+            aws_sdk_databasemigration::error::DisplayErrorContext(e)
+        ),
+    })?;
     Ok(())
 }
 

@@ -237,10 +237,25 @@ pub fn to_row(
         }
         _ => info.values(&change.columns)?,
     };
-    let before_image = if change.identity.is_empty() || info.key.is_empty() {
+    // PostgreSQL logs the old key of an update only when the key changed (REPLICA IDENTITY
+    // DEFAULT), and the northwind samples fill the before-image columns exactly then. wal2json
+    // v2 repeats the new key as `identity` otherwise, so an identity equal to the new key
+    // (and naming only key columns) counts as "no old key logged".
+    let old_key = if change.identity.is_empty() || info.key.is_empty() {
         None
     } else {
         Some(info.key_values(&change.identity)?)
+    };
+    let before_image = match (change.action, old_key) {
+        (Op::Update, Some(old)) => {
+            let full_identity = change.identity.len() > info.key.len();
+            if full_identity || old != info.key_values(&change.columns)? {
+                Some(old)
+            } else {
+                None
+            }
+        }
+        (_, old) => old,
     };
     Ok(Row {
         op: change.action,
@@ -299,6 +314,7 @@ mod tests {
             r#"{"action":"B","xid":12,"timestamp":"2024-06-12 10:30:28.254028+00"}"#,
             r#"{"action":"U","schema":"public","table":"t","columns":[{"name":"id","value":"2"},{"name":"price","value":"11"}],"identity":[{"name":"id","value":"1"}]}"#,
             r#"{"action":"I","schema":"public","table":"other","columns":[{"name":"id","value":"1"}]}"#,
+            r#"{"action":"U","schema":"public","table":"t","columns":[{"name":"id","value":"2"},{"name":"price","value":"12"}],"identity":[{"name":"id","value":"2"}]}"#,
             r#"{"action":"D","schema":"public","table":"t","identity":[{"name":"id","value":"2"}]}"#,
             r#"{"action":"C","timestamp":"2024-06-12 10:30:28.254028+00"}"#,
         ];
@@ -306,7 +322,9 @@ mod tests {
             cap.apply(decode(m).expect("decode")).expect("apply");
         }
         let rows = &cap.pending[&("public".to_string(), "t".to_string())];
-        assert_eq!(rows.len(), 2, "xid 11 was in the full load");
+        assert_eq!(rows.len(), 3, "xid 11 was in the full load");
+        assert_eq!(rows[1].before_image, None, "key unchanged: no old key");
+        let rows = [rows[0].clone(), rows[2].clone()];
         assert_eq!(rows[0].op, Op::Update);
         assert_eq!(
             rows[0].values,
@@ -319,12 +337,12 @@ mod tests {
             .iter()
             .map(|r| r.change_sequence.expect("seq").to_string())
             .collect();
-        // B(1) I(5) C(9) | B(13) U(17) D(21) C(25): the other table is not part of the task.
+        // B(1) I(5) C(9) | B(13) U(17) U(21) D(25) C(29): the other table is not in the task.
         assert_eq!(
             seqs,
             vec![
                 "20240612103028250000000000000000017",
-                "20240612103028250000000000000000021"
+                "20240612103028250000000000000000025"
             ]
         );
     }

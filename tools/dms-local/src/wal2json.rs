@@ -4,14 +4,13 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
-/// The wal2json options this tool reads the slot with. `numeric-data-types-as-string` keeps
-/// numeric text exact (`12.50`, not a JSON number).
+/// The wal2json options this tool reads the slot with. Numbers arrive as unquoted JSON
+/// numbers holding PostgreSQL's text; they are kept as raw text (`12.50` stays `12.50`).
 pub const OPTIONS: &[(&str, &str)] = &[
     ("format-version", "2"),
     ("include-xids", "1"),
     ("include-timestamp", "1"),
     ("include-types", "1"),
-    ("numeric-data-types-as-string", "1"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +28,7 @@ pub enum DecodeError {
 struct RawColumn {
     name: String,
     #[serde(default)]
-    value: serde_json::Value,
+    value: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -79,13 +78,17 @@ pub enum Message {
     Ignored(String),
 }
 
-fn value_text(v: serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s),
-        serde_json::Value::Bool(b) => Some(if b { "true" } else { "false" }.into()),
-        other => Some(other.to_string()),
+/// A value's text: strings unquoted, numbers exactly as printed, booleans as `true`/`false`.
+fn value_text(v: Option<Box<serde_json::value::RawValue>>) -> Option<String> {
+    let raw = v?;
+    let text = raw.get().trim();
+    if text == "null" {
+        return None;
     }
+    if text.starts_with('"') {
+        return serde_json::from_str::<String>(text).ok();
+    }
+    Some(text.to_string())
 }
 
 fn named(cols: Vec<RawColumn>) -> NamedValues {
@@ -152,7 +155,7 @@ mod tests {
             }
         );
         let u = decode(
-            r#"{"action":"U","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":"2"},{"name":"ok","type":"boolean","value":true},{"name":"n","type":"text","value":null}],"identity":[{"name":"id","type":"integer","value":"1"}]}"#,
+            r#"{"action":"U","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":"2"},{"name":"ok","type":"boolean","value":true},{"name":"n","type":"text","value":null},{"name":"q","type":"numeric(10,2)","value":12.50}],"identity":[{"name":"id","type":"integer","value":"1"}]}"#,
         )
         .expect("update");
         let Message::Change(c) = u else {
@@ -164,7 +167,8 @@ mod tests {
             vec![
                 ("id".into(), Some("2".into())),
                 ("ok".into(), Some("true".into())),
-                ("n".into(), None)
+                ("n".into(), None),
+                ("q".into(), Some("12.50".into()))
             ]
         );
         assert_eq!(c.identity, vec![("id".into(), Some("1".into()))]);

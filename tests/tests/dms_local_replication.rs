@@ -1,0 +1,445 @@
+//! `dms-local` against a real PostgreSQL (scripts/postgres.sh) and the local AWS emulator:
+//! full load, a workload, and the files, notifications and task events it produces.
+
+use std::process::Command;
+use std::time::Duration;
+
+use dms_local::format::RowLayout;
+use dms_local::{AwsClients, DmsLocal, Settings};
+use dmslake::config::{DatePartitionSequence, LayoutConfig};
+use dmslake::layout::{classify, decode_event_key, Classification, DataKind};
+use dmslake_tests::{clients, new_bucket, repo_dir, sdk_config, unique_name};
+use tokio_postgres::NoTls;
+
+const PG: &str = "host=127.0.0.1 port=55432 user=postgres";
+
+fn start_postgres() {
+    let status = Command::new(repo_dir().join("scripts/postgres.sh"))
+        .arg("start")
+        .status()
+        .expect("run scripts/postgres.sh");
+    assert!(status.success(), "scripts/postgres.sh start failed");
+}
+
+async fn connect(db: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&format!("{PG} dbname={db}"), NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect {db}: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// One RFC 4180 line split into fields (no embedded line breaks in this data).
+fn fields(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', false) => quoted = true,
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().expect("field").push('"');
+            }
+            ('"', true) => quoted = false,
+            (',', false) => out.push(String::new()),
+            (c, _) => out.last_mut().expect("field").push(c),
+        }
+    }
+    out
+}
+
+async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> String {
+    let obj = clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get");
+    String::from_utf8(obj.body.collect().await.expect("body").to_vec()).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
+    start_postgres();
+    let db = unique_name("dmsl", '_');
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let src = connect(&db).await;
+    src.batch_execute(
+        "SET TimeZone = 'UTC';
+         CREATE TABLE items (id integer PRIMARY KEY, name varchar(40), price real,
+           weight double precision, qty numeric(10,2), active boolean, created timestamp,
+           updated timestamptz, day date, tags text[], doc jsonb, uid uuid, raw bytea);
+         CREATE TABLE lines (order_id integer, line_no smallint, note text,
+           PRIMARY KEY (order_id, line_no));
+         INSERT INTO items VALUES
+           (1, 'Rua do Paço, 67', 9.8, 0.1, 12.50, true, '2024-06-12 10:30:27.5',
+            '2024-06-12 12:30:27.123456+02', '2024-06-12', '{a,b}', '{\"k\": 1}',
+            'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x0102'),
+           (2, 'two', NULL, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           (3, 'three', 1, 2, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+         INSERT INTO lines VALUES (1, 1, 'first'), (1, 2, 'second');",
+    )
+    .await
+    .expect("schema and data");
+
+    let clients = clients().await;
+    let bucket = new_bucket(&clients, "dmslocal").await;
+    let sdk = sdk_config().await;
+    let aws = AwsClients::with_config(&sdk);
+    let queue_name = unique_name("dmslocal-files", '-');
+    let queue = aws
+        .sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .expect("queue");
+    let queue_url = queue.queue_url().expect("url").to_string();
+    let bus = unique_name("dmslocal-bus", '-');
+    clients
+        .eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("bus");
+    let events_queue = aws
+        .sqs
+        .create_queue()
+        .queue_name(unique_name("dmslocal-events", '-'))
+        .send()
+        .await
+        .expect("events queue");
+    let events_url = events_queue.queue_url().expect("url").to_string();
+    let events_arn = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&events_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue arn")
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("arn");
+    clients
+        .eventbridge
+        .put_rule()
+        .name("dms-task-events")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["aws.dms"]}"#)
+        .send()
+        .await
+        .expect("rule");
+    clients
+        .eventbridge
+        .put_targets()
+        .rule("dms-task-events")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("q")
+                .arn(&events_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("target");
+
+    let layout = LayoutConfig {
+        bucket_folder: "cdc".into(),
+        date_partition_enabled: true,
+        date_partition_sequence: DatePartitionSequence::Yyyymmdd,
+        ..LayoutConfig::default()
+    };
+    let settings = Settings {
+        tables: vec![
+            ("public".into(), "items".into()),
+            ("public".into(), "lines".into()),
+        ],
+        slot: db.clone(),
+        bucket: bucket.clone(),
+        layout: layout.clone(),
+        rows: RowLayout::default(),
+        cdc_interval: Duration::from_secs(3600),
+        cdc_max_rows: 100_000,
+        load_max_bytes: 1 << 30,
+        notify_sqs: Some(queue_url.clone()),
+        events_bus: Some(bus.clone()),
+        task_arn: None,
+        create_task: true,
+        change_sequence_column: "dms_change_seq".into(),
+        region: "us-east-1".into(),
+    };
+    let mut run = DmsLocal::connect(&format!("{PG} dbname={db}"), settings, aws.clone())
+        .await
+        .expect("connect");
+    assert!(
+        run.start().await.expect("start"),
+        "a new slot means a fresh start"
+    );
+    let task_arn = run.task_arn().expect("task created").to_string();
+
+    // Committed after the slot's consistent point but before the load snapshot: it must be
+    // in the full load and not again in CDC.
+    src.batch_execute("INSERT INTO items (id, name) VALUES (100, 'between')")
+        .await
+        .expect("between");
+    let load = run.full_load().await.expect("full load");
+    assert_eq!(
+        load.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+        vec![
+            "cdc/public/items/LOAD00000001.csv",
+            "cdc/public/lines/LOAD00000001.csv"
+        ]
+    );
+    assert_eq!(load[0].rows, 4);
+
+    src.batch_execute(
+        "INSERT INTO items (id, name, price) VALUES (200, 'new', 11);
+         UPDATE items SET name = 'one' WHERE id = 1;
+         DELETE FROM items WHERE id = 2;
+         BEGIN;
+           INSERT INTO items (id, name) VALUES (300, 'x');
+           UPDATE items SET name = 'y' WHERE id = 300;
+           UPDATE items SET name = 'z' WHERE id = 300;
+           INSERT INTO lines VALUES (300, 1, 'l');
+         COMMIT;
+         UPDATE items SET id = 400 WHERE id = 3;
+         UPDATE lines SET note = 'changed' WHERE order_id = 1 AND line_no = 2;",
+    )
+    .await
+    .expect("workload");
+    let mut captured = 0;
+    for _ in 0..20 {
+        captured += run.poll_once(1000).await.expect("poll");
+        if captured >= 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(captured, 9, "every change of the workload, and only those");
+    assert!(
+        run.flush(false).await.expect("not due").is_empty(),
+        "the interval has not passed"
+    );
+    let cdc = run.flush(true).await.expect("flush");
+    assert_eq!(cdc.len(), 2, "{cdc:?}");
+    run.stop(true).await.expect("stop");
+    let db_cleanup = admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await;
+
+    // Full load content and DMS value conventions.
+    let items_load = body(&clients, &bucket, "cdc/public/items/LOAD00000001.csv").await;
+    let first = items_load.lines().next().expect("row");
+    let f = fields(first);
+    assert_eq!(f[0], "I");
+    assert_eq!(f[1].len(), 26, "yyyy-MM-dd HH:mm:ss.ffffff: {first}");
+    assert_eq!(
+        &f[2..15],
+        &[
+            "1",
+            "Rua do Paço, 67",
+            "+9.80000019e+00",
+            "+1.0000000000000001e-01",
+            "12.50",
+            "true",
+            "2024-06-12 10:30:27.5",
+            "2024-06-12 10:30:27.123456",
+            "2024-06-12",
+            "{a,b}",
+            "{\"k\": 1}",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "\\x0102"
+        ]
+    );
+    assert!(first.contains(",\"Rua do Paço, 67\","), "{first}");
+    assert_eq!(
+        &f[15..],
+        &["", ""],
+        "empty change sequence and before-image in LOAD rows"
+    );
+    let second = fields(items_load.lines().nth(1).expect("row 2"));
+    assert_eq!(&second[2..8], &["2", "two", "", "", "", "false"]);
+    assert!(items_load.lines().any(|l| l.contains(",100,between,")));
+
+    // CDC: keys, classification, ops in commit order, sequences, key-only deletes, BI columns.
+    let items_cdc = cdc
+        .iter()
+        .find(|f| f.key.contains("/items/"))
+        .expect("items file");
+    let Classification::Data(obj) = classify(&items_cdc.key, &layout) else {
+        panic!("{} not DMS data", items_cdc.key)
+    };
+    assert_eq!(
+        (obj.kind, obj.schema.as_str(), obj.table.as_str()),
+        (DataKind::Cdc, "public", "items")
+    );
+    assert_eq!(
+        obj.partition.len(),
+        3,
+        "date folder by commit date: {}",
+        items_cdc.key
+    );
+    let name_ok = obj.file_name.len() == "20240612-103127367.csv".len()
+        && obj.file_name.as_bytes()[8] == b'-'
+        && obj.file_name.ends_with(".csv");
+    assert!(name_ok, "{}", obj.file_name);
+    let text = body(&clients, &bucket, &items_cdc.key).await;
+    let rows: Vec<Vec<String>> = text.lines().map(fields).collect();
+    let ops: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("I", "200"),
+            ("U", "1"),
+            ("D", "2"),
+            ("I", "300"),
+            ("U", "300"),
+            ("U", "300"),
+            ("U", "400")
+        ]
+    );
+    assert!(
+        !text.contains(",between,"),
+        "the between-transaction was in the full load"
+    );
+    let width = 2 + 13 + 1 + 1;
+    assert!(rows.iter().all(|r| r.len() == width), "{text}");
+    let seqs: Vec<&str> = rows.iter().map(|r| r[15].as_str()).collect();
+    assert!(
+        seqs.iter()
+            .all(|s| s.len() == 35 && s.bytes().all(|b| b.is_ascii_digit())),
+        "{seqs:?}"
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing: {seqs:?}"
+    );
+    let delete = &rows[2];
+    assert!(
+        delete[3..15].iter().all(String::is_empty),
+        "key-only delete: {delete:?}"
+    );
+    assert_eq!(delete[16], "2", "old key of the delete");
+    assert_eq!(rows[0][16], "", "no before-image for an insert");
+    assert_eq!(
+        rows[1][16], "",
+        "the key did not change: PostgreSQL logs no old key"
+    );
+    assert_eq!(
+        (rows[6][2].as_str(), rows[6][16].as_str()),
+        ("400", "3"),
+        "primary-key update"
+    );
+    assert_eq!(
+        rows[3][1], rows[5][1],
+        "one transaction, one commit timestamp"
+    );
+    assert_eq!(rows[0][4], "+1.10000000e+01");
+
+    let lines_cdc = cdc
+        .iter()
+        .find(|f| f.key.contains("/lines/"))
+        .expect("lines file");
+    let lines_text = body(&clients, &bucket, &lines_cdc.key).await;
+    let lrows: Vec<Vec<String>> = lines_text.lines().map(fields).collect();
+    assert_eq!(lrows.len(), 2);
+    assert_eq!(lrows[0][..5], ["I", lrows[0][1].as_str(), "300", "1", "l"]);
+    assert_eq!(lrows[1][4], "changed");
+    assert_eq!(
+        lrows[1][6..],
+        ["", ""],
+        "two before-image key columns, empty"
+    );
+
+    // One S3 notification per file, keys as S3 encodes them.
+    let mut notified = Vec::new();
+    for _ in 0..5 {
+        let got = aws
+            .sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        for m in got.messages() {
+            let v: serde_json::Value = serde_json::from_str(m.body().unwrap_or("")).expect("json");
+            let rec = &v["Records"][0];
+            assert_eq!(rec["s3"]["bucket"]["name"], bucket.as_str());
+            let key = decode_event_key(rec["s3"]["object"]["key"].as_str().expect("key"))
+                .expect("decode");
+            notified.push(key);
+        }
+    }
+    notified.sort();
+    let mut expected: Vec<String> = run.written.iter().map(|f| f.key.clone()).collect();
+    expected.sort();
+    assert_eq!(notified, expected);
+
+    // Task events: started then stopped; the emulator's task is stopped.
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let got = aws
+            .sqs
+            .receive_message()
+            .queue_url(&events_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        for m in got.messages() {
+            let v: serde_json::Value = serde_json::from_str(m.body().unwrap_or("")).expect("json");
+            assert_eq!(v["detail-type"], "DMS Replication Task State Change");
+            assert_eq!(v["resources"][0], task_arn.as_str());
+            ids.push(v["detail"]["eventId"].as_str().unwrap_or("").to_string());
+        }
+        if ids.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(ids, vec!["DMS-EVENT-0069", "DMS-EVENT-0079"]);
+    // The emulator's task dates do not parse in the SDK: read the status from the body.
+    let status = match clients
+        .dms
+        .describe_replication_tasks()
+        .filters(
+            aws_sdk_databasemigration::types::Filter::builder()
+                .name("replication-task-arn")
+                .values(&task_arn)
+                .build()
+                .expect("filter"),
+        )
+        .send()
+        .await
+    {
+        Ok(out) => out.replication_tasks()[0].status().map(str::to_string),
+        Err(e) => e
+            .raw_response()
+            .and_then(|r| r.body().bytes())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| {
+                v["ReplicationTasks"][0]["Status"]
+                    .as_str()
+                    .map(str::to_string)
+            }),
+    };
+    assert_eq!(status.as_deref(), Some("stopped"));
+    db_cleanup.expect("drop database");
+}
