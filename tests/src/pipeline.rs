@@ -827,6 +827,11 @@ pub struct Options {
     pub perturb: Option<(usize, Perturbation)>,
     /// Compare every table after every round (else only after the last).
     pub compare_each_round: bool,
+    /// Use the local stack's names from `scripts/local.env` (data bucket, Glue databases, state
+    /// bucket, date partitioning) instead of unique ones, after removing what an earlier run
+    /// with the same schema left there (files, raw tables, watermarks). For the demo, so the
+    /// Lambda functions under the emulator see the same catalog.
+    pub local_stack: bool,
 }
 
 /// What one table looks like after a round.
@@ -873,6 +878,20 @@ pub struct Pipeline {
 }
 
 /// The environment the functions would read, for this run.
+/// `KEY=VALUE` lines of `scripts/local.env` (the functions' environment on the local stack).
+pub fn local_env() -> Result<BTreeMap<String, String>> {
+    let path = crate::repo_dir().join("scripts/local.env");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect())
+}
+
 fn env_map(opts: &Options, bucket: &str, raw: &str, curated: &str) -> BTreeMap<String, String> {
     let keys: Vec<String> = sample_tables()
         .iter()
@@ -950,10 +969,40 @@ impl Pipeline {
             .with_context(|| format!("creating {}", opts.work_dir.display()))?;
         let sdk = crate::sdk_config().await;
         let clients = crate::clients().await;
-        let bucket = crate::new_bucket(&clients, "e2e").await;
-        let raw_database = crate::unique_name("e2e_raw", '_').replace('-', "_");
-        let curated_database = crate::unique_name("e2e_cur", '_').replace('-', "_");
-        let env = env_map(&opts, &bucket, &raw_database, &curated_database);
+        let (bucket, raw_database, curated_database, env) = if opts.local_stack {
+            let local = local_env()?;
+            let get = |k: &str| {
+                local
+                    .get(k)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("scripts/local.env has no {k}"))
+            };
+            let (bucket, raw, curated) = (
+                get("DMSLAKE_DATA_BUCKET")?,
+                get("DMSLAKE_RAW_DATABASE")?,
+                get("DMSLAKE_CURATED_DATABASE")?,
+            );
+            let mut env = env_map(&opts, &bucket, &raw, &curated);
+            for k in [
+                "DMSLAKE_BUCKET_FOLDER",
+                "DMSLAKE_DATE_PARTITION_SEQUENCE",
+                "DMSLAKE_DATE_PARTITION_DELIMITER",
+                "DMSLAKE_STATE_BUCKET",
+                "DMSLAKE_STATE_PREFIX",
+                "DMSLAKE_CURATED_LOCATION",
+            ] {
+                if let Some(v) = local.get(k) {
+                    env.insert(k.to_string(), v.clone());
+                }
+            }
+            (bucket, raw, curated, env)
+        } else {
+            let bucket = crate::new_bucket(&clients, "e2e").await;
+            let raw = crate::unique_name("e2e_raw", '_').replace('-', "_");
+            let curated = crate::unique_name("e2e_cur", '_').replace('-', "_");
+            let env = env_map(&opts, &bucket, &raw, &curated);
+            (bucket, raw, curated, env)
+        };
         let lookup = |k: &str| env.get(k).cloned();
         let config = Config::from_lookup(&lookup).map_err(|e| anyhow!("config: {e}"))?;
         let compactor =
@@ -974,6 +1023,9 @@ impl Pipeline {
             .send()
             .await
             .context("uploading the CSV column manifest")?;
+        if opts.local_stack {
+            reset_previous_run(&clients, &opts.schema, &bucket, &config, &compactor).await?;
+        }
         let registrar = partition_registrar::handler::Deps::new(
             clients.s3.clone(),
             clients.glue.clone(),
@@ -996,6 +1048,14 @@ impl Pipeline {
         )
         .to_ascii_lowercase();
         let slot: String = slot.chars().take(63).collect();
+        // A slot left by an interrupted run of the same schema would replay its old changes.
+        pg.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+             WHERE slot_name = $1 AND NOT active",
+            &[&slot],
+        )
+        .await
+        .context("dropping a leftover replication slot")?;
         let tables = sample_tables()
             .iter()
             .map(|t| (opts.schema.clone(), t.name.clone()))
@@ -1180,15 +1240,9 @@ impl Pipeline {
         String::from_utf8(bytes.to_vec()).with_context(|| format!("{key} is not UTF-8"))
     }
 
-    /// Announces `files` to the registrar as S3 would (one notification per object, sent as one
-    /// invocation) and returns its report.
-    pub async fn register(
-        &mut self,
-        files: &[WrittenFile],
-    ) -> Result<partition_registrar::handler::Report> {
-        if files.is_empty() {
-            return Ok(Default::default());
-        }
+    /// The S3 `ObjectCreated` notification for `files` (one record per object, keys
+    /// URL-encoded as S3 does).
+    pub fn notification(&self, files: &[WrittenFile]) -> Value {
         let mut records = Vec::new();
         for f in files {
             let n = dms_local::aws::s3_notification(
@@ -1203,13 +1257,22 @@ impl Pipeline {
                 records.extend(r.iter().cloned());
             }
         }
-        let out = partition_registrar::handler::handle(
-            &self.registrar,
-            json!({"Records": records}),
-            None,
-        )
-        .await
-        .map_err(|e| anyhow!("registrar: {}: {}", e.error_type, e.message))?;
+        json!({ "Records": records })
+    }
+
+    /// Announces `files` to the registrar as S3 would (one notification per object, sent as one
+    /// invocation) and returns its report.
+    pub async fn register(
+        &mut self,
+        files: &[WrittenFile],
+    ) -> Result<partition_registrar::handler::Report> {
+        if files.is_empty() {
+            return Ok(Default::default());
+        }
+        let event = self.notification(files);
+        let out = partition_registrar::handler::handle(&self.registrar, event, None)
+            .await
+            .map_err(|e| anyhow!("registrar: {}: {}", e.error_type, e.message))?;
         let report = match out {
             partition_registrar::handler::Output::Registered(r) => r,
             other => bail!("registrar answered {other:?} to an S3 notification"),
@@ -1451,6 +1514,15 @@ impl Pipeline {
         Ok(reports)
     }
 
+    /// Stops replication (drains the slot, drops it) and leaves the source tables in place.
+    pub async fn finish(&mut self) -> Result<()> {
+        self.dms
+            .stop(true)
+            .await
+            .map_err(|e| anyhow!("dms-local stop: {e}"))?;
+        Ok(())
+    }
+
     /// Drops the slot and the source schema (the bucket and Glue databases stay in the
     /// emulator, under unique names).
     pub async fn cleanup(mut self) -> Result<()> {
@@ -1467,6 +1539,68 @@ impl Pipeline {
             .context("dropping the sample schema")?;
         Ok(())
     }
+}
+
+/// Removes what an earlier run with `schema` left on the local stack: its files, its raw Glue
+/// tables and its watermark documents.
+async fn reset_previous_run(
+    clients: &dmslake::clients::Clients,
+    schema: &str,
+    bucket: &str,
+    config: &Config,
+    compactor: &CompactorConfig,
+) -> Result<()> {
+    let _ = clients.s3.create_bucket().bucket(bucket).send().await;
+    let folder = &config.layout.bucket_folder;
+    let prefix = if folder.is_empty() {
+        format!("{schema}/")
+    } else {
+        format!("{folder}/{schema}/")
+    };
+    let mut token = None;
+    loop {
+        let page = clients
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+        for o in page.contents() {
+            if let Some(k) = o.key() {
+                clients
+                    .s3
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(k)
+                    .send()
+                    .await
+                    .with_context(|| format!("deleting {k}"))?;
+            }
+        }
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let state = StateStore::new(
+        clients.s3.clone(),
+        StateLocation::new(compactor.state_bucket.clone(), &compactor.state_prefix),
+    );
+    for t in sample_tables() {
+        let name = compactor::catalog::raw_table_name(&format!("{schema}.{}", t.name));
+        let _ = clients
+            .glue
+            .delete_table()
+            .database_name(&config.raw_database)
+            .name(&name)
+            .send()
+            .await;
+        let _ = state.delete(&watermark_doc(&name)).await;
+    }
+    Ok(())
 }
 
 /// Runs `tests/py/merge_duckdb.py` on `spec` (written into `dir`) and parses its output.

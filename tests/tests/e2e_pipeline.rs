@@ -18,6 +18,7 @@ fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options
         transactions_per_round: transactions,
         perturb: None,
         compare_each_round: true,
+        local_stack: false,
     }
 }
 
