@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use dms_local::format::{
-    self, cdc_key, dms_text, load_key, push_field, push_row, ChangeSequence, Op, Row, RowLayout,
-    ValueKind,
+    self, cdc_key, dms_text, load_key, push_field, push_row, split_line, ChangeSequence, Op, Row,
+    RowLayout, ValueKind,
 };
 use dmslake::config::LayoutConfig;
 use dmslake::layout::{classify, Classification, DataKind};
@@ -266,26 +266,6 @@ fn text_rows_quote_commas_and_keep_backslash_sequences_like_dms() {
     assert_eq!(out, format!("{davolio}\n"));
 }
 
-/// Splits one RFC 4180 line (no embedded line breaks in these samples).
-fn split_csv(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', false) => quoted = true,
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                fields.last_mut().expect("field").push('"');
-            }
-            ('"', true) => quoted = false,
-            (',', false) => fields.push(String::new()),
-            (c, _) => fields.last_mut().expect("field").push(c),
-        }
-    }
-    fields
-}
-
 #[test]
 fn every_northwind_line_is_requoted_identically() {
     let root = samples_dir().join("northwind-postgres/cdc");
@@ -296,7 +276,7 @@ fn every_northwind_line_is_requoted_identically() {
         let text = std::fs::read_to_string(&path).expect("read sample");
         for line in text.lines() {
             let mut out = String::new();
-            for (i, field) in split_csv(line).iter().enumerate() {
+            for (i, field) in split_line(line).iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

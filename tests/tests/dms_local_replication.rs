@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dms_local::format::RowLayout;
+use dms_local::format::{split_line, RowLayout};
 use dms_local::{AwsClients, DmsLocal, Settings};
 use dmslake::config::{DatePartitionSequence, LayoutConfig};
 use dmslake::layout::{classify, decode_event_key, Classification, DataKind};
@@ -21,32 +21,29 @@ fn start_postgres() {
     assert!(status.success(), "scripts/postgres.sh start failed");
 }
 
+/// Drops the test's slot and database even when an assertion fails (a leaked slot holds WAL).
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let slot = format!(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+             WHERE slot_name = '{}'",
+            self.0
+        );
+        let db = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0);
+        let _ = Command::new(repo_dir().join("scripts/postgres.sh"))
+            .args(["psql", "-q", "-o", "/dev/null", "-c", &slot, "-c", &db])
+            .status();
+    }
+}
+
 async fn connect(db: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(&format!("{PG} dbname={db}"), NoTls)
         .await
         .unwrap_or_else(|e| panic!("connect {db}: {e}"));
     tokio::spawn(conn);
     client
-}
-
-/// One RFC 4180 line split into fields (no embedded line breaks in this data).
-fn fields(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', false) => quoted = true,
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                out.last_mut().expect("field").push('"');
-            }
-            ('"', true) => quoted = false,
-            (',', false) => out.push(String::new()),
-            (c, _) => out.last_mut().expect("field").push(c),
-        }
-    }
-    out
 }
 
 async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> String {
@@ -70,6 +67,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         .batch_execute(&format!("CREATE DATABASE {db}"))
         .await
         .expect("create db");
+    let _cleanup = Cleanup(db.clone());
     let src = connect(&db).await;
     src.batch_execute(
         "SET TimeZone = 'UTC';
@@ -237,14 +235,11 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
     let cdc = run.flush(true).await.expect("flush");
     assert_eq!(cdc.len(), 2, "{cdc:?}");
     run.stop(true).await.expect("stop");
-    let db_cleanup = admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await;
 
     // Full load content and DMS value conventions.
     let items_load = body(&clients, &bucket, "cdc/public/items/LOAD00000001.csv").await;
     let first = items_load.lines().next().expect("row");
-    let f = fields(first);
+    let f = split_line(first);
     assert_eq!(f[0], "I");
     assert_eq!(f[1].len(), 26, "yyyy-MM-dd HH:mm:ss.ffffff: {first}");
     assert_eq!(
@@ -271,7 +266,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         &["", ""],
         "empty change sequence and before-image in LOAD rows"
     );
-    let second = fields(items_load.lines().nth(1).expect("row 2"));
+    let second = split_line(items_load.lines().nth(1).expect("row 2"));
     assert_eq!(&second[2..8], &["2", "two", "", "", "", "false"]);
     assert!(items_load.lines().any(|l| l.contains(",100,between,")));
 
@@ -298,7 +293,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         && obj.file_name.ends_with(".csv");
     assert!(name_ok, "{}", obj.file_name);
     let text = body(&clients, &bucket, &items_cdc.key).await;
-    let rows: Vec<Vec<String>> = text.lines().map(fields).collect();
+    let rows: Vec<Vec<String>> = text.lines().map(split_line).collect();
     let ops: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r[0].as_str(), r[2].as_str()))
@@ -358,7 +353,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         .find(|f| f.key.contains("/lines/"))
         .expect("lines file");
     let lines_text = body(&clients, &bucket, &lines_cdc.key).await;
-    let lrows: Vec<Vec<String>> = lines_text.lines().map(fields).collect();
+    let lrows: Vec<Vec<String>> = lines_text.lines().map(split_line).collect();
     assert_eq!(lrows.len(), 2);
     assert_eq!(lrows[0][..5], ["I", lrows[0][1].as_str(), "300", "1", "l"]);
     assert_eq!(lrows[1][4], "changed");
@@ -441,5 +436,4 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
             }),
     };
     assert_eq!(status.as_deref(), Some("stopped"));
-    db_cleanup.expect("drop database");
 }

@@ -196,6 +196,13 @@ pub async fn create_task(
             .and_then(|t| t.replication_task_arn())
             .map(str::to_string)
             .ok_or_else(|| err("create returned no ARN".into())),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_fault()) =>
+        {
+            // An earlier run created it: reuse it (an expected outcome, not an error).
+            find_task(dms, identifier).await
+        }
         Err(e) => {
             // The emulator answers 200 with dates the SDK cannot parse: read the ARN from the
             // body it sent.
@@ -216,6 +223,48 @@ pub async fn create_task(
             }
         }
     }
+}
+
+/// The ARN of the task with this identifier.
+async fn find_task(
+    dms: &aws_sdk_databasemigration::Client,
+    identifier: &str,
+) -> Result<String, AwsError> {
+    let filter = aws_sdk_databasemigration::types::Filter::builder()
+        .name("replication-task-id")
+        .values(identifier)
+        .build()
+        .map_err(|e| AwsError::Task {
+            task: identifier.into(),
+            message: e.to_string(),
+        })?;
+    let result = dms
+        .describe_replication_tasks()
+        .filters(filter)
+        .send()
+        .await;
+    let arn = match result {
+        Ok(out) => out
+            .replication_tasks()
+            .first()
+            .and_then(|t| t.replication_task_arn())
+            .map(str::to_string),
+        // The emulator's dates do not parse: read the body it sent.
+        Err(e) => e
+            .raw_response()
+            .filter(|r| r.status().is_success())
+            .and_then(|r| r.body().bytes())
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .and_then(|v| {
+                v["ReplicationTasks"][0]["ReplicationTaskArn"]
+                    .as_str()
+                    .map(str::to_string)
+            }),
+    };
+    arn.ok_or_else(|| AwsError::Task {
+        task: identifier.into(),
+        message: "exists but cannot be described".into(),
+    })
 }
 
 /// Whether a DMS call was accepted even though its answer did not parse (the emulator's

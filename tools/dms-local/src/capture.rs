@@ -34,31 +34,24 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
-    fn values(&self, named: &NamedValues) -> Result<Vec<Option<String>>, FormatError> {
-        self.columns
+    /// The DMS text of column `index` taken from `named` (NULL when absent).
+    fn value(&self, index: usize, named: &NamedValues) -> Result<Option<String>, FormatError> {
+        let c = &self.columns[index];
+        let v = named
             .iter()
-            .map(|c| {
-                let v = named
-                    .iter()
-                    .find(|(n, _)| *n == c.name)
-                    .and_then(|(_, v)| v.as_deref());
-                dms_text(c.kind, v)
-            })
+            .find(|(n, _)| *n == c.name)
+            .and_then(|(_, v)| v.as_deref());
+        dms_text(c.kind, v)
+    }
+
+    fn values(&self, named: &NamedValues) -> Result<Vec<Option<String>>, FormatError> {
+        (0..self.columns.len())
+            .map(|i| self.value(i, named))
             .collect()
     }
 
     fn key_values(&self, named: &NamedValues) -> Result<Vec<Option<String>>, FormatError> {
-        self.key
-            .iter()
-            .map(|&i| {
-                let c = &self.columns[i];
-                let v = named
-                    .iter()
-                    .find(|(n, _)| *n == c.name)
-                    .and_then(|(_, v)| v.as_deref());
-                dms_text(c.kind, v)
-            })
-            .collect()
+        self.key.iter().map(|&i| self.value(i, named)).collect()
     }
 }
 
@@ -161,7 +154,7 @@ impl Capture {
         match message {
             Message::Begin { xid, .. } => {
                 let skip = self.snapshot.as_ref().is_some_and(|s| s.sees(xid));
-                self.counter.next();
+                self.counter.advance();
                 self.open = Some(OpenTxn {
                     skip,
                     changes: Vec::new(),
@@ -184,12 +177,12 @@ impl Capture {
                         table: format!("{}.{}", change.schema, change.table),
                     });
                 };
-                let n = self.counter.next();
+                let n = self.counter.advance();
                 open.changes.push((change, n));
                 Ok(0)
             }
             Message::Commit { commit } => {
-                self.counter.next();
+                self.counter.advance();
                 let Some(open) = self.open.take() else {
                     return Ok(0);
                 };

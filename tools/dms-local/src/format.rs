@@ -136,6 +136,28 @@ pub fn push_field(out: &mut String, value: Option<&str>) {
     }
 }
 
+/// Splits one CSV line as [`push_field`] writes it (the inverse, for checks and tests);
+/// embedded line breaks are not handled. An empty field comes back as `""`.
+pub fn split_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let field = fields.len() - 1;
+        match (c, quoted) {
+            ('"', false) => quoted = true,
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields[field].push('"');
+            }
+            ('"', true) => quoted = false,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields[field].push(c),
+        }
+    }
+    fields
+}
+
 /// Which optional columns the endpoint and task settings add to every row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowLayout {
@@ -262,7 +284,7 @@ impl Default for SequenceCounter {
 
 impl SequenceCounter {
     /// Consumes one stream event and returns its counter value.
-    pub fn next(&mut self) -> u64 {
+    pub fn advance(&mut self) -> u64 {
         let v = self.next;
         self.next += 4;
         v
@@ -465,7 +487,7 @@ mod tests {
         assert_eq!(seq.to_string(), "20240612103027360000000000000000121");
         assert_eq!(seq.to_string().len(), 35);
         let mut c = SequenceCounter::default();
-        assert_eq!((c.next(), c.next(), c.next()), (1, 5, 9));
+        assert_eq!((c.advance(), c.advance(), c.advance()), (1, 5, 9));
     }
 
     #[test]

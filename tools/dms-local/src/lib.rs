@@ -338,7 +338,7 @@ impl DmsLocal {
             txn.batch_execute("CLOSE dms_local_load")
                 .await
                 .map_err(pg("close cursor"))?;
-            if rows_in_file > 0 || counter == 1 {
+            if rows_in_file > 0 {
                 let key = format::load_key(
                     &self.settings.layout,
                     &info.schema,
