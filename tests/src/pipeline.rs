@@ -462,7 +462,7 @@ impl Workload {
         self.next_key += 1;
         match self.tables[t].key.len() {
             1 => vec![k],
-            _ => vec![k / 3 + 1, (k % 7) as i64 + (k % 3) * 10],
+            _ => vec![k / 3 + 1, (k % 7) + (k % 3) * 10],
         }
     }
 
