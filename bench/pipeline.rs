@@ -117,6 +117,15 @@ fn fault_from_env() -> Result<Option<(usize, Perturbation)>> {
     })
 }
 
+/// `DMSLAKE_DEMO_ADD_COLUMN=true` adds a column mid-stream (in round 3). Off by default:
+/// dms-local reads a table's columns once at start and does not replicate a column added later.
+fn add_column_from_env() -> Option<usize> {
+    match std::env::var("DMSLAKE_DEMO_ADD_COLUMN").ok().as_deref() {
+        Some("true") | Some("1") => Some(3),
+        _ => None,
+    }
+}
+
 async fn demo(lambda: bool) -> Result<bool> {
     let progress = Progress(Instant::now());
     let repo = std::fs::canonicalize(dmslake_tests::repo_dir()).context("repository path")?;
@@ -136,6 +145,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         perturb: fault_from_env()?,
         compare_each_round: false,
         local_stack: true,
+        add_column: add_column_from_env(),
     };
     progress.line(&format!(
         "workload seed {seed} (set DMSLAKE_E2E_SEED to change it)"
@@ -172,6 +182,10 @@ async fn demo(lambda: bool) -> Result<bool> {
     let rounds = p.opts.rounds;
     let mut reports = Vec::new();
     for round in 1..=rounds {
+        if p.opts.add_column == Some(round) {
+            let column = p.add_column().await?;
+            progress.line(&format!("round {round}: column {column} added mid-stream"));
+        }
         let before = p.workload.stats.changes();
         p.run_workload(p.opts.transactions_per_round).await?;
         let files = p.capture(round).await?;
@@ -231,6 +245,7 @@ async fn bench(changes: usize) -> Result<()> {
         perturb: None,
         compare_each_round: false,
         local_stack: false,
+        add_column: None,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;

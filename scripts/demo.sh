@@ -5,7 +5,8 @@
 # written, registered and merged and whether the current state equals the source, and ends with
 # `tables equal to source: K/N` (exit status 1 unless K = N). The stack keeps running.
 #   DMSLAKE_E2E_SEED=n  another workload;  DEMO_LAMBDA=false  skip the Lambda emulator step;
-#   DMSLAKE_DEMO_FAULT=drop|duplicate|swap  damage one file on purpose (the demo then fails).
+#   DMSLAKE_DEMO_FAULT=drop|duplicate|swap  damage one file on purpose (the demo then fails);
+#   DMSLAKE_DEMO_ADD_COLUMN=true  add a column mid-stream (not replicated by dms-local yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -832,6 +832,9 @@ pub struct Options {
     /// with the same schema left there (files, raw tables, watermarks). For the demo, so the
     /// Lambda functions under the emulator see the same catalog.
     pub local_stack: bool,
+    /// `ALTER TABLE customers ADD COLUMN loyalty_points integer` before the workload of this
+    /// round (1-based); later inserts and updates fill the column.
+    pub add_column: Option<usize>,
 }
 
 /// What one table looks like after a round.
@@ -1135,6 +1138,26 @@ impl Pipeline {
             .map_err(|e| anyhow!("full load: {e}"))?;
         self.after_files(&files, None).await?;
         Ok(files)
+    }
+
+    /// Adds a column to the first table mid-stream; the workload writes it from now on.
+    pub async fn add_column(&mut self) -> Result<String> {
+        let name = "loyalty_points";
+        let table = self.workload.tables[0].name.clone();
+        self.pg
+            .batch_execute(&format!(
+                "ALTER TABLE {}.{} ADD COLUMN {} integer",
+                quote_ident(&self.opts.schema),
+                quote_ident(&table),
+                quote_ident(name)
+            ))
+            .await
+            .context("adding a column")?;
+        self.workload.tables[0].columns.push(ColumnDef {
+            name: name.into(),
+            kind: Kind::Int,
+        });
+        Ok(format!("{}.{table}.{name}", self.opts.schema))
     }
 
     /// Commits `transactions` random transactions.
@@ -1447,6 +1470,25 @@ impl Pipeline {
         Ok((columns, rows))
     }
 
+    /// Column names of the source table now (a column added since the start included).
+    async fn source_columns(&self, table: &TableDef) -> Result<Vec<String>> {
+        let name = format!(
+            "{}.{}",
+            quote_ident(&self.opts.schema),
+            quote_ident(&table.name)
+        );
+        let rows = self
+            .pg
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass \
+                 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                &[&name],
+            )
+            .await
+            .with_context(|| format!("columns of {name}"))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Source rows of `table` as text (each type's output function), in the given column order.
     async fn source_rows(
         &self,
@@ -1506,8 +1548,25 @@ impl Pipeline {
             };
             if compare {
                 let expected = self.source_rows(&table, &columns).await?;
+                let source_columns = self.source_columns(&table).await?;
+                for c in &source_columns {
+                    if !columns.contains(c) {
+                        report.differences.push(format!(
+                            "column {c}: in the source but not in the current state"
+                        ));
+                    }
+                }
+                for c in &columns {
+                    if !source_columns.contains(c) {
+                        report.differences.push(format!(
+                            "column {c}: in the current state but not in the source"
+                        ));
+                    }
+                }
                 report.source_rows = expected.len();
-                report.differences = compare_tables(&table, &columns, &expected, &current);
+                report
+                    .differences
+                    .extend(compare_tables(&table, &columns, &expected, &current));
             }
             reports.push(report);
         }
@@ -1750,6 +1809,10 @@ pub async fn run(
     let mut reports = p.settle(&files, p.opts.compare_each_round).await?;
     progress("full load registered and merged");
     for round in 1..=p.opts.rounds {
+        if p.opts.add_column == Some(round) {
+            let column = p.add_column().await?;
+            progress(&format!("round {round}: column {column} added"));
+        }
         p.run_workload(p.opts.transactions_per_round).await?;
         let files = p.capture(round).await?;
         let last = round == p.opts.rounds;

@@ -19,6 +19,7 @@ fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options
         perturb: None,
         compare_each_round: true,
         local_stack: false,
+        add_column: None,
     }
 }
 
