@@ -1797,6 +1797,19 @@ pub async fn run(
         opts.seed, opts.seed
     ));
     let mut p = Pipeline::setup(opts).await?;
+    match drive(&mut p, progress).await {
+        Ok(reports) => Ok((p, reports)),
+        Err(e) => {
+            // Do not leave a replication slot behind (it would hold WAL and a slot).
+            if let Err(c) = p.cleanup().await {
+                return Err(e.context(format!("cleanup failed too: {c:#}")));
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn drive(p: &mut Pipeline, progress: &mut dyn FnMut(&str)) -> Result<Vec<TableReport>> {
     progress(&format!(
         "source: {} tables in schema {}, {} rows each; replication slot {}",
         p.workload.tables.len(),
@@ -1829,5 +1842,160 @@ pub async fn run(
             break;
         }
     }
-    Ok((p, reports))
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> TableDef {
+        TableDef::new("t", &["id"], &[("id", Kind::Int), ("name", Kind::Text)])
+    }
+
+    /// Rows of a CDC file: op, timestamp, id, name, change sequence, before-image id.
+    const FILE: &str = "\
+I,2026-11-24 10:00:00.000000,1,a,20261124100000000000000000000000001,
+U,2026-11-24 10:00:00.000000,1,b,20261124100000000000000000000000005,1
+U,2026-11-24 10:00:00.000000,2,\"x, y\",20261124100000000000000000000000009,2
+D,2026-11-24 10:00:00.000000,1,,20261124100000000000000000000000013,1
+";
+
+    #[test]
+    fn xorshift_is_reproducible_from_its_seed() {
+        let mut a = XorShift::new(42);
+        let mut b = XorShift::new(42);
+        let xs: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
+        assert_eq!(xs, ys);
+        assert_ne!(XorShift::new(43).next_u64(), xs[0]);
+        assert_eq!(XorShift::new(0).next_u64(), XorShift::new(1).next_u64());
+    }
+
+    #[test]
+    fn csv_lines_split_with_quotes_and_empty_fields() {
+        assert_eq!(
+            split_csv(r#"U,"x, ""y""",,"""#),
+            vec![
+                Some("U".into()),
+                Some("x, \"y\"".into()),
+                None,
+                Some(String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn normalisation_meets_dms_and_postgres_forms() {
+        let cases = [
+            (Kind::Real, Some("0.15"), Some("+1.50000006e-01")),
+            (Kind::Double, Some("1e-05"), Some("+1.0000000000000001e-05")),
+            (Kind::Bool, Some("t"), Some("true")),
+            (
+                Kind::TimestampTz,
+                Some("2024-06-12 10:30:27.362+00"),
+                Some("2024-06-12 10:30:27.362"),
+            ),
+            (Kind::Bytea, Some("\\x0a0b"), Some("0a0b")),
+            (Kind::Char, Some("ab    "), Some("ab")),
+            (Kind::Inet, Some("10.0.0.1/32"), Some("10.0.0.1")),
+            (Kind::Text, Some(""), None),
+        ];
+        for (kind, pg, dms) in cases {
+            assert_eq!(
+                normalise(kind, pg),
+                normalise(kind, dms),
+                "{kind:?} {pg:?} {dms:?}"
+            );
+        }
+        for (kind, a, b) in [
+            (Kind::Real, "0.15", "0.16"),
+            (Kind::Text, "a", "a "),
+            (Kind::Numeric, "1.10", "1.1"),
+            (Kind::Bool, "t", "false"),
+        ] {
+            assert_ne!(
+                normalise(kind, Some(a)),
+                normalise(kind, Some(b)),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn comparison_reports_missing_extra_and_changed_rows() {
+        let t = table();
+        let cols = vec!["id".to_string(), "name".to_string()];
+        let row =
+            |id: &str, name: Option<&str>| vec![Some(id.to_string()), name.map(str::to_string)];
+        let source = vec![row("1", Some("a")), row("2", Some("b")), row("3", None)];
+        assert!(compare_tables(&t, &cols, &source, &source).is_empty());
+        let current = vec![row("2", Some("B")), row("3", Some("")), row("4", Some("d"))];
+        let diffs = compare_tables(&t, &cols, &source, &current);
+        assert_eq!(diffs.len(), 3, "{diffs:?}");
+        assert!(diffs[0].contains("\"1\"") && diffs[0].contains("missing"));
+        assert!(diffs[1].contains("name: source Some(\"b\"), current Some(\"B\")"));
+        assert!(diffs[2].contains("\"4\"") && diffs[2].contains("not in the source"));
+        let dup = vec![
+            row("1", Some("a")),
+            row("1", Some("a")),
+            row("2", Some("b")),
+            row("3", None),
+        ];
+        assert!(!compare_tables(&t, &cols, &source, &dup).is_empty());
+    }
+
+    #[test]
+    fn perturbations_change_exactly_what_they_say() {
+        let t = table();
+        let rows = |body: &str| body.lines().map(split_csv).collect::<Vec<_>>();
+        let dropped = perturb(FILE, &t, Perturbation::DropOne).expect("drop");
+        let d = rows(&dropped);
+        assert_eq!(d.len(), 3);
+        assert!(!dropped.contains(",0000000000000000013,"), "{dropped}");
+        assert!(dropped.contains("\"x, y\""));
+
+        let dup = perturb(FILE, &t, Perturbation::DuplicateOne).expect("duplicate");
+        let d = rows(&dup);
+        assert_eq!(d.len(), 5);
+        let last = d.last().expect("row");
+        assert_eq!(last[2].as_deref(), Some("1"));
+        assert_eq!(last[3].as_deref(), Some("b"));
+        assert_eq!(
+            last[4].as_deref(),
+            Some("20261124100000000000000000000000017")
+        );
+
+        let swapped = perturb(FILE, &t, Perturbation::SwapTwo).expect("swap");
+        let d = rows(&swapped);
+        assert_eq!(
+            d[1][4].as_deref(),
+            Some("20261124100000000000000000000000013")
+        );
+        assert_eq!(
+            d[3][4].as_deref(),
+            Some("20261124100000000000000000000000005")
+        );
+
+        let single = "I,2026-11-24 10:00:00.000000,7,a,20261124100000000000000000000000001,\n";
+        assert!(perturb(single, &t, Perturbation::SwapTwo).is_none());
+        assert!(perturb(single, &t, Perturbation::DuplicateOne).is_none());
+    }
+
+    #[test]
+    fn workload_is_reproducible_and_covers_every_kind_of_change() {
+        let make = || {
+            let mut w = Workload::new("s", sample_tables(), 7);
+            let mut sql = w.initial_rows(5);
+            for _ in 0..300 {
+                sql.extend(w.transaction());
+            }
+            (sql, w.stats)
+        };
+        let (a, stats) = make();
+        let (b, _) = make();
+        assert_eq!(a, b);
+        assert!(stats.deletes > 0 && stats.reinserts > 0 && stats.key_updates > 0);
+        assert!(stats.multi_change_transactions > 0 && stats.updates > 0);
+    }
 }
