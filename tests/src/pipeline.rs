@@ -1,8 +1,9 @@
 //! The whole pipeline on one machine, as the end-to-end test, the demo and the benchmark run it:
 //!
 //! PostgreSQL (`scripts/postgres.sh`) → `dms-local` (full load, then wal2json CDC, flushed
-//! into DMS CSV files in an emulator bucket) → one S3 `ObjectCreated` notification per file →
-//! the partition registrar's handler (Glue catalog in the emulator) → the compactor's SQL
+//! into DMS CSV files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
+//! notifications to an SQS queue (moto delivers them) → the partition registrar's handler
+//! given those messages as its SQS trigger would (Glue catalog in the emulator) → the compactor's SQL
 //! (`CREATE TABLE` + `MERGE` generated from the Glue table, range from the compactor's
 //! watermark document) run on DuckDB by `tests/py/merge_duckdb.py` over the registered
 //! partitions' files, in a DuckDB file kept across merge rounds → every current-state table
@@ -870,6 +871,11 @@ pub struct Pipeline {
     pub compactor: CompactorConfig,
     pub s3: aws_sdk_s3::Client,
     pub glue: aws_sdk_glue::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// The queue the data bucket notifies (`s3:ObjectCreated:*`), read like the registrar's
+    /// SQS trigger.
+    pub queue_url: String,
+    queue_arn: String,
     pub state: StateStore,
     files: BTreeMap<String, usize>,
     partitions: BTreeMap<String, usize>,
@@ -1029,6 +1035,28 @@ impl Pipeline {
         if opts.local_stack {
             reset_previous_run(&clients, &opts.schema, &bucket, &config, &compactor).await?;
         }
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let (queue_url, queue_arn) = if opts.local_stack {
+            // scripts/local_resources.py's registrar queue, notified by the data bucket.
+            let url = sqs
+                .get_queue_url()
+                .queue_name("dmslake-local-registrar")
+                .send()
+                .await
+                .context("the local registrar queue (scripts/local_resources.py)")?
+                .queue_url()
+                .unwrap_or_default()
+                .to_string();
+            sqs.purge_queue()
+                .queue_url(&url)
+                .send()
+                .await
+                .context("purging the registrar queue")?;
+            let arn = queue_arn(&sqs, &url).await?;
+            (url, arn)
+        } else {
+            notified_queue(&sqs, &clients.s3, &bucket, &config.layout.bucket_folder).await?
+        };
         let registrar = partition_registrar::handler::Deps::new(
             clients.s3.clone(),
             clients.glue.clone(),
@@ -1105,6 +1133,9 @@ impl Pipeline {
             compactor,
             s3: clients.s3.clone(),
             glue: clients.glue.clone(),
+            sqs,
+            queue_url,
+            queue_arn,
             state,
             opts,
             files: BTreeMap::new(),
@@ -1283,32 +1314,85 @@ impl Pipeline {
         json!({ "Records": records })
     }
 
-    /// Announces `files` to the registrar as S3 would (one notification per object, sent as one
-    /// invocation) and returns its report.
-    pub async fn register(
-        &mut self,
-        files: &[WrittenFile],
-    ) -> Result<partition_registrar::handler::Report> {
-        if files.is_empty() {
-            return Ok(Default::default());
-        }
-        let event = self.notification(files);
-        let out = partition_registrar::handler::handle(&self.registrar, event, None)
+    /// Delivers the bucket's notifications for `files` to the registrar as its SQS trigger
+    /// would: receives from the queue until every file's notification arrived (at most 20 s),
+    /// hands the messages to the handler as one SQS batch, and deletes them when none failed.
+    /// Returns the number of messages handled.
+    pub async fn register(&mut self, files: &[WrittenFile]) -> Result<usize> {
+        let mut waiting: BTreeSet<String> = files.iter().map(|f| f.key.clone()).collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut handled = 0;
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(if waiting.is_empty() { 0 } else { 1 })
+                .send()
+                .await
+                .context("receiving S3 notifications")?;
+            let messages = out.messages();
+            if messages.is_empty() {
+                if waiting.is_empty() {
+                    return Ok(handled);
+                }
+                if Instant::now() > deadline {
+                    bail!("no S3 notification arrived within 20 s for {waiting:?}");
+                }
+                continue;
+            }
+            let mut records = Vec::new();
+            for m in messages {
+                let body = m.body().unwrap_or_default();
+                for key in notified_keys(body) {
+                    waiting.remove(&key);
+                }
+                records.push(json!({
+                    "messageId": m.message_id().unwrap_or_default(),
+                    "receiptHandle": m.receipt_handle().unwrap_or_default(),
+                    "body": body,
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body().unwrap_or_default(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": "us-east-1",
+                }));
+            }
+            let out = partition_registrar::handler::handle(
+                &self.registrar,
+                json!({ "Records": records }),
+                None,
+            )
             .await
             .map_err(|e| anyhow!("registrar: {}: {}", e.error_type, e.message))?;
-        let report = match out {
-            partition_registrar::handler::Output::Registered(r) => r,
-            other => bail!("registrar answered {other:?} to an S3 notification"),
-        };
-        if let Some(f) = report.failures.first() {
-            bail!(
-                "registrar refused {}: {} ({})",
-                f.key,
-                f.message,
-                f.error_type
-            );
+            match out {
+                partition_registrar::handler::Output::Sqs(resp) => {
+                    if let Some(f) = resp.batch_item_failures.first() {
+                        bail!(
+                            "registrar returned {} of {} messages to the queue (first {:?})",
+                            resp.batch_item_failures.len(),
+                            records.len(),
+                            f.item_identifier
+                        );
+                    }
+                }
+                other => bail!("registrar answered {other:?} to an SQS batch"),
+            }
+            for m in messages {
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .context("deleting a handled notification")?;
+                }
+            }
+            handled += records.len();
         }
-        Ok(report)
     }
 
     /// The registered partitions of a raw table: values and location.
@@ -1600,6 +1684,117 @@ impl Pipeline {
     }
 }
 
+/// The ARN of a queue.
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .with_context(|| format!("attributes of {url}"))?;
+    attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| anyhow!("{url} has no QueueArn"))
+}
+
+/// A new queue that `bucket` notifies of every object created under `folder/`.
+async fn notified_queue(
+    sqs: &aws_sdk_sqs::Client,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    folder: &str,
+) -> Result<(String, String)> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let name = format!("{bucket}-registrar");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .with_context(|| format!("creating queue {name}"))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    let arn = queue_arn(sqs, &url).await?;
+    let prefix = FilterRule::builder()
+        .name(FilterRuleName::Prefix)
+        .value(format!("{folder}/"))
+        .build();
+    let queue = QueueConfiguration::builder()
+        .queue_arn(&arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().filter_rules(prefix).build())
+                .build(),
+        )
+        .build()
+        .context("queue configuration")?;
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .with_context(|| format!("notification configuration of {bucket}"))?;
+    Ok((url, arn))
+}
+
+/// The object keys an S3 notification body names (decoded: S3 URL-encodes keys, `+` for a
+/// space, and moto also encodes `/`).
+pub fn notified_keys(body: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    doc.get("Records")
+        .and_then(Value::as_array)
+        .map(|records| {
+            records
+                .iter()
+                .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
+                .map(url_decode)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn url_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 3) {
+            Some([b'%', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| h * 16 + l),
+            _ => None,
+        };
+        match (escaped, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, b) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Removes what an earlier run with `schema` left on the local stack: its files, its raw Glue
 /// tables and its watermark documents.
 async fn reset_previous_run(
@@ -1860,6 +2055,18 @@ U,2026-11-24 10:00:00.000000,1,b,20261124100000000000000000000000005,1
 U,2026-11-24 10:00:00.000000,2,\"x, y\",20261124100000000000000000000000009,2
 D,2026-11-24 10:00:00.000000,1,,20261124100000000000000000000000013,1
 ";
+
+    #[test]
+    fn notified_keys_are_decoded_like_s3_and_moto_encode_them() {
+        let body = r#"{"Records":[{"s3":{"object":{"key":"dms%2Fpublic%2Fa+b%2F20261124-1.csv"}}},
+            {"s3":{"object":{"key":"dms/x/%C3%A9%zz%"}}}]}"#;
+        assert_eq!(
+            notified_keys(body),
+            vec!["dms/public/a b/20261124-1.csv", "dms/x/é%zz%"]
+        );
+        assert!(notified_keys(r#"{"Event":"s3:TestEvent"}"#).is_empty());
+        assert!(notified_keys("not json").is_empty());
+    }
 
     #[test]
     fn xorshift_is_reproducible_from_its_seed() {
