@@ -12,5 +12,5 @@ scripts/dev-env.sh
 scripts/moto.sh start
 scripts/postgres.sh start
 cargo build --quiet --locked -p dmslake-tests --example pipeline
-target/debug/examples/pipeline bench --changes "$N" | grep --line-buffered -v '"CloudWatchMetrics"'
+cargo run --quiet --locked -p dmslake-tests --example pipeline -- bench --changes "$N" | grep --line-buffered -v '"CloudWatchMetrics"'
 exit "${PIPESTATUS[0]}"

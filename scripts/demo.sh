@@ -19,7 +19,7 @@ scripts/moto.sh start
 .venv/bin/python scripts/local_resources.py >/dev/null
 step "PostgreSQL 15 with wal2json (127.0.0.1:${PGPORT:-55432})"
 scripts/postgres.sh start
-step "building the pipeline driver"
+step "building the pipeline driver (the first build compiles the workspace)"
 cargo build --quiet --locked -p dmslake-tests --example pipeline
 
 lambda_flag=()
@@ -39,7 +39,7 @@ fi
 step "pipeline: PostgreSQL -> dms-local -> S3 -> partition-registrar -> compactor MERGE on DuckDB"
 set +e
 # The functions' CloudWatch metric lines (EMF JSON on stdout) are left out of the display.
-target/debug/examples/pipeline demo "${lambda_flag[@]}" | grep --line-buffered -v '"CloudWatchMetrics"'
+cargo run --quiet --locked -p dmslake-tests --example pipeline -- demo "${lambda_flag[@]}" | grep --line-buffered -v '"CloudWatchMetrics"'
 status=${PIPESTATUS[0]}
 set -e
 exit "$status"
