@@ -205,38 +205,15 @@ impl Kind {
             Kind::Varchar | Kind::Char => {
                 quote_literal(&word(rng).chars().take(6).collect::<String>())
             }
-            Kind::Date => format!(
-                "DATE '20{:02}-{:02}-{:02}'",
-                rng.below(30),
-                1 + rng.below(12),
-                1 + rng.below(28)
-            ),
-            Kind::Time => format!(
-                "TIME '{:02}:{:02}:{:02}.{:06}'",
-                rng.below(24),
-                rng.below(60),
-                rng.below(60),
-                rng.below(1_000_000)
-            ),
-            Kind::Timestamp => format!(
-                "TIMESTAMP '20{:02}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}'",
-                rng.below(30),
-                1 + rng.below(12),
-                1 + rng.below(28),
-                rng.below(24),
-                rng.below(60),
-                rng.below(60),
-                rng.below(1_000_000)
-            ),
+            Kind::Date => format!("DATE '{}'", random_date(rng)),
+            Kind::Time => format!("TIME '{}'", random_time(rng)),
+            Kind::Timestamp => {
+                format!("TIMESTAMP '{} {}'", random_date(rng), random_time(rng))
+            }
             Kind::TimestampTz => format!(
-                "TIMESTAMPTZ '20{:02}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}+0{}'",
-                rng.below(30),
-                1 + rng.below(12),
-                1 + rng.below(28),
-                rng.below(24),
-                rng.below(60),
-                rng.below(60),
-                rng.below(1000),
+                "TIMESTAMPTZ '{} {}+0{}'",
+                random_date(rng),
+                random_time(rng),
                 rng.below(9)
             ),
             Kind::Interval => format!("INTERVAL '{} days {} hours'", rng.below(40), rng.below(24)),
@@ -270,6 +247,27 @@ impl Kind {
             Kind::Money => format!("{}.{:02}::money", rng.below(100_000), rng.below(100)),
         }
     }
+}
+
+/// `20yy-mm-dd`.
+fn random_date(rng: &mut XorShift) -> String {
+    format!(
+        "20{:02}-{:02}-{:02}",
+        rng.below(30),
+        1 + rng.below(12),
+        1 + rng.below(28)
+    )
+}
+
+/// `hh:mm:ss.ffffff`.
+fn random_time(rng: &mut XorShift) -> String {
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        rng.below(24),
+        rng.below(60),
+        rng.below(60),
+        rng.below(1_000_000)
+    )
 }
 
 /// `'text'` with quotes doubled (standard_conforming_strings is on).
@@ -678,41 +676,13 @@ pub enum Perturbation {
     SwapTwo,
 }
 
-/// Splits one CSV line (RFC 4180 quoting) into fields; `None` for an empty field.
+/// Splits one CSV line into fields; an empty field is `None` (DMS writes NULL and an empty
+/// string alike).
 fn split_csv(line: &str) -> Vec<Option<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut was_quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (false, '"') => {
-                quoted = true;
-                was_quoted = true;
-            }
-            (false, ',') => {
-                out.push(if cur.is_empty() && !was_quoted {
-                    None
-                } else {
-                    Some(std::mem::take(&mut cur))
-                });
-                was_quoted = false;
-            }
-            _ => cur.push(c),
-        }
-    }
-    out.push(if cur.is_empty() && !was_quoted {
-        None
-    } else {
-        Some(cur)
-    });
-    out
+    dms_local::format::split_line(line)
+        .into_iter()
+        .map(|f| if f.is_empty() { None } else { Some(f) })
+        .collect()
 }
 
 fn join_csv(fields: &[Option<String>]) -> String {
@@ -2083,12 +2053,7 @@ D,2026-11-24 10:00:00.000000,1,,20261124100000000000000000000000013,1
     fn csv_lines_split_with_quotes_and_empty_fields() {
         assert_eq!(
             split_csv(r#"U,"x, ""y""",,"""#),
-            vec![
-                Some("U".into()),
-                Some("x, \"y\"".into()),
-                None,
-                Some(String::new())
-            ]
+            vec![Some("U".into()), Some("x, \"y\"".into()), None, None]
         );
     }
 
