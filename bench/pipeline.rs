@@ -146,6 +146,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         compare_each_round: false,
         local_stack: true,
         add_column: add_column_from_env(),
+        cdc_max_rows: Some(40),
     };
     progress.line(&format!(
         "workload seed {seed} (set DMSLAKE_E2E_SEED to change it)"
@@ -246,6 +247,7 @@ async fn bench(changes: usize) -> Result<()> {
         compare_each_round: false,
         local_stack: false,
         add_column: None,
+        cdc_max_rows: None,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;

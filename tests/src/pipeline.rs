@@ -806,6 +806,9 @@ pub struct Options {
     /// `ALTER TABLE customers ADD COLUMN loyalty_points integer` before the workload of this
     /// round (1-based); later inserts and updates fill the column.
     pub add_column: Option<usize>,
+    /// Cut a table's CDC file at this many rows (several files per table and round, a key's
+    /// changes spread over them); `None`: one file per table and round.
+    pub cdc_max_rows: Option<usize>,
 }
 
 /// What one table looks like after a round.
@@ -1068,7 +1071,7 @@ impl Pipeline {
             layout: config.layout.clone(),
             rows: RowLayout::default(),
             cdc_interval: Duration::from_secs(3600),
-            cdc_max_rows: usize::MAX,
+            cdc_max_rows: opts.cdc_max_rows.unwrap_or(usize::MAX),
             load_max_bytes: 64 * 1024,
             notify_sqs: None,
             events_bus: None,
@@ -1176,18 +1179,26 @@ impl Pipeline {
 
     /// Reads the slot until empty and writes the CDC files (perturbing one when asked).
     pub async fn capture(&mut self, round: usize) -> Result<Vec<WrittenFile>> {
-        while self
-            .dms
-            .poll_once(10_000)
-            .await
-            .map_err(|e| anyhow!("dms-local poll: {e}"))?
-            > 0
-        {}
-        let files = self
-            .dms
-            .flush(true)
-            .await
-            .map_err(|e| anyhow!("dms-local flush: {e}"))?;
+        let mut files = Vec::new();
+        loop {
+            let rows = self
+                .dms
+                .poll_once(50)
+                .await
+                .map_err(|e| anyhow!("dms-local poll: {e}"))?;
+            // A chunk can add no rows (transactions the full load already holds): the slot is
+            // drained only when it has nothing left.
+            let last = rows == 0 && self.slot_is_empty().await?;
+            files.extend(
+                self.dms
+                    .flush(last)
+                    .await
+                    .map_err(|e| anyhow!("dms-local flush: {e}"))?,
+            );
+            if last {
+                break;
+            }
+        }
         let perturb = self
             .opts
             .perturb
@@ -1195,6 +1206,18 @@ impl Pipeline {
             .map(|(_, p)| p);
         self.after_files(&files, perturb).await?;
         Ok(files)
+    }
+
+    async fn slot_is_empty(&self) -> Result<bool> {
+        let row = self
+            .pg
+            .query_one(
+                "SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, 1)",
+                &[&self.slot],
+            )
+            .await
+            .with_context(|| format!("peeking slot {}", self.slot))?;
+        Ok(row.get::<_, i64>(0) == 0)
     }
 
     /// Counts the files per table and applies a perturbation to the first file it fits.
