@@ -32,11 +32,15 @@
 //!   wal2json (the output function), so the two forms meet in one table.
 //!
 //! Rows are matched by their primary-key values (as normalised text), so the row order of
-//! either side does not matter; a missing, extra or different row is a difference.
+//! either side does not matter; a missing, extra or different row is a difference, and so is a
+//! source column the current state lacks (or the reverse).
+//!
+//! The workload includes primary-key updates: `dms-local` writes the old key into the
+//! before-image columns, from which the compactor's MERGE deletes the old row.
 //!
 //! # Perturbations
-//! [`Perturbation`] damages one file of a round after `dms-local` wrote it and before it is
-//! announced (drop one change, duplicate one, swap the order of two changes of one key): the
+//! [`Perturbation`] rewrites one file of a round after `dms-local` wrote it and before the
+//! registrar and the merge read it (drop one change, duplicate one, swap the order of two changes of one key): the
 //! tests use it to show that the comparison notices one lost, duplicated or reordered change.
 
 use std::collections::{BTreeMap, BTreeSet};
