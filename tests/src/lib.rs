@@ -120,3 +120,4 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+pub mod pipeline;

@@ -1,0 +1,290 @@
+//! The local pipeline as a program: `demo` (what `make demo` shows) and `bench` (throughput and
+//! latency of capture → catalog → current state). Both drive `dmslake_tests::pipeline`.
+//!
+//! ```text
+//! cargo run -p dmslake-tests --example pipeline -- demo [--lambda]
+//! cargo run -p dmslake-tests --example pipeline -- bench [--changes N]
+//! ```
+//! Needs the local stack (`scripts/moto.sh start`, `scripts/local_resources.py`) and
+//! PostgreSQL (`scripts/postgres.sh start`, which the program also runs). `DMSLAKE_E2E_SEED`
+//! chooses the workload.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: pipeline demo [--lambda] | pipeline bench [--changes N]");
+    ExitCode::from(2)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(args.iter().any(|a| a == "--lambda")).await,
+        Some("bench") => {
+            let changes = args
+                .iter()
+                .position(|a| a == "--changes")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2_000);
+            bench(changes).await.map(|()| true)
+        }
+        _ => return usage(),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One progress line with the time since start.
+struct Progress(Instant);
+
+impl Progress {
+    fn line(&self, text: &str) {
+        println!("[{:6.1}s] {text}", self.0.elapsed().as_secs_f64());
+    }
+}
+
+fn summary(reports: &[TableReport]) {
+    println!();
+    println!(
+        "{:<24} {:>6} {:>11} {:>14} {:>12}  equal to source",
+        "table", "files", "partitions", "current rows", "source rows"
+    );
+    for r in reports {
+        println!(
+            "{:<24} {:>6} {:>11} {:>14} {:>12}  {}",
+            r.source,
+            r.files_written,
+            r.partitions_registered,
+            r.current_rows,
+            r.source_rows,
+            if r.equal() { "yes" } else { "NO" }
+        );
+        for d in &r.differences {
+            println!("    {d}");
+        }
+    }
+}
+
+/// Runs the registrar under cargo-lambda's emulator for the full-load files (the Lambda path).
+fn invoke_lambda(
+    p: &Pipeline,
+    files: &[dms_local::WrittenFile],
+    dir: &std::path::Path,
+) -> Result<String> {
+    let event = dir.join("s3-event-load.json");
+    std::fs::write(&event, p.notification(files).to_string())
+        .with_context(|| format!("writing {}", event.display()))?;
+    let out = std::process::Command::new(dmslake_tests::repo_dir().join("scripts/lambda-local.sh"))
+        .arg("invoke")
+        .arg("partition-registrar")
+        .arg(&event)
+        .output()
+        .context("running scripts/lambda-local.sh")?;
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() {
+        bail!(
+            "scripts/lambda-local.sh invoke partition-registrar {}: {}{}",
+            event.display(),
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+/// `DMSLAKE_DEMO_FAULT=drop|duplicate|swap` damages one file of round 2, to show a failing
+/// comparison.
+fn fault_from_env() -> Result<Option<(usize, Perturbation)>> {
+    Ok(match std::env::var("DMSLAKE_DEMO_FAULT").ok().as_deref() {
+        None | Some("") => None,
+        Some("drop") => Some((2, Perturbation::DropOne)),
+        Some("duplicate") => Some((2, Perturbation::DuplicateOne)),
+        Some("swap") => Some((2, Perturbation::SwapTwo)),
+        Some(other) => bail!("DMSLAKE_DEMO_FAULT={other}: expected drop, duplicate or swap"),
+    })
+}
+
+/// `DMSLAKE_DEMO_ADD_COLUMN=true` adds a column mid-stream (in round 3). Off by default:
+/// dms-local reads a table's columns once at start and does not replicate a column added later.
+fn add_column_from_env() -> Option<usize> {
+    match std::env::var("DMSLAKE_DEMO_ADD_COLUMN").ok().as_deref() {
+        Some("true") | Some("1") => Some(3),
+        _ => None,
+    }
+}
+
+async fn demo(lambda: bool) -> Result<bool> {
+    let progress = Progress(Instant::now());
+    let repo = std::fs::canonicalize(dmslake_tests::repo_dir()).context("repository path")?;
+    let work_dir = repo.join(".local/demo");
+    let _ = std::fs::remove_dir_all(&work_dir);
+    let seed = std::env::var("DMSLAKE_E2E_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_124);
+    let opts = Options {
+        schema: "demo".into(),
+        seed,
+        initial_rows: 25,
+        rounds: 4,
+        transactions_per_round: 50,
+        work_dir: work_dir.clone(),
+        perturb: fault_from_env()?,
+        compare_each_round: false,
+        local_stack: true,
+        add_column: add_column_from_env(),
+        cdc_max_rows: Some(40),
+    };
+    progress.line(&format!(
+        "workload seed {seed} (set DMSLAKE_E2E_SEED to change it)"
+    ));
+    let mut p = Pipeline::setup(opts).await?;
+    progress.line(&format!(
+        "PostgreSQL: schema demo with {} tables ({}), {} rows each; replication slot {}",
+        p.workload.tables.len(),
+        p.workload
+            .tables
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        p.opts.initial_rows,
+        p.slot
+    ));
+    let files = p.full_load().await?;
+    progress.line(&format!(
+        "full load: {} DMS files written to s3://{}/",
+        files.len(),
+        p.bucket
+    ));
+    if lambda {
+        match invoke_lambda(&p, &files, &work_dir) {
+            Ok(out) => progress.line(&format!(
+                "partition-registrar Lambda (cargo-lambda emulator) registered the full load: {out}"
+            )),
+            Err(e) => progress.line(&format!("partition-registrar Lambda invoke failed: {e:#}")),
+        }
+    }
+    p.settle(&files, false).await?;
+    progress.line("full load registered (Glue) and merged (DuckDB)");
+    let rounds = p.opts.rounds;
+    let mut reports = Vec::new();
+    for round in 1..=rounds {
+        if p.opts.add_column == Some(round) {
+            let column = p.add_column().await?;
+            progress.line(&format!("round {round}: column {column} added mid-stream"));
+        }
+        let before = p.workload.stats.changes();
+        p.run_workload(p.opts.transactions_per_round).await?;
+        let files = p.capture(round).await?;
+        let last = round == rounds;
+        reports = p.settle(&files, last).await?;
+        progress.line(&format!(
+            "round {round}/{rounds}: {} changes committed, {} CDC files, {} partitions, merged",
+            p.workload.stats.changes() - before,
+            files.len(),
+            reports
+                .iter()
+                .map(|r| r.partitions_registered)
+                .sum::<usize>()
+        ));
+    }
+    p.finish().await?;
+    let stats = p.workload.stats.clone();
+    summary(&reports);
+    println!(
+        "\nworkload: {} transactions, {} inserts, {} updates, {} deletes, {} re-inserts of deleted keys, {} primary-key updates, {} transactions changing one row several times",
+        stats.transactions, stats.inserts, stats.updates, stats.deletes, stats.reinserts, stats.key_updates, stats.multi_change_transactions
+    );
+    if let Some(f) = &p.perturbed {
+        println!("fault injected on purpose (DMSLAKE_DEMO_FAULT): {f}");
+    }
+    let equal = reports.iter().filter(|r| r.equal()).count();
+    let db = p.duckdb.display().to_string();
+    let first = reports
+        .first()
+        .map(|r| compactor::catalog::raw_table_name(&r.source))
+        .unwrap_or_default();
+    println!(
+        "\nThe stack keeps running.\nquery the current state:  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{db}', read_only=True); c.sql('SELECT * FROM {}.{first} LIMIT 5').show()\"",
+        p.curated_database
+    );
+    println!("query the source:         scripts/postgres.sh psql -c 'SELECT * FROM demo.customers LIMIT 5'");
+    println!(
+        "raw catalog:              Glue database {} on the emulator at {}",
+        p.raw_database,
+        dmslake_tests::endpoint()
+    );
+    println!("stop the stack:           make stack-down && scripts/postgres.sh stop");
+    println!("tables equal to source: {equal}/{}", reports.len());
+    Ok(equal == reports.len())
+}
+
+async fn bench(changes: usize) -> Result<()> {
+    let progress = Progress(Instant::now());
+    let schema = dmslake_tests::unique_name("bench", '_');
+    let opts = Options {
+        work_dir: std::env::temp_dir().join(&schema),
+        schema,
+        seed: pipeline::seed_from_env(),
+        initial_rows: 50,
+        rounds: 0,
+        transactions_per_round: 0,
+        perturb: None,
+        compare_each_round: false,
+        local_stack: false,
+        add_column: None,
+        cdc_max_rows: None,
+    };
+    let work_dir: PathBuf = opts.work_dir.clone();
+    let mut p = Pipeline::setup(opts).await?;
+    let files = p.full_load().await?;
+    p.settle(&files, false).await?;
+    progress.line(&format!("full load done; committing {changes} changes"));
+
+    let start = Instant::now();
+    let base = p.workload.stats.changes();
+    let base_tx = p.workload.stats.transactions;
+    while p.workload.stats.changes() - base < changes {
+        p.run_workload(1).await?;
+    }
+    let committed = p.workload.stats.changes() - base;
+    let transactions = p.workload.stats.transactions - base_tx;
+    let commit_secs = start.elapsed().as_secs_f64();
+    let last_commit = Instant::now();
+
+    let files = p.capture(1).await?;
+    let capture_secs = last_commit.elapsed().as_secs_f64();
+    let rows: usize = files.iter().map(|f| f.rows).sum();
+    p.register(&files).await?;
+    let registered_secs = last_commit.elapsed().as_secs_f64();
+    let reports = p.settle(&[], true).await?;
+    let current_secs = last_commit.elapsed().as_secs_f64();
+    let equal = reports.iter().filter(|r| r.equal()).count();
+    p.cleanup().await?;
+    let _ = std::fs::remove_dir_all(work_dir);
+
+    println!("workload: {committed} changes in {transactions} transactions, committed in {commit_secs:.2} s");
+    println!("captured rows: {rows} in {} files", files.len());
+    println!(
+        "changes per second captured: {:.0}",
+        rows as f64 / capture_secs.max(1e-9)
+    );
+    println!("seconds from commit to registered partition: {registered_secs:.2}");
+    println!("seconds from commit to current state: {current_secs:.2}");
+    println!("tables equal to source: {equal}/{}", reports.len());
+    Ok(())
+}
