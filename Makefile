@@ -46,7 +46,7 @@ check: ## Formatting and lints (cargo fmt --check, clippy -D warnings)
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: demo
-demo: stack-up ## Set up and run the pipeline locally on the sample DMS output
+demo: stack-up ## Set up everything and replicate a sample PostgreSQL database through the whole pipeline locally
 	@scripts/demo.sh
 
 # ---- build & deploy ----
