@@ -24,10 +24,8 @@ cargo build --quiet --locked -p dmslake-tests --example pipeline
 
 lambda_flag=()
 if [[ ${DEMO_LAMBDA:-true} == true ]]; then
-  # The registrar reads the column list of the header-less CSV files from this manifest,
-  # which the demo uploads; the emulator passes the variable on to the function.
-  bucket=$(sed -n 's/^DMSLAKE_DATA_BUCKET=//p' scripts/local.env)
-  export DMSLAKE_CSV_COLUMNS_URI="s3://$bucket/dmslake/csv-columns.json"
+  # The registrar reads the column list of the header-less CSV files from the manifest the
+  # demo uploads (DMSLAKE_CSV_COLUMNS_URI in scripts/local.env).
   step "Lambda emulator (cargo lambda watch; the first start compiles the functions)"
   if scripts/lambda-local.sh start; then
     lambda_flag=(--lambda)

@@ -1024,11 +1024,31 @@ impl Pipeline {
                 .queue_url()
                 .unwrap_or_default()
                 .to_string();
-            sqs.purge_queue()
-                .queue_url(&url)
-                .send()
-                .await
-                .context("purging the registrar queue")?;
+            // Leftovers of an earlier run are drained by receiving and deleting them: SQS
+            // refuses a second PurgeQueue within 60 seconds.
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .context("draining the registrar queue")?;
+                let messages = got.messages();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    if let Some(handle) = m.receipt_handle() {
+                        sqs.delete_message()
+                            .queue_url(&url)
+                            .receipt_handle(handle)
+                            .send()
+                            .await
+                            .context("draining the registrar queue")?;
+                    }
+                }
+            }
             let arn = queue_arn(&sqs, &url).await?;
             (url, arn)
         } else {
