@@ -856,7 +856,11 @@ mod tests {
             ("x.y", "x_y"),
         ] {
             assert_eq!(normalise(name), want, "{name}");
-            assert_eq!(crate::schema::normalise_name(name).as_deref(), Ok(want), "{name}");
+            assert_eq!(
+                crate::schema::normalise_name(name).as_deref(),
+                Ok(want),
+                "{name}"
+            );
         }
     }
 
