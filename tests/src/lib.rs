@@ -86,6 +86,27 @@ pub async fn new_bucket(clients: &Clients, prefix: &str) -> String {
     name
 }
 
+/// Glue columns (name, type) of the DMS Parquet sample with every PostgreSQL type,
+/// `parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet`, in file order.
+pub const DMS_TEST_TABLE_PARQUET_COLUMNS: &[(&str, &str)] = &[
+    ("dms_timestamp", "string"),
+    ("id", "bigint"),
+    ("my_int", "int"),
+    ("my_smallint", "smallint"),
+    ("my_numeric", "decimal(15,2)"),
+    ("my_real", "float"),
+    ("my_double", "double"),
+    ("my_money", "decimal(38,4)"),
+    ("my_varchar", "string"),
+    ("my_text", "string"),
+    ("my_bytea", "binary"),
+    ("my_timestamp", "timestamp"),
+    ("my_uuid", "string"),
+    ("my_json", "string"),
+    ("my_jsonb", "string"),
+    ("my_bool", "boolean"),
+];
+
 /// Root of the real DMS output samples (`../shared/dms-samples` beside the repository, or
 /// `DMSLAKE_SAMPLES_DIR`).
 pub fn samples_dir() -> PathBuf {

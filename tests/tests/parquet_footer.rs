@@ -102,27 +102,7 @@ async fn dms_sample_footer_is_read_with_two_suffix_gets_and_maps_every_column() 
         .iter()
         .map(|c| (c.name.as_str(), c.glue_type.as_str()))
         .collect();
-    assert_eq!(
-        got,
-        [
-            ("dms_timestamp", "string"),
-            ("id", "bigint"),
-            ("my_int", "int"),
-            ("my_smallint", "smallint"),
-            ("my_numeric", "decimal(15,2)"),
-            ("my_real", "float"),
-            ("my_double", "double"),
-            ("my_money", "decimal(38,4)"),
-            ("my_varchar", "string"),
-            ("my_text", "string"),
-            ("my_bytea", "binary"),
-            ("my_timestamp", "timestamp"),
-            ("my_uuid", "string"),
-            ("my_json", "string"),
-            ("my_jsonb", "string"),
-            ("my_bool", "boolean"),
-        ]
-    );
+    assert_eq!(got, dmslake_tests::DMS_TEST_TABLE_PARQUET_COLUMNS);
     assert_eq!(cols[0].role, ColumnRole::Timestamp);
 
     // Default path: one suffix GET larger than this small object returns all of it.
