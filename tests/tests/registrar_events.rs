@@ -3,8 +3,6 @@
 //! keys, real northwind rows gzipped for `.csv.gz` keys), the sample's bucket is replaced by a
 //! fresh one, and the catalog it leaves behind is read back from Glue.
 
-use std::process::{Command, Stdio};
-
 use dmslake::config::Config;
 use partition_registrar::handler::{self, Deps, Output, Settings};
 use serde_json::Value;
@@ -54,25 +52,6 @@ fn keys_in(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("gzip")
-        .arg("-c")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(bytes)
-        .expect("write");
-    let out = child.wait_with_output().expect("gzip output");
-    assert!(out.status.success());
-    out.stdout
-}
-
 #[tokio::test]
 async fn every_registrar_sample_event_registers_what_it_names() {
     let clients = dmslake_tests::clients().await;
@@ -115,7 +94,7 @@ async fn every_registrar_sample_event_registers_what_it_names() {
             let body = if key.ends_with(".parquet") {
                 parquet.clone()
             } else if key.ends_with(".csv.gz") {
-                gzip(&csv)
+                dmslake_tests::gzip(&csv)
             } else {
                 csv.clone()
             };
