@@ -86,6 +86,22 @@ pub async fn new_bucket(clients: &Clients, prefix: &str) -> String {
     name
 }
 
+/// Writes one object (panics naming the key if the emulator refuses it).
+pub async fn put_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: impl Into<Vec<u8>>,
+) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
+}
+
 /// Glue columns (name, type) of the DMS Parquet sample with every PostgreSQL type,
 /// `parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet`, in file order.
 pub const DMS_TEST_TABLE_PARQUET_COLUMNS: &[(&str, &str)] = &[

@@ -11,15 +11,7 @@ use dmslake::parquet_footer::{
 use dmslake::schema::{glue_columns, ColumnRole, SchemaError};
 
 async fn put(clients: &dmslake::clients::Clients, bucket: &str, key: &str, body: Vec<u8>) {
-    clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    dmslake_tests::put_object(&clients.s3, bucket, key, body).await;
 }
 
 fn dms_sample() -> Vec<u8> {

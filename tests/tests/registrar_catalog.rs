@@ -60,15 +60,7 @@ impl Lake {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
-        self.clients
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(body.into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+        dmslake_tests::put_object(&self.clients.s3, &self.bucket, key, body).await;
     }
 
     fn s3_event(&self, keys: &[String]) -> Value {

@@ -71,15 +71,13 @@ async fn every_registrar_sample_event_registers_what_it_names() {
     let manifest = serde_json::json!({"public.order_details": [
         "Op", "dms_commit_ts", "order_id", "product_id", "unit_price", "quantity", "discount",
         "dms_change_seq", "BI_order_id", "BI_product_id"]});
-    clients
-        .s3
-        .put_object()
-        .bucket(&bucket)
-        .key("config/columns.json")
-        .body(manifest.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("manifest");
+    dmslake_tests::put_object(
+        &clients.s3,
+        &bucket,
+        "config/columns.json",
+        manifest.to_string(),
+    )
+    .await;
 
     let repo = dmslake_tests::repo_dir();
     let mut events = Vec::new();
@@ -98,15 +96,7 @@ async fn every_registrar_sample_event_registers_what_it_names() {
             } else {
                 csv.clone()
             };
-            clients
-                .s3
-                .put_object()
-                .bucket(&bucket)
-                .key(&key)
-                .body(body.into())
-                .send()
-                .await
-                .expect("put");
+            dmslake_tests::put_object(&clients.s3, &bucket, &key, body).await;
         }
         events.push((name, value));
     }
