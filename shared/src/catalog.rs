@@ -717,30 +717,25 @@ mod tests {
     fn schema_evolution_appends_new_columns_and_refuses_incompatible_changes() {
         use ConflictKind::*;
         type Case<'a> = (
-            FileFormat,
+            &'a [FileFormat],
             &'a [(&'a str, &'a str)],
             &'a str,
             Result<Vec<(&'a str, &'a str)>, (ConflictKind, &'a str, &'a str, &'a str)>,
         );
+        const BOTH: &[FileFormat] = &[FileFormat::Parquet, FileFormat::Csv];
         let base: &[(&str, &str)] = &[("op", "string"), ("id", "int"), ("name", "string")];
+        let with_email_inserted: &[(&str, &str)] = &[
+            ("op", "string"),
+            ("email", "string"),
+            ("id", "int"),
+            ("name", "string"),
+        ];
         let cases: Vec<Case> = vec![
             // same columns: nothing to do (an older file only moves the order back)
-            (FileFormat::Parquet, base, "5", Ok(vec![])),
-            (FileFormat::Csv, base, "5", Ok(vec![])),
+            (BOTH, base, "5", Ok(vec![])),
             // newer file adds a column
             (
-                FileFormat::Parquet,
-                &[
-                    ("op", "string"),
-                    ("id", "int"),
-                    ("name", "string"),
-                    ("email", "string"),
-                ],
-                "5",
-                Ok(vec![("email", "string")]),
-            ),
-            (
-                FileFormat::Csv,
+                BOTH,
                 &[
                     ("op", "string"),
                     ("id", "int"),
@@ -752,82 +747,59 @@ mod tests {
             ),
             // Parquet matches by name: a new column in the middle is still an append
             (
-                FileFormat::Parquet,
-                &[
-                    ("op", "string"),
-                    ("email", "string"),
-                    ("id", "int"),
-                    ("name", "string"),
-                ],
+                &[FileFormat::Parquet],
+                with_email_inserted,
                 "5",
                 Ok(vec![("email", "string")]),
             ),
             // older file with fewer columns: the table already reads it
             (
-                FileFormat::Parquet,
+                &[FileFormat::Parquet],
                 &[("id", "int"), ("name", "string")],
                 "1",
                 Ok(vec![]),
             ),
             (
-                FileFormat::Csv,
+                &[FileFormat::Csv],
                 &[("op", "string"), ("id", "int")],
                 "1",
                 Ok(vec![]),
             ),
             // type changed
             (
-                FileFormat::Parquet,
-                &[("op", "string"), ("id", "bigint"), ("name", "string")],
-                "5",
-                Err((TypeChanged, "id", "int", "bigint")),
-            ),
-            (
-                FileFormat::Csv,
+                BOTH,
                 &[("op", "string"), ("id", "bigint"), ("name", "string")],
                 "5",
                 Err((TypeChanged, "id", "int", "bigint")),
             ),
             // removed in a newer file
             (
-                FileFormat::Parquet,
-                &[("op", "string"), ("id", "int")],
-                "5",
-                Err((Removed, "name", "string", "absent")),
-            ),
-            (
-                FileFormat::Csv,
+                BOTH,
                 &[("op", "string"), ("id", "int")],
                 "5",
                 Err((Removed, "name", "string", "absent")),
             ),
             // renamed
             (
-                FileFormat::Parquet,
-                &[("op", "string"), ("id", "int"), ("full_name", "string")],
-                "5",
-                Err((Renamed, "name", "string", "full_name string")),
-            ),
-            (
-                FileFormat::Csv,
+                BOTH,
                 &[("op", "string"), ("id", "int"), ("full_name", "string")],
                 "5",
                 Err((Renamed, "name", "string", "full_name string")),
             ),
             // CSV positions: a column inserted before others is a rename at that position
             (
-                FileFormat::Csv,
-                &[
-                    ("op", "string"),
-                    ("email", "string"),
-                    ("id", "int"),
-                    ("name", "string"),
-                ],
+                &[FileFormat::Csv],
+                with_email_inserted,
                 "5",
                 Err((Renamed, "id", "int", "email string")),
             ),
         ];
-        for (i, (format, file, order, want)) in cases.into_iter().enumerate() {
+        let cases = cases.into_iter().flat_map(|(formats, file, order, want)| {
+            formats
+                .iter()
+                .map(move |format| (*format, file, order, want.clone()))
+        });
+        for (i, (format, file, order, want)) in cases.enumerate() {
             let t = table(format, base, "3");
             let got = evolve(&t, "k", order, &cols(file));
             match want {

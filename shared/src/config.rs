@@ -232,6 +232,16 @@ pub struct Config {
 pub const DEFAULT_RAW_DATABASE: &str = "dmslake_raw";
 pub const DEFAULT_CURATED_DATABASE: &str = "dmslake_curated";
 
+/// A variable lookup over fixed `(name, value)` pairs, for building any configuration from
+/// given values instead of the process environment (`from_lookup(&lookup(&[...]))`).
+pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
 fn trim_slashes(value: &str) -> String {
     value.trim().trim_matches('/').to_string()
 }
@@ -354,15 +364,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
 
     #[test]
     fn defaults_are_dms_defaults() {

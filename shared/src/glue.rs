@@ -312,15 +312,43 @@ fn describe(detail: Option<&gt::ErrorDetail>) -> (&str, String) {
     (code, format!("{code}: {message}"))
 }
 
-fn check_batch(operation: &'static str, target: &str, count: usize) -> Result<(), GlueError> {
+/// The `database.table` a batch call acts on, once its size is checked (at most
+/// [`MAX_PARTITION_BATCH`] entries).
+fn batch_target(
+    operation: &'static str,
+    database: &str,
+    def: &TableDef,
+    count: usize,
+) -> Result<String, GlueError> {
+    let target = format!("{database}.{}", def.name);
     if count > MAX_PARTITION_BATCH {
         return Err(GlueError::BatchTooLarge {
             operation,
-            target: target.to_string(),
+            target,
             count,
         });
     }
-    Ok(())
+    Ok(target)
+}
+
+/// Tallies a batch of `total` entries from the per-entry errors Glue returned (partition
+/// values, error detail); with `existing_ok`, an `AlreadyExistsException` entry is success.
+fn tally<'a>(
+    total: usize,
+    errors: impl IntoIterator<Item = (&'a [String], Option<&'a gt::ErrorDetail>)>,
+    existing_ok: bool,
+) -> BatchOutcome {
+    let mut outcome = BatchOutcome::default();
+    for (values, detail) in errors {
+        let (code, text) = describe(detail);
+        if existing_ok && code == "AlreadyExistsException" {
+            outcome.already_existed += 1;
+        } else {
+            outcome.failed.push((values.to_vec(), text));
+        }
+    }
+    outcome.written = total.saturating_sub(outcome.already_existed + outcome.failed.len());
+    outcome
 }
 
 /// One `BatchCreatePartition` call (≤ 100 entries). An `AlreadyExistsException` entry in the
@@ -332,8 +360,7 @@ pub async fn batch_create_partitions(
     partitions: &[PartitionDef],
 ) -> Result<BatchOutcome, GlueError> {
     const OP: &str = "BatchCreatePartition";
-    let target = format!("{database}.{}", def.name);
-    check_batch(OP, &target, partitions.len())?;
+    let target = batch_target(OP, database, def, partitions.len())?;
     let inputs = partitions
         .iter()
         .map(|p| partition_input(def, p, OP))
@@ -346,17 +373,11 @@ pub async fn batch_create_partitions(
         .send()
         .await
         .map_err(|err| call_error(OP, &target, &err))?;
-    let mut outcome = BatchOutcome::default();
-    for e in out.errors() {
-        let (code, text) = describe(e.error_detail());
-        if code == "AlreadyExistsException" {
-            outcome.already_existed += 1;
-        } else {
-            outcome.failed.push((e.partition_values().to_vec(), text));
-        }
-    }
-    outcome.written = partitions.len() - outcome.already_existed - outcome.failed.len();
-    Ok(outcome)
+    let errors = out
+        .errors()
+        .iter()
+        .map(|e| (e.partition_values(), e.error_detail()));
+    Ok(tally(partitions.len(), errors, true))
 }
 
 /// One `BatchUpdatePartition` call (≤ 100 entries): each partition gets the table's current
@@ -368,8 +389,7 @@ pub async fn batch_update_partitions(
     partitions: &[PartitionDef],
 ) -> Result<BatchOutcome, GlueError> {
     const OP: &str = "BatchUpdatePartition";
-    let target = format!("{database}.{}", def.name);
-    check_batch(OP, &target, partitions.len())?;
+    let target = batch_target(OP, database, def, partitions.len())?;
     let entries = partitions
         .iter()
         .map(|p| {
@@ -388,15 +408,11 @@ pub async fn batch_update_partitions(
         .send()
         .await
         .map_err(|err| call_error(OP, &target, &err))?;
-    let mut outcome = BatchOutcome::default();
-    for e in out.errors() {
-        let (_, text) = describe(e.error_detail());
-        outcome
-            .failed
-            .push((e.partition_value_list().to_vec(), text));
-    }
-    outcome.written = partitions.len() - outcome.failed.len();
-    Ok(outcome)
+    let errors = out
+        .errors()
+        .iter()
+        .map(|e| (e.partition_value_list(), e.error_detail()));
+    Ok(tally(partitions.len(), errors, false))
 }
 
 /// A registered partition as Glue holds it.

@@ -114,14 +114,7 @@ pub fn normalise_name(name: &str) -> Result<String, SchemaError> {
     if name.is_empty() {
         return Err(invalid("it is empty"));
     }
-    let out: String = name
-        .chars()
-        .map(|c| match c {
-            'A'..='Z' => c.to_ascii_lowercase(),
-            'a'..='z' | '0'..='9' | '_' => c,
-            _ => '_',
-        })
-        .collect();
+    let out = map_name_chars(name);
     if out.len() > MAX_NAME_LEN {
         return Err(invalid(&format!(
             "it is {} characters long; Athena allows at most {MAX_NAME_LEN}",
@@ -132,6 +125,18 @@ pub fn normalise_name(name: &str) -> Result<String, SchemaError> {
         return Err(invalid("it has no letter or digit"));
     }
     Ok(out)
+}
+
+/// The character rule of [`normalise_name`] without its checks: ASCII letters in lower case,
+/// digits and `_` kept, every other character replaced by `_`. The one place the rule lives.
+pub(crate) fn map_name_chars(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            'A'..='Z' => c.to_ascii_lowercase(),
+            'a'..='z' | '0'..='9' | '_' => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 /// The role DMS gives a column with this source name.

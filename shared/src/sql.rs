@@ -173,17 +173,11 @@ impl DmsColumnNames {
 }
 
 /// The Glue normalisation of a name: lower case, anything outside `[a-z0-9_]` becomes `_`.
+///
+/// The same character rule as [`crate::schema::normalise_name`], without its length and
+/// emptiness checks (for configured names that are already known to be usable).
 pub fn normalise(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            let c = c.to_ascii_lowercase();
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::schema::map_name_chars(name)
 }
 
 /// Everything needed to compact one table, as read from the catalog and configuration.
@@ -850,6 +844,25 @@ fn table_location(prefix: &str, table: &str) -> Result<String, SqlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalise_follows_the_same_rule_as_normalise_name() {
+        for (name, want) in [
+            ("Order_ID", "order_id"),
+            ("ar_h_change_seq", "ar_h_change_seq"),
+            ("BI_", "bi_"),
+            ("my-col name$", "my_col_name_"),
+            ("Größe", "gr__e"),
+            ("x.y", "x_y"),
+        ] {
+            assert_eq!(normalise(name), want, "{name}");
+            assert_eq!(
+                crate::schema::normalise_name(name).as_deref(),
+                Ok(want),
+                "{name}"
+            );
+        }
+    }
 
     fn spec(format: RawFormat, cols: &[(&str, &str)], key: &[&str]) -> TableSpec {
         TableSpec {

@@ -190,6 +190,32 @@ impl StateStore {
             .map_err(|err| self.s3_error(&key, err.into_service_error()))
     }
 
+    /// Deletes a document only while it is still the version `etag`: `Ok(true)` when deleted,
+    /// `Ok(false)` when it has changed or is gone (someone else's document now, or nothing to
+    /// delete). Uses S3's conditional delete (`If-Match` on DeleteObject, "Conditional deletes"
+    /// in the S3 user guide, conditional-deletes.md).
+    pub async fn delete_if(&self, name: &str, etag: &str) -> Result<bool, StateError> {
+        let key = self.location.key(name);
+        let sent = self
+            .s3
+            .delete_object()
+            .bucket(&self.location.bucket)
+            .key(&key)
+            .if_match(etag)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let status = err.raw_response().map(|r| r.status().as_u16());
+                if matches!(status, Some(412) | Some(409) | Some(404)) {
+                    return Ok(false);
+                }
+                Err(self.s3_error(&key, err.into_service_error()))
+            }
+        }
+    }
+
     /// Deletes a document (absent is fine).
     pub async fn delete(&self, name: &str) -> Result<(), StateError> {
         let key = self.location.key(name);

@@ -86,6 +86,43 @@ pub async fn new_bucket(clients: &Clients, prefix: &str) -> String {
     name
 }
 
+/// Writes one object (panics naming the key if the emulator refuses it).
+pub async fn put_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: impl Into<Vec<u8>>,
+) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
+}
+
+/// Glue columns (name, type) of the DMS Parquet sample with every PostgreSQL type,
+/// `parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet`, in file order.
+pub const DMS_TEST_TABLE_PARQUET_COLUMNS: &[(&str, &str)] = &[
+    ("dms_timestamp", "string"),
+    ("id", "bigint"),
+    ("my_int", "int"),
+    ("my_smallint", "smallint"),
+    ("my_numeric", "decimal(15,2)"),
+    ("my_real", "float"),
+    ("my_double", "double"),
+    ("my_money", "decimal(38,4)"),
+    ("my_varchar", "string"),
+    ("my_text", "string"),
+    ("my_bytea", "binary"),
+    ("my_timestamp", "timestamp"),
+    ("my_uuid", "string"),
+    ("my_json", "string"),
+    ("my_jsonb", "string"),
+    ("my_bool", "boolean"),
+];
+
 /// Root of the real DMS output samples (`../shared/dms-samples` beside the repository, or
 /// `DMSLAKE_SAMPLES_DIR`).
 pub fn samples_dir() -> PathBuf {
@@ -121,3 +158,24 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 pub mod pipeline;
+
+/// `bytes` compressed by the system's `gzip` (as DMS `CompressionType=GZIP` writes files).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("gzip output");
+    assert!(out.status.success());
+    out.stdout
+}

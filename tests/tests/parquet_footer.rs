@@ -11,15 +11,7 @@ use dmslake::parquet_footer::{
 use dmslake::schema::{glue_columns, ColumnRole, SchemaError};
 
 async fn put(clients: &dmslake::clients::Clients, bucket: &str, key: &str, body: Vec<u8>) {
-    clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    dmslake_tests::put_object(&clients.s3, bucket, key, body).await;
 }
 
 fn dms_sample() -> Vec<u8> {
@@ -102,27 +94,7 @@ async fn dms_sample_footer_is_read_with_two_suffix_gets_and_maps_every_column() 
         .iter()
         .map(|c| (c.name.as_str(), c.glue_type.as_str()))
         .collect();
-    assert_eq!(
-        got,
-        [
-            ("dms_timestamp", "string"),
-            ("id", "bigint"),
-            ("my_int", "int"),
-            ("my_smallint", "smallint"),
-            ("my_numeric", "decimal(15,2)"),
-            ("my_real", "float"),
-            ("my_double", "double"),
-            ("my_money", "decimal(38,4)"),
-            ("my_varchar", "string"),
-            ("my_text", "string"),
-            ("my_bytea", "binary"),
-            ("my_timestamp", "timestamp"),
-            ("my_uuid", "string"),
-            ("my_json", "string"),
-            ("my_jsonb", "string"),
-            ("my_bool", "boolean"),
-        ]
-    );
+    assert_eq!(got, dmslake_tests::DMS_TEST_TABLE_PARQUET_COLUMNS);
     assert_eq!(cols[0].role, ColumnRole::Timestamp);
 
     // Default path: one suffix GET larger than this small object returns all of it.

@@ -60,15 +60,7 @@ impl Lake {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
-        self.clients
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(body.into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+        dmslake_tests::put_object(&self.clients.s3, &self.bucket, key, body).await;
     }
 
     fn s3_event(&self, keys: &[String]) -> Value {
@@ -722,6 +714,58 @@ async fn csv_with_header_rows_gets_an_opencsv_table_that_skips_the_header() {
         snapshot(&lake.clients, &lake.config.raw_database).await,
         snap
     );
+}
+
+#[tokio::test]
+async fn gzipped_csv_header_rows_are_read_from_the_start_of_the_stream() {
+    let lake = Lake::new(false).await;
+    // The real Oracle sample with a header row, gzipped as DMS writes `.csv.gz`.
+    let plain = sample("oracle-hr-with-header/dms/hr/employees/20190118-184518184.csv");
+    let key = "dms/hr/employees/20190118-184518184.csv.gz".to_string();
+    lake.put(&key, dmslake_tests::gzip(&plain)).await;
+    // A file whose compressed size is beyond the 64 KiB read: only its start is decoded.
+    let mut big = String::from("Op,EVENT_ID,PAYLOAD\n");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..8000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.push_str(&format!("I,{i},{x:016x}{:016x}\n", x.rotate_left(23)));
+    }
+    let big = dmslake_tests::gzip(big.as_bytes());
+    assert!(big.len() > 64 * 1024, "{} bytes", big.len());
+    let big_key = "dms/hr/events/20190118-184518185.csv.gz".to_string();
+    lake.put(&big_key, big).await;
+
+    let deps = lake.deps().await;
+    run(&deps, lake.s3_event(&[key, big_key]))
+        .await
+        .expect("registered without a manifest");
+    let snap = snapshot(&lake.clients, &lake.config.raw_database).await;
+    let t = &snap["hr_employees"];
+    let cols: Vec<String> = serde_json::from_value(t["columns"].clone()).unwrap();
+    assert_eq!(cols.len(), 12, "{cols:?}");
+    assert_eq!(cols[0], "op string");
+    assert_eq!(cols[1], "employee_id string");
+    assert_eq!(t["parameters"]["skip.header.line.count"], json!("1"));
+    assert_eq!(t["parameters"]["classification"], json!("csv"));
+    let cols: Vec<String> = serde_json::from_value(snap["hr_events"]["columns"].clone()).unwrap();
+    assert_eq!(
+        cols,
+        ["op string", "event_id string", "payload string"],
+        "{snap:?}"
+    );
+
+    // A corrupt `.csv.gz` is refused naming the object, not registered.
+    let bad = "dms/hr/jobs/20190118-184518186.csv.gz".to_string();
+    lake.put(&bad, plain).await;
+    let err = run(&deps, lake.s3_event(std::slice::from_ref(&bad)))
+        .await
+        .expect_err("not gzip");
+    assert!(err.message.contains(&bad), "{}", err.message);
+    assert!(!snapshot(&lake.clients, &lake.config.raw_database)
+        .await
+        .contains_key("hr_jobs"));
 }
 
 #[tokio::test]

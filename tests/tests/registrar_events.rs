@@ -3,8 +3,6 @@
 //! keys, real northwind rows gzipped for `.csv.gz` keys), the sample's bucket is replaced by a
 //! fresh one, and the catalog it leaves behind is read back from Glue.
 
-use std::process::{Command, Stdio};
-
 use dmslake::config::Config;
 use partition_registrar::handler::{self, Deps, Output, Settings};
 use serde_json::Value;
@@ -54,25 +52,6 @@ fn keys_in(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("gzip")
-        .arg("-c")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(bytes)
-        .expect("write");
-    let out = child.wait_with_output().expect("gzip output");
-    assert!(out.status.success());
-    out.stdout
-}
-
 #[tokio::test]
 async fn every_registrar_sample_event_registers_what_it_names() {
     let clients = dmslake_tests::clients().await;
@@ -92,15 +71,13 @@ async fn every_registrar_sample_event_registers_what_it_names() {
     let manifest = serde_json::json!({"public.order_details": [
         "Op", "dms_commit_ts", "order_id", "product_id", "unit_price", "quantity", "discount",
         "dms_change_seq", "BI_order_id", "BI_product_id"]});
-    clients
-        .s3
-        .put_object()
-        .bucket(&bucket)
-        .key("config/columns.json")
-        .body(manifest.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("manifest");
+    dmslake_tests::put_object(
+        &clients.s3,
+        &bucket,
+        "config/columns.json",
+        manifest.to_string(),
+    )
+    .await;
 
     let repo = dmslake_tests::repo_dir();
     let mut events = Vec::new();
@@ -115,19 +92,11 @@ async fn every_registrar_sample_event_registers_what_it_names() {
             let body = if key.ends_with(".parquet") {
                 parquet.clone()
             } else if key.ends_with(".csv.gz") {
-                gzip(&csv)
+                dmslake_tests::gzip(&csv)
             } else {
                 csv.clone()
             };
-            clients
-                .s3
-                .put_object()
-                .bucket(&bucket)
-                .key(&key)
-                .body(body.into())
-                .send()
-                .await
-                .expect("put");
+            dmslake_tests::put_object(&clients.s3, &bucket, &key, body).await;
         }
         events.push((name, value));
     }

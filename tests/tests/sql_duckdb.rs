@@ -425,24 +425,7 @@ fn randomized_histories_merge_to_the_source_state_in_batches_and_replays_are_no_
 fn parquet_full_load_with_every_type_lands_unchanged() {
     let file = dmslake_tests::samples_dir()
         .join("parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet");
-    let cols: &[(&str, &str)] = &[
-        ("dms_timestamp", "string"),
-        ("id", "bigint"),
-        ("my_int", "int"),
-        ("my_smallint", "smallint"),
-        ("my_numeric", "decimal(15,2)"),
-        ("my_real", "float"),
-        ("my_double", "double"),
-        ("my_money", "decimal(38,4)"),
-        ("my_varchar", "string"),
-        ("my_text", "string"),
-        ("my_bytea", "binary"),
-        ("my_timestamp", "timestamp"),
-        ("my_uuid", "string"),
-        ("my_json", "string"),
-        ("my_jsonb", "string"),
-        ("my_bool", "boolean"),
-    ];
+    let cols = dmslake_tests::DMS_TEST_TABLE_PARQUET_COLUMNS;
     let spec = TableSpec {
         raw_database: "raw".into(),
         table: "public_dms_test_table".into(),

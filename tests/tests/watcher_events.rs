@@ -722,13 +722,13 @@ async fn a_running_task_without_new_files_is_flagged_once() {
     assert!(alerts[0].0.contains("writing no files"), "{}", alerts[0].0);
 
     // A new file ends the quiet period.
-    c.s3.put_object()
-        .bucket(&data)
-        .key("dms/public/orders/20261120-000000001.csv")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"I,1\n"))
-        .send()
-        .await
-        .expect("put");
+    dmslake_tests::put_object(
+        &c.s3,
+        &data,
+        "dms/public/orders/20261120-000000001.csv",
+        b"I,1\n".to_vec(),
+    )
+    .await;
     let third = fx.invoke(sample("watcher-health-check.json")).await;
     assert_eq!(third.reports()[0].alerts(), 0);
     assert_eq!(fx.record().await.stale_alerted_at, None);

@@ -148,34 +148,71 @@ fn now_epoch() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Takes the table's lock; `Ok(false)` when another run holds a live one.
-async fn acquire(
+/// A merge lock this run holds: the version of the lock document it wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldLock {
+    pub table: String,
+    pub owner: String,
+    pub etag: String,
+}
+
+/// A lock owner token unique to this run and table: the table, the start time in
+/// nanoseconds and a per-process random value. The lock document's ETag is the MD5 of its
+/// content, so a unique owner also makes each run's lock version unique.
+pub fn lock_owner(table: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = chrono::Utc::now()
+        .timestamp_nanos_opt()
+        .unwrap_or_default()
+        .to_string();
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        .to_string();
+    request_token(&[table, &nanos, &random])
+}
+
+/// Takes the table's lock for `owner`; `Ok(None)` when another run holds a live one.
+pub async fn acquire_lock(
     state: &StateStore,
     table: &str,
     owner: &str,
     ttl: i64,
-) -> Result<bool, StateError> {
+) -> Result<Option<HeldLock>, StateError> {
+    let doc = lock_doc(table);
     let lock = Lock {
         owner: owner.to_string(),
         expires_at: now_epoch() + ttl,
     };
-    match state.put_if(&lock_doc(table), &lock, None).await {
-        Ok(_) => Ok(true),
+    let held = |etag: String| HeldLock {
+        table: table.to_string(),
+        owner: owner.to_string(),
+        etag,
+    };
+    match state.put_if(&doc, &lock, None).await {
+        Ok(etag) => Ok(Some(held(etag))),
         Err(StateError::Conflict { .. }) => {
-            let Some(held) = state.get::<Lock>(&lock_doc(table)).await? else {
-                return Ok(state.put_if(&lock_doc(table), &lock, None).await.is_ok());
+            let Some(current) = state.get::<Lock>(&doc).await? else {
+                return Ok(state.put_if(&doc, &lock, None).await.ok().map(held));
             };
-            if held.value.expires_at > now_epoch() {
-                return Ok(false);
+            if current.value.expires_at > now_epoch() {
+                return Ok(None);
             }
             // Expired: take it over, unless someone else does first.
             Ok(state
-                .put_if(&lock_doc(table), &lock, Some(&held.etag))
+                .put_if(&doc, &lock, Some(&current.etag))
                 .await
-                .is_ok())
+                .ok()
+                .map(held))
         }
         Err(e) => Err(e),
     }
+}
+
+/// Releases a lock only if it is still the one this run wrote: after it expired and another
+/// run took it over, the other run's lock stays. `Ok(false)` when it was no longer ours.
+pub async fn release_lock(state: &StateStore, lock: &HeldLock) -> Result<bool, StateError> {
+    state.delete_if(&lock_doc(&lock.table), &lock.etag).await
 }
 
 /// Runs the request over the named tables (or every raw table).
@@ -230,23 +267,30 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
             }
         }
     };
-    let owner = request_token(&[name, &now_epoch().to_string()]);
-    match acquire(&deps.state, name, &owner, deps.config.lock_ttl_seconds).await {
-        Ok(true) => {}
-        Ok(false) => {
+    let owner = lock_owner(name);
+    let lock = match acquire_lock(&deps.state, name, &owner, deps.config.lock_ttl_seconds).await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
             return TableReport::Skipped {
                 table: name.to_string(),
                 reason: "another run holds the merge lock".into(),
             }
         }
         Err(e) => return fail(e.to_string()),
-    }
+    };
     let result = match action {
         Action::Merge => merge(deps, &table, deadline).await,
         Action::Maintain => maintain(deps, &table, deadline).await,
     };
-    if let Err(e) = deps.state.delete(&lock_doc(name)).await {
-        tracing::warn!(table = name, error = %e, "lock not released; it expires");
+    match release_lock(&deps.state, &lock).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(
+                table = name,
+                "lock expired and was taken over; left in place"
+            )
+        }
+        Err(e) => tracing::warn!(table = name, error = %e, "lock not released; it expires"),
     }
     result.unwrap_or_else(fail)
 }

@@ -5,7 +5,9 @@
 //! A run, per table: read the raw table from Glue ([`catalog`]), check it into SQL
 //! ([`dmslake::sql`]; a table without a configured primary key is reported and skipped), take
 //! the table's lock (an S3 document written with `If-None-Match`, expiring after
-//! `DMSLAKE_LOCK_TTL_SECONDS`), `CREATE TABLE IF NOT EXISTS`, then `MERGE` the raw partitions
+//! `DMSLAKE_LOCK_TTL_SECONDS`, and released with a conditional delete on the version this run
+//! wrote, so a run that outlived its lock never removes the lock another run took over),
+//! `CREATE TABLE IF NOT EXISTS`, then `MERGE` the raw partitions
 //! from the watermark partition (inclusive) to the newest registered one. The watermark moves
 //! only after the MERGE succeeded; a failed or timed-out query leaves it, so the next run reads
 //! the same range again, and the order-key guard makes that re-read a no-op.

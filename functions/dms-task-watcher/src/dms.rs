@@ -2,7 +2,9 @@
 //! start / stop / resume / reload it. SDK types stay in this module.
 
 use aws_sdk_databasemigration::error::ProvideErrorMetadata;
-use aws_sdk_databasemigration::types::{Filter, StartReplicationTaskTypeValue};
+use aws_sdk_databasemigration::types::{
+    Filter, Replication, ReplicationTask, StartReplicationTaskTypeValue,
+};
 use aws_sdk_databasemigration::Client;
 use chrono::{DateTime, Utc};
 use dmslake::dms_events::{ResourceKind, StopReason};
@@ -40,6 +42,33 @@ fn to_utc(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
+/// [`LoadStats`] from a task's `ReplicationTaskStats` or a serverless replication's
+/// `ReplicationStats`: two SDK types with the same accessors.
+macro_rules! load_stats {
+    ($s:expr) => {
+        LoadStats {
+            full_load_progress_percent: $s.full_load_progress_percent(),
+            tables_loaded: $s.tables_loaded(),
+            tables_loading: $s.tables_loading(),
+            tables_queued: $s.tables_queued(),
+            tables_errored: $s.tables_errored(),
+            fresh_start: to_utc($s.fresh_start_date()),
+            full_load_start: to_utc($s.full_load_start_date()),
+            full_load_finish: to_utc($s.full_load_finish_date()),
+        }
+    };
+}
+
+fn task_status(task: Option<&ReplicationTask>) -> String {
+    task.and_then(|t| t.status())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn replication_status(rep: Option<&Replication>) -> String {
+    rep.and_then(|r| r.status()).unwrap_or_default().to_string()
+}
+
 /// Describes one task or serverless replication; `Ok(None)` when DMS does not know it.
 pub async fn describe(dms: &Client, arn: &str) -> Result<Option<TaskSnapshot>, WatcherError> {
     match ResourceKind::of_arn(arn) {
@@ -71,16 +100,7 @@ async fn describe_task(dms: &Client, arn: &str) -> Result<Option<TaskSnapshot>, 
     else {
         return Ok(None);
     };
-    let stats = task.replication_task_stats().map(|s| LoadStats {
-        full_load_progress_percent: s.full_load_progress_percent(),
-        tables_loaded: s.tables_loaded(),
-        tables_loading: s.tables_loading(),
-        tables_queued: s.tables_queued(),
-        tables_errored: s.tables_errored(),
-        fresh_start: to_utc(s.fresh_start_date()),
-        full_load_start: to_utc(s.full_load_start_date()),
-        full_load_finish: to_utc(s.full_load_finish_date()),
-    });
+    let stats = task.replication_task_stats().map(|s| load_stats!(s));
     Ok(Some(TaskSnapshot {
         arn: arn.to_string(),
         identifier: task
@@ -119,16 +139,7 @@ async fn describe_replication(
     else {
         return Ok(None);
     };
-    let stats = rep.replication_stats().map(|s| LoadStats {
-        full_load_progress_percent: s.full_load_progress_percent(),
-        tables_loaded: s.tables_loaded(),
-        tables_loading: s.tables_loading(),
-        tables_queued: s.tables_queued(),
-        tables_errored: s.tables_errored(),
-        fresh_start: to_utc(s.fresh_start_date()),
-        full_load_start: to_utc(s.full_load_start_date()),
-        full_load_finish: to_utc(s.full_load_finish_date()),
-    });
+    let stats = rep.replication_stats().map(|s| load_stats!(s));
     // Serverless statuses are words like "running", "failed", "stopped".
     Ok(Some(TaskSnapshot {
         arn: arn.to_string(),
@@ -226,12 +237,7 @@ pub async fn run(dms: &Client, arn: &str, command: TaskCommand) -> Result<String
             .start_replication_task_type(kind)
             .send()
             .await
-            .map(|o| {
-                o.replication_task()
-                    .and_then(|t| t.status())
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|o| task_status(o.replication_task()))
             .map_err(|e| dms_error("StartReplicationTask", arn, e.into_service_error())),
         (Some((_, kind)), true) => dms
             .start_replication()
@@ -239,36 +245,21 @@ pub async fn run(dms: &Client, arn: &str, command: TaskCommand) -> Result<String
             .start_replication_type(kind)
             .send()
             .await
-            .map(|o| {
-                o.replication()
-                    .and_then(|r| r.status())
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|o| replication_status(o.replication()))
             .map_err(|e| dms_error("StartReplication", arn, e.into_service_error())),
         (None, false) => dms
             .stop_replication_task()
             .replication_task_arn(arn)
             .send()
             .await
-            .map(|o| {
-                o.replication_task()
-                    .and_then(|t| t.status())
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|o| task_status(o.replication_task()))
             .map_err(|e| dms_error("StopReplicationTask", arn, e.into_service_error())),
         (None, true) => dms
             .stop_replication()
             .replication_config_arn(arn)
             .send()
             .await
-            .map(|o| {
-                o.replication()
-                    .and_then(|r| r.status())
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|o| replication_status(o.replication()))
             .map_err(|e| dms_error("StopReplication", arn, e.into_service_error())),
     }
 }

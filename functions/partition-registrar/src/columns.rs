@@ -11,8 +11,8 @@
 //!   ([`csv_schema::check_record`]: not more fields than columns; `I`/`U`/`D` under `Op`).
 //!   A file whose first line is not a header (a value starts with a digit, is empty or
 //!   repeats) and whose table the manifest does not list is refused with a message saying
-//!   what to declare. Gzip-compressed CSV is not decompressed here: such tables must be in
-//!   the manifest, and their files are taken as header-less.
+//!   what to declare. A gzip-compressed CSV (`.csv.gz`, DMS `CompressionType=GZIP`) is read
+//!   the same way from the decompressed start of the stream that its first 64 KiB hold.
 
 use std::sync::Arc;
 
@@ -95,8 +95,9 @@ fn plain(columns: Vec<GlueColumn>) -> Vec<Column> {
         .collect()
 }
 
-/// The first record after the header (or the first line when there is none).
-fn first_record(bytes: &[u8], header: bool) -> Option<String> {
+/// The first record after the header (or the first line when there is none). `whole`: the
+/// bytes are the file's entire content (else its last line may be cut short).
+fn first_record(bytes: &[u8], header: bool, whole: bool) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
     let mut lines = text.lines();
     if header {
@@ -104,8 +105,37 @@ fn first_record(bytes: &[u8], header: bool) -> Option<String> {
     }
     // The last line of a partial read may be cut short: only a complete line is checked.
     let line = lines.next()?;
-    let complete = text.contains(&format!("{line}\n")) || (bytes.len() as u64) < HEADER_BYTES;
+    let complete = text.contains(&format!("{line}\n")) || whole;
     complete.then(|| line.trim_end_matches('\r').to_string())
+}
+
+/// The start of a gzip file's content, decoded from its first bytes `compressed`: at most
+/// [`HEADER_BYTES`] bytes, and whether they are the file's entire content. `whole_object`:
+/// `compressed` is the entire object (a shorter read than asked for), so a stream that stops
+/// early is corrupt rather than cut by the read. Multi-member files (RFC 1952 allows several
+/// members one after another) are read across members.
+pub fn gunzip_head(compressed: &[u8], whole_object: bool) -> Result<(Vec<u8>, bool), String> {
+    use std::io::Read;
+    let limit = usize::try_from(HEADER_BYTES).unwrap_or(usize::MAX);
+    let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match decoder.read(&mut chunk) {
+            Ok(0) => return Ok((out, true)),
+            Ok(n) => {
+                out.extend_from_slice(&chunk[..n]);
+                if out.len() >= limit {
+                    out.truncate(limit);
+                    return Ok((out, false));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // The read stopped inside the stream: what was decoded so far is the file's start.
+            Err(_) if !whole_object && !out.is_empty() => return Ok((out, false)),
+            Err(e) => return Err(format!("not a readable gzip stream: {e}")),
+        }
+    }
 }
 
 /// Reads the columns of one data file.
@@ -137,26 +167,14 @@ pub async fn file_columns(
                     .map_err(|e| csv_err(e.to_string()))?,
                 None => None,
             };
-            let gzip = obj.compression == Compression::Gzip;
-            if gzip {
-                let Some(columns) = declared else {
-                    return Err(csv_err("a gzip-compressed CSV's header row is not read; declare the table's columns in the DMSLAKE_CSV_COLUMNS_URI manifest".into()));
-                };
-                if dmslake::s3::head_size(s3, bucket, &obj.key)
-                    .await?
-                    .is_none()
-                {
-                    return Err(csv_err(format!(
-                        "s3://{bucket}/{}: no such object",
-                        obj.key
-                    )));
-                }
-                return Ok(FileColumns {
-                    columns: plain(columns),
-                    header: false,
-                });
-            }
             let head = dmslake::s3::get_head_bytes(s3, bucket, &obj.key, HEADER_BYTES).await?;
+            let read_whole = (head.len() as u64) < HEADER_BYTES;
+            let (head, whole) = if obj.compression == Compression::Gzip {
+                gunzip_head(&head, read_whole)
+                    .map_err(|e| csv_err(format!("s3://{bucket}/{}: {e}", obj.key)))?
+            } else {
+                (head, read_whole)
+            };
             let header_names = header_row(&head);
             let (columns, header) = match declared {
                 Some(columns) => {
@@ -178,7 +196,7 @@ pub async fn file_columns(
                     (columns, true)
                 }
             };
-            if let Some(record) = first_record(&head, header) {
+            if let Some(record) = first_record(&head, header, whole) {
                 csv_schema::check_record(&columns, &record)
                     .map_err(|e| csv_err(format!("s3://{bucket}/{}: {e}", obj.key)))?;
             }
@@ -225,8 +243,95 @@ mod tests {
 
     #[test]
     fn the_first_record_is_the_line_after_a_header_and_only_when_complete() {
-        assert_eq!(first_record(b"Op,id\nI,1\n", true).as_deref(), Some("I,1"));
-        assert_eq!(first_record(b"I,1\r\nI,2\n", false).as_deref(), Some("I,1"));
-        assert_eq!(first_record(b"Op,id\n", true), None);
+        let cases: &[(&[u8], bool, bool, Option<&str>)] = &[
+            (b"Op,id\nI,1\n", true, true, Some("I,1")),
+            (b"I,1\r\nI,2\n", false, true, Some("I,1")),
+            (b"Op,id\n", true, true, None),
+            // the last line of the whole file needs no newline; of a partial read it is cut
+            (b"Op,id\nI,1", true, true, Some("I,1")),
+            (b"Op,id\nI,1", true, false, None),
+        ];
+        for (bytes, header, whole, want) in cases {
+            assert_eq!(
+                first_record(bytes, *header, *whole).as_deref(),
+                *want,
+                "{bytes:?} header={header} whole={whole}"
+            );
+        }
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// Text that compresses poorly (a simple generator's hex digits), `rows` CSV lines.
+    fn noisy_csv(rows: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut out = String::from("Op,ID,PAYLOAD\n");
+        for i in 0..rows {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push_str(&format!("I,{i},{x:016x}{:016x}\n", x.rotate_left(29)));
+        }
+        out.into_bytes()
+    }
+
+    #[test]
+    fn a_whole_small_gzip_file_decodes_entirely() {
+        let text = b"Op,id\nI,1\n";
+        assert_eq!(gunzip_head(&gzip(text), true), Ok((text.to_vec(), true)));
+    }
+
+    #[test]
+    fn several_gzip_members_decode_as_one_stream() {
+        let mut two = gzip(b"Op,id\n");
+        two.extend(gzip(b"I,1\n"));
+        assert_eq!(
+            gunzip_head(&two, true),
+            Ok((b"Op,id\nI,1\n".to_vec(), true))
+        );
+    }
+
+    #[test]
+    fn a_gzip_stream_cut_by_the_read_gives_the_start_of_the_file() {
+        let text = noisy_csv(20_000);
+        let compressed = gzip(&text);
+        // A cut well inside the stream, before 64 KiB of content.
+        let cut = &compressed[..20_000];
+        let (head, whole) = gunzip_head(cut, false).expect("partial stream");
+        assert!(!whole);
+        assert!((head.len() as u64) < HEADER_BYTES, "stopped by the cut");
+        assert!(
+            !head.is_empty() && text.starts_with(&head),
+            "a prefix of the file"
+        );
+        assert_eq!(
+            header_row(&head),
+            Some(vec!["Op".into(), "ID".into(), "PAYLOAD".into()])
+        );
+        // The same bytes as a whole object are a corrupt file.
+        assert!(gunzip_head(cut, true).is_err());
+    }
+
+    #[test]
+    fn decoding_stops_at_the_header_window() {
+        let text = noisy_csv(20_000);
+        let (head, whole) = gunzip_head(&gzip(&text), true).expect("stream");
+        assert!(!whole);
+        assert_eq!(head.len() as u64, HEADER_BYTES);
+        assert!(text.starts_with(&head));
+    }
+
+    #[test]
+    fn bytes_that_are_not_gzip_are_an_error() {
+        for bytes in [&b"Op,id\nI,1\n"[..], b"", &[0x1f, 0x8b, 0xff, 0xff][..]] {
+            for whole in [true, false] {
+                assert!(gunzip_head(bytes, whole).is_err(), "{bytes:?} {whole}");
+            }
+        }
     }
 }

@@ -276,6 +276,30 @@ where
     e.raw_response().is_some_and(HasStatus::success)
 }
 
+/// The outcome of a start/stop call on a task: accepted (see [`accepted`]) or an error naming
+/// the task and the verb.
+fn task_call<O, E, R>(
+    task_arn: &str,
+    verb: &str,
+    result: Result<O, aws_sdk_databasemigration::error::SdkError<E, R>>,
+) -> Result<(), AwsError>
+where
+    E: std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if accepted(&e) => Ok(()),
+        Err(e) => Err(AwsError::Task {
+            task: task_arn.into(),
+            message: format!(
+                "{verb}: {}",
+                aws_sdk_databasemigration::error::DisplayErrorContext(e)
+            ),
+        }),
+    }
+}
+
 trait HasStatus {
     fn success(&self) -> bool;
 }
@@ -297,18 +321,7 @@ pub async fn start_task(
         .start_replication_task_type(StartReplicationTaskTypeValue::StartReplication)
         .send()
         .await;
-    match result {
-        Err(e) if accepted(&e) => return Ok(()),
-        other => other,
-    }
-    .map_err(|e| AwsError::Task {
-        task: task_arn.into(),
-        message: format!(
-            "start: {}",
-            aws_sdk_databasemigration::error::DisplayErrorContext(e)
-        ),
-    })?;
-    Ok(())
+    task_call(task_arn, "start", result)
 }
 
 pub async fn stop_task(
@@ -320,18 +333,7 @@ pub async fn stop_task(
         .replication_task_arn(task_arn)
         .send()
         .await;
-    match result {
-        Err(e) if accepted(&e) => return Ok(()),
-        other => other,
-    }
-    .map_err(|e| AwsError::Task {
-        task: task_arn.into(),
-        message: format!(
-            "stop: {}",
-            aws_sdk_databasemigration::error::DisplayErrorContext(e)
-        ),
-    })?;
-    Ok(())
+    task_call(task_arn, "stop", result)
 }
 
 /// The `table-mappings` JSON selecting the tables and adding the change-sequence column, as a
