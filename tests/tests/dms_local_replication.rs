@@ -257,7 +257,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
             "{a,b}",
             "{\"k\": 1}",
             "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-            "\\x0102"
+            "0102"
         ]
     );
     assert!(first.contains(",\"Rua do Paço, 67\","), "{first}");
@@ -436,4 +436,147 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
             }),
     };
     assert_eq!(status.as_deref(), Some("stopped"));
+}
+
+/// One table, slot named after the database, files only (no task, events or notifications).
+fn files_only(db: &str, table: &str, bucket: &str) -> Settings {
+    Settings {
+        tables: vec![("public".into(), table.into())],
+        slot: db.to_string(),
+        bucket: bucket.to_string(),
+        layout: LayoutConfig {
+            bucket_folder: "cdc".into(),
+            ..LayoutConfig::default()
+        },
+        rows: RowLayout::default(),
+        cdc_interval: Duration::from_secs(3600),
+        cdc_max_rows: 100_000,
+        load_max_bytes: 1 << 30,
+        notify_sqs: None,
+        events_bus: None,
+        task_arn: None,
+        create_task: false,
+        change_sequence_column: "dms_change_seq".into(),
+        region: "us-east-1".into(),
+    }
+}
+
+/// The same values written once by the full load and once by change capture give
+/// byte-identical CSV fields, for the types whose `::text` cast and output function differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_load_and_cdc_write_identical_text_for_every_type() {
+    start_postgres();
+    let db = unique_name("dmsl", '_');
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let _cleanup = Cleanup(db.clone());
+    let src = connect(&db).await;
+    let values = "'ab', '10.0.0.1', '10.1.0.0/16', 12.500, '2024-06-12 12:30:27.5+02', true, \
+         '\\x00ff', '{1,2}', '{x,yz}', '{\"b\": 1, \"a\": [1, 2]}', '{\"b\":1,  \"a\":2}', \
+         0.1, 1.5, ' padded  ', '2024-06-12 10:30:27', '2024-06-12', \
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'";
+    let insert = |id: u32| format!("INSERT INTO types VALUES ({id}, {values})");
+    src.batch_execute(&format!(
+        "CREATE TABLE types (id integer PRIMARY KEY, c char(5), ip inet, net cidr,
+           n numeric(10,3), tz timestamptz, b boolean, raw bytea, ints integer[],
+           chars char(3)[], jb jsonb, js json, r real, d double precision, t text,
+           ts timestamp, day date, uid uuid);
+         {};",
+        insert(1)
+    ))
+    .await
+    .expect("schema and data");
+
+    let clients = clients().await;
+    let bucket = new_bucket(&clients, "dmslocal").await;
+    let aws = AwsClients::with_config(&sdk_config().await);
+    let settings = files_only(&db, "types", &bucket);
+    let mut run = DmsLocal::connect(&format!("{PG} dbname={db}"), settings, aws)
+        .await
+        .expect("connect");
+    run.start().await.expect("start");
+    let load = run.full_load().await.expect("full load");
+    src.batch_execute(&insert(2)).await.expect("cdc insert");
+    let mut captured = 0;
+    for _ in 0..20 {
+        captured += run.poll_once(1000).await.expect("poll");
+        if captured >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(captured, 1);
+    let cdc = run.flush(true).await.expect("flush");
+    run.stop(true).await.expect("stop");
+
+    let load_row = split_line(&body(&clients, &bucket, &load[0].key).await);
+    let cdc_text = body(&clients, &bucket, &cdc[0].key).await;
+    let cdc_row = split_line(cdc_text.lines().next().expect("cdc row"));
+    assert_eq!((load_row[2].as_str(), cdc_row[2].as_str()), ("1", "2"));
+    assert_eq!(
+        load_row[3..20],
+        cdc_row[3..20],
+        "load {load_row:?}\ncdc  {cdc_row:?}"
+    );
+    // The output function's forms, as DMS writes them.
+    assert_eq!(
+        load_row[3..7],
+        ["ab   ", "10.0.0.1", "10.1.0.0/16", "12.500"]
+    );
+    assert_eq!(load_row[9], "00ff", "bytea: hex digits without `\\x`");
+    assert_eq!(load_row[11], "{\"x  \",\"yz \"}");
+}
+
+/// A column added with ALTER TABLE while replicating is not dropped silently: polling fails
+/// and names the table and the column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_added_while_replicating_fails_the_poll_naming_table_and_column() {
+    start_postgres();
+    let db = unique_name("dmsl", '_');
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let _cleanup = Cleanup(db.clone());
+    let src = connect(&db).await;
+    src.batch_execute("CREATE TABLE grow (id integer PRIMARY KEY, name text)")
+        .await
+        .expect("schema");
+    let clients = clients().await;
+    let bucket = new_bucket(&clients, "dmslocal").await;
+    let aws = AwsClients::with_config(&sdk_config().await);
+    let mut run = DmsLocal::connect(
+        &format!("{PG} dbname={db}"),
+        files_only(&db, "grow", &bucket),
+        aws,
+    )
+    .await
+    .expect("connect");
+    run.start().await.expect("start");
+    run.full_load().await.expect("full load");
+    src.batch_execute(
+        "ALTER TABLE grow ADD COLUMN extra text;
+         INSERT INTO grow VALUES (1, 'one', 'new column');",
+    )
+    .await
+    .expect("alter and insert");
+    let mut outcome = Ok(0);
+    for _ in 0..20 {
+        outcome = run.poll_once(1000).await;
+        if !matches!(outcome, Ok(0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let error = outcome.expect_err("the added column must fail the poll");
+    let text = error.to_string();
+    assert!(
+        text.contains("public.grow") && text.contains("\"extra\""),
+        "{text}"
+    );
+    run.stop(true).await.expect("stop");
 }

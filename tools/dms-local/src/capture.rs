@@ -105,6 +105,13 @@ pub enum CaptureError {
         "change for {table} outside a transaction (wal2json must include transaction boundaries)"
     )]
     NoTransaction { table: String },
+    /// Schema evolution is not followed: a column added after the table's columns were read
+    /// (ALTER TABLE while replicating) would otherwise be dropped from every row.
+    #[error(
+        "change for {table} carries column {column:?}, unknown when its columns were read \
+         (added while replicating?): schema changes are not supported, start a new full load"
+    )]
+    UnknownColumn { table: String, column: String },
 }
 
 struct OpenTxn {
@@ -171,6 +178,20 @@ impl Capture {
                 if info.key.is_empty() && change.action != Op::Insert {
                     tracing::warn!(table = %change.table, "update/delete on a table without a primary key: not captured");
                     return Ok(0);
+                }
+                let known = |name: &str| info.columns.iter().any(|c| c.name == name);
+                if let Some((column, _)) = change
+                    .columns
+                    .iter()
+                    .chain(&change.identity)
+                    .find(|(name, _)| !known(name))
+                {
+                    let table = format!("{}.{}", change.schema, change.table);
+                    tracing::error!(%table, %column, "column unknown when replication started");
+                    return Err(CaptureError::UnknownColumn {
+                        table,
+                        column: column.clone(),
+                    });
                 }
                 let Some(open) = self.open.as_mut() else {
                     return Err(CaptureError::NoTransaction {
@@ -280,6 +301,29 @@ mod tests {
             ],
             key: vec![0],
         }
+    }
+
+    #[test]
+    fn a_column_unknown_at_start_is_an_error_naming_table_and_column() {
+        let mut cap = Capture::new(vec![table()], None);
+        let begin = r#"{"action":"B","xid":20,"timestamp":"2024-06-12 10:30:27.362108+00"}"#;
+        cap.apply(decode(begin).expect("decode")).expect("begin");
+        let known = r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"1"},{"name":"price","value":"1"}]}"#;
+        cap.apply(decode(known).expect("decode"))
+            .expect("known columns");
+        let added = r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"2"},{"name":"price","value":"1"},{"name":"note","value":"x"}]}"#;
+        match cap.apply(decode(added).expect("decode")) {
+            Err(CaptureError::UnknownColumn { table, column }) => {
+                assert_eq!((table.as_str(), column.as_str()), ("public.t", "note"));
+            }
+            other => panic!("expected UnknownColumn, got {other:?}"),
+        }
+        let other_table = r#"{"action":"I","schema":"public","table":"other","columns":[{"name":"note","value":"x"}]}"#;
+        assert_eq!(
+            cap.apply(decode(other_table).expect("decode"))
+                .expect("not selected"),
+            0
+        );
     }
 
     #[test]

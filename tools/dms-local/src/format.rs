@@ -22,6 +22,9 @@ pub enum ValueKind {
     Boolean,
     /// `timestamp with time zone` → DMS DATETIME: the zone is dropped (value in UTC).
     TimestampTz,
+    /// `bytea` → DMS BLOB: hex digits without PostgreSQL's `\x` prefix (wal2json drops the
+    /// prefix itself; the full load reads the output function's `\x...`).
+    Bytea,
     /// Everything else is written as PostgreSQL's text output.
     Text,
 }
@@ -36,6 +39,7 @@ impl ValueKind {
             "boolean" | "bool" => Self::Boolean,
             _ if t.starts_with("timestamp") && t.ends_with("with time zone") => Self::TimestampTz,
             "timestamptz" => Self::TimestampTz,
+            "bytea" => Self::Bytea,
             _ => Self::Text,
         }
     }
@@ -112,6 +116,7 @@ pub fn dms_text(kind: ValueKind, pg_text: Option<&str>) -> Result<Option<String>
             _ => return Err(bad()),
         },
         ValueKind::TimestampTz => strip_utc_offset(text).ok_or_else(bad)?.to_string(),
+        ValueKind::Bytea => text.strip_prefix("\\x").unwrap_or(text).to_string(),
         ValueKind::Text => text.to_string(),
     }))
 }
@@ -423,6 +428,9 @@ mod tests {
                 Some("2024-06-12 10:30:27.362108"),
             ),
             (ValueKind::Text, Some("12.50"), Some("12.50")),
+            (ValueKind::Bytea, Some("\\x00ff"), Some("00ff")),
+            (ValueKind::Bytea, Some("00ff"), Some("00ff")),
+            (ValueKind::Bytea, Some("\\x"), Some("")),
             (ValueKind::Text, Some(""), Some("")),
         ];
         for (kind, input, want) in cases {

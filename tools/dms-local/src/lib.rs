@@ -265,10 +265,16 @@ impl DmsLocal {
             .ok_or_else(|| Error::Invalid(format!("unexpected snapshot text {snap:?}")))?;
         let mut files = Vec::new();
         for info in &self.tables {
+            // The type's output function, as wal2json prints CDC values: `col::text` differs
+            // for a few types (`char(n)` loses its padding, `inet` gains `/32`, `boolean`
+            // reads `true`). `format('%s', NULL)` is '', hence the CASE keeping NULL.
             let select: Vec<String> = info
                 .columns
                 .iter()
-                .map(|c| format!("{}::text", quote_ident(&c.name)))
+                .map(|c| {
+                    let col = quote_ident(&c.name);
+                    format!("CASE WHEN {col} IS NULL THEN NULL ELSE format('%s', {col}) END")
+                })
                 .collect();
             let cursor = format!(
                 "DECLARE dms_local_load NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
