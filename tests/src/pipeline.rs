@@ -1476,7 +1476,7 @@ impl Pipeline {
     /// from its watermark to the newest registered partition, over those partitions' files;
     /// then the watermark moves. Returns the current state's rows (curated column order).
     pub async fn merge(&mut self, source: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
-        let name = compactor::catalog::raw_table_name(source);
+        let name = compactor::catalog::raw_table_name(source)?;
         let spec = compactor::catalog::get_spec(&self.glue, &self.compactor, &name)
             .await
             .map_err(|e| anyhow!("{e}"))?;
@@ -1639,7 +1639,7 @@ impl Pipeline {
                 files_written: self.files.get(&table.name).copied().unwrap_or(0),
                 partitions_registered: self
                     .partitions
-                    .get(&compactor::catalog::raw_table_name(&source))
+                    .get(&compactor::catalog::raw_table_name(&source)?)
                     .copied()
                     .unwrap_or(0),
                 current_rows: current.len(),
@@ -1859,7 +1859,7 @@ async fn reset_previous_run(
         StateLocation::new(compactor.state_bucket.clone(), &compactor.state_prefix),
     );
     for t in sample_tables() {
-        let name = compactor::catalog::raw_table_name(&format!("{schema}.{}", t.name));
+        let name = compactor::catalog::raw_table_name(&format!("{schema}.{}", t.name))?;
         let _ = clients
             .glue
             .delete_table()

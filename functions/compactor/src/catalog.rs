@@ -14,6 +14,11 @@ pub enum CatalogError {
     },
     #[error("raw table {database}.{table} does not exist")]
     NotFound { database: String, table: String },
+    #[error("{source_table:?} does not name a raw table: {reason}")]
+    BadSource {
+        source_table: String,
+        reason: String,
+    },
 }
 
 fn glue_err(operation: &'static str, table: &str, err: impl std::fmt::Debug) -> CatalogError {
@@ -24,10 +29,17 @@ fn glue_err(operation: &'static str, table: &str, err: impl std::fmt::Debug) -> 
     }
 }
 
-/// The raw Glue table name of a source table (`schema.table` -> `<schema>_<table>`).
-pub fn raw_table_name(source: &str) -> String {
-    let (schema, table) = source.split_once('.').unwrap_or(("", source));
-    dmslake::sql::normalise(&format!("{schema}_{table}"))
+/// The raw Glue table name of a source table (`schema.table`), by the registrar's own rule
+/// ([`dmslake::catalog::table_name`]).
+pub fn raw_table_name(source: &str) -> Result<String, CatalogError> {
+    let bad = |reason: String| CatalogError::BadSource {
+        source_table: source.to_string(),
+        reason,
+    };
+    let (schema, table) = source
+        .split_once('.')
+        .ok_or_else(|| bad("expected SCHEMA.TABLE".into()))?;
+    dmslake::catalog::table_name(schema, table).map_err(|e| bad(e.to_string()))
 }
 
 /// Builds the spec of one raw table from `GetTable`.
@@ -156,4 +168,30 @@ pub async fn partitions_from(
     }
     out_values.sort();
     Ok(out_values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_table_names_follow_the_registrar_rule() {
+        for (schema, table) in [("public", "orders"), ("Sales-EU", "Order Lines")] {
+            let registrar = dmslake::catalog::table_name(schema, table).expect("representable");
+            let compactor = raw_table_name(&format!("{schema}.{table}")).expect("representable");
+            assert_eq!(compactor, registrar);
+        }
+        assert_eq!(
+            raw_table_name("Sales-EU.Order Lines").ok().as_deref(),
+            Some("sales_eu_order_lines")
+        );
+    }
+
+    #[test]
+    fn a_source_that_is_not_schema_dot_table_is_an_error_naming_it() {
+        for bad in ["orders", "public.", ".orders", "public.---"] {
+            let err = raw_table_name(bad).expect_err(bad).to_string();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+    }
 }

@@ -217,6 +217,7 @@ pub async fn release_lock(state: &StateStore, lock: &HeldLock) -> Result<bool, S
 
 /// Runs the request over the named tables (or every raw table).
 pub async fn run(deps: &Deps, request: &Request, deadline: Instant) -> Report {
+    let mut tables = Vec::new();
     let names: Vec<String> = if request.tables.is_empty() {
         match catalog::list_tables(&deps.glue, &deps.config).await {
             Ok(n) => n,
@@ -231,13 +232,18 @@ pub async fn run(deps: &Deps, request: &Request, deadline: Instant) -> Report {
             }
         }
     } else {
-        request
-            .tables
-            .iter()
-            .map(|t| catalog::raw_table_name(t))
-            .collect()
+        let mut names = Vec::new();
+        for source in &request.tables {
+            match catalog::raw_table_name(source) {
+                Ok(name) => names.push(name),
+                Err(e) => tables.push(TableReport::Failed {
+                    table: source.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        names
     };
-    let mut tables = Vec::new();
     for name in names {
         let report = one_table(deps, request.action, &name, deadline).await;
         tracing::info!(table = name, report = ?report, "table done");

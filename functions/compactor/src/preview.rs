@@ -56,7 +56,7 @@ pub async fn statement(
     source: &str,
     statement: Statement,
 ) -> Result<String, PreviewError> {
-    let name = catalog::raw_table_name(source);
+    let name = catalog::raw_table_name(source)?;
     let spec = catalog::get_spec(glue, cfg, &name).await?;
     let table = CompactionTable::plan(&spec)?;
     Ok(match statement {
