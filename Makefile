@@ -25,8 +25,8 @@ stack-down: ## Stop the local stack (Lambda emulator, moto server)
 # Invoke a function by hand under cargo-lambda's runtime emulator against the local stack:
 #   make invoke-watcher EVENT=events/dms-task-failed.json
 .PHONY: invoke-registrar
-invoke-registrar: stack-up ## Invoke partition-registrar with EVENT (default: an S3 notification sample)
-	@scripts/lambda-local.sh invoke partition-registrar $(or $(EVENT),events/s3-object-created-dms-parquet.json)
+invoke-registrar: stack-up ## Invoke partition-registrar with EVENT (default: an S3 notification sample), its objects staged locally
+	@scripts/lambda-local.sh invoke partition-registrar "$$(.venv/bin/python scripts/stage_event.py $(or $(EVENT),events/s3-object-created-dms-parquet.json))"
 
 .PHONY: invoke-watcher
 invoke-watcher: stack-up ## Invoke dms-task-watcher with EVENT (default: events/dms-task-failed.json)
