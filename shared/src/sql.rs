@@ -5,6 +5,8 @@
 //! [`CompactionTable`], which renders:
 //! - [`CompactionTable::create_table_sql`]: the curated Iceberg table (Hive-style DDL, backtick
 //!   identifiers, as Athena requires for DDL);
+//! - [`CompactionTable::add_columns_sql`]: the columns the raw table gained since the curated
+//!   table was last merged (Iceberg schema evolution, additions only);
 //! - [`CompactionTable::merge_sql`]: one `MERGE INTO` that reduces the change rows read from the
 //!   raw table's partitions in a [`PartitionRange`] to the last change per key and applies it;
 //! - [`CompactionTable::optimize_sql`] / [`CompactionTable::vacuum_sql`]: Iceberg maintenance.
@@ -454,6 +456,11 @@ impl CompactionTable {
         &self.columns
     }
 
+    /// Names of the curated source columns, in table order (without [`SEQ_COLUMN`]).
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.0.clone()).collect()
+    }
+
     pub fn partition_keys(&self) -> Vec<String> {
         self.partition_keys.iter().map(|k| k.0.clone()).collect()
     }
@@ -512,6 +519,30 @@ impl CompactionTable {
             string_literal(&self.location)
         );
         sql
+    }
+
+    /// `ALTER TABLE ... ADD COLUMNS`, one statement per curated column (in column order) whose
+    /// name is not in `existing`, the curated column names as of the last merge. Athena's
+    /// Iceberg schema evolution adds a column as a metadata-only change; rows written before
+    /// read it as NULL (Athena user guide, "Evolve Iceberg table schema",
+    /// querying-iceberg-evolving-table-schema.md and querying-iceberg-alter-table-add-columns.md).
+    ///
+    /// Never destructive: a name in `existing` that is no longer a column yields nothing (the
+    /// curated column stays), and a column whose type changed is not retyped.
+    pub fn add_columns_sql(&self, existing: &[String]) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| !existing.iter().any(|e| e == c.name.as_str()))
+            .map(|c| {
+                format!(
+                    "ALTER TABLE {}.{} ADD COLUMNS ({} {})",
+                    self.curated_database.ddl(),
+                    self.table.ddl(),
+                    c.name.ddl(),
+                    c.curated_type.ddl()
+                )
+            })
+            .collect()
     }
 
     /// `OPTIMIZE ... REWRITE DATA USING BIN_PACK`: compacts the small files each MERGE leaves.
@@ -1041,6 +1072,63 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn add_columns_names_only_the_curated_columns_missing_from_the_existing_list() {
+        let cols: &[(&str, &str)] = &[
+            ("op", "string"),
+            ("ts", "string"),
+            ("id", "int"),
+            ("a", "string"),
+            ("price", "decimal(15,2)"),
+            ("at", "timestamp"),
+            ("seq", "string"),
+            ("before_id", "int"),
+        ];
+        let t = CompactionTable::plan(&spec(RawFormat::Parquet, cols, &["id"])).expect("plan");
+        let alter = |c: &str| format!("ALTER TABLE `cur`.`public_t` ADD COLUMNS ({c})");
+        #[rustfmt::skip]
+        let cases: &[(&[&str], Vec<String>)] = &[
+            (&["id", "a", "price", "at"], vec![]),
+            (&["id", "a"], vec![alter("`price` decimal(15,2)"), alter("`at` timestamp")]),
+            // Order follows the curated table, not the existing list.
+            (&["at", "id"], vec![alter("`a` string"), alter("`price` decimal(15,2)")]),
+            // A column the raw table lost is kept: nothing is dropped.
+            (&["id", "a", "price", "at", "gone"], vec![]),
+            (&["id", "a", "gone"], vec![alter("`price` decimal(15,2)"), alter("`at` timestamp")]),
+            // DMS columns and the order-key column are never curated columns.
+            (&["id", "a", "price", "at", "op", "ts", "seq", "before_id", SEQ_COLUMN], vec![]),
+            // Names are compared as stored (normalised): another spelling is another column.
+            (&["ID", "a", "price", "at"], vec![alter("`id` int")]),
+            (&[], vec![alter("`id` int"), alter("`a` string"), alter("`price` decimal(15,2)"), alter("`at` timestamp")]),
+        ];
+        for (existing, want) in cases {
+            let existing: Vec<String> = existing.iter().map(|s| s.to_string()).collect();
+            assert_eq!(&t.add_columns_sql(&existing), want, "{existing:?}");
+        }
+    }
+
+    #[test]
+    fn added_csv_columns_take_the_override_type_or_string() {
+        let mut s = spec(RawFormat::Csv, CSV_COLS, &["id"]);
+        s.columns.push(RawColumn {
+            name: "qty".into(),
+            glue_type: "string".into(),
+        });
+        s.columns.push(RawColumn {
+            name: "note".into(),
+            glue_type: "string".into(),
+        });
+        s.type_overrides.insert("qty".into(), "bigint".into());
+        let t = CompactionTable::plan(&s).expect("plan");
+        assert_eq!(
+            t.add_columns_sql(&["id".into(), "name".into()]),
+            [
+                "ALTER TABLE `cur`.`public_t` ADD COLUMNS (`qty` bigint)",
+                "ALTER TABLE `cur`.`public_t` ADD COLUMNS (`note` string)",
+            ]
+        );
     }
 
     #[test]
