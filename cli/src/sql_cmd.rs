@@ -1,5 +1,7 @@
-//! `dmslake sql merge|create|optimize|vacuum SCHEMA.TABLE`: prints the statement a compactor
-//! run would execute, reading the raw table from the Glue catalog (`DMSLAKE_*` configuration).
+//! `dmslake sql merge|create|add-columns|optimize|vacuum SCHEMA.TABLE`: prints the statement a
+//! compactor run would execute, reading the raw table from the Glue catalog (`DMSLAKE_*`
+//! configuration). `add-columns` prints the ALTERs for the columns the raw table gained since
+//! the last merge, one per line (nothing when there are none).
 
 use anyhow::Context;
 use compactor::config::CompactorConfig;
@@ -10,6 +12,7 @@ use dmslake::state::{StateLocation, StateStore};
 pub enum Kind {
     Merge,
     Create,
+    AddColumns,
     Optimize,
     Vacuum,
 }
@@ -32,6 +35,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let kind = match args.statement {
         Kind::Merge => Statement::Merge,
         Kind::Create => Statement::Create,
+        Kind::AddColumns => Statement::AddColumns,
         Kind::Optimize => Statement::Optimize,
         Kind::Vacuum => Statement::Vacuum,
     };

@@ -1561,6 +1561,7 @@ impl Pipeline {
             partition: range.to.clone(),
             query_id: format!("duckdb-{}", self.merges),
             merged_at: chrono::Utc::now().to_rfc3339(),
+            columns: Some(table.column_names()),
         };
         self.state
             .put(&watermark_doc(&name), &wm)

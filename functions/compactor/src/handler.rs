@@ -9,13 +9,15 @@ use std::time::Instant;
 
 use dmslake::athena::{request_token, QueryOutcome, Runner};
 use dmslake::sql::{CompactionTable, PartitionRange};
-use dmslake::state::{StateError, StateStore};
+use dmslake::state::{StateError, StateStore, Versioned};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog;
 use crate::config::CompactorConfig;
-use crate::watermark::{lock_doc, watermark_doc, Lock, Watermark};
+use crate::watermark::{
+    column_plan, curated_columns, lock_doc, watermark_doc, ColumnPlan, Lock, Watermark,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -362,6 +364,10 @@ async fn merge(
     if let Err(report) = execute(deps, table, &table.create_table_sql(), deadline).await? {
         return Ok(report);
     }
+    let mut wm = wm;
+    if let Some(report) = add_columns(deps, table, &mut wm, deadline).await? {
+        return Ok(report);
+    }
     let sql = table.merge_sql(&range).map_err(|e| e.to_string())?;
     let (query_id, scanned_bytes) = match execute(deps, table, &sql, deadline).await? {
         Ok(done) => done,
@@ -372,6 +378,7 @@ async fn merge(
         partition: range.to.clone(),
         query_id: query_id.clone(),
         merged_at: chrono::Utc::now().to_rfc3339(),
+        columns: Some(curated_columns(table, wm.as_ref().map(|w| &w.value))),
     };
     let write = match &wm {
         Some(old) => {
@@ -394,6 +401,68 @@ async fn merge(
         scanned_bytes,
         range,
     })
+}
+
+/// Adds the columns the raw table gained since the watermark was written, before the MERGE
+/// names them (see [`column_plan`]). Each added column is recorded in the watermark (its
+/// partition unchanged) before this returns, even when a later statement fails, so a next run
+/// does not add it again: Athena refuses to add a column that exists. `Ok(Some(report))` when
+/// a statement failed or timed out; the table is then not merged.
+async fn add_columns(
+    deps: &Deps,
+    table: &CompactionTable,
+    wm: &mut Option<Versioned<Watermark>>,
+    deadline: Instant,
+) -> Result<Option<TableReport>, String> {
+    let name = table.table();
+    let adds = match column_plan(table, wm.as_ref().map(|w| &w.value)) {
+        ColumnPlan::NewTable => return Ok(None),
+        ColumnPlan::Unknown => {
+            tracing::info!(
+                table = name,
+                "watermark does not list the curated columns (written by an older version): no column added"
+            );
+            return Ok(None);
+        }
+        ColumnPlan::Add(adds) => adds,
+    };
+    let Some(current) = wm.as_mut() else {
+        return Ok(None);
+    };
+    let mut added = Vec::new();
+    let mut stop = Ok(None);
+    for (column, sql) in adds {
+        match execute(deps, table, &sql, deadline).await {
+            Ok(Ok((query_id, _))) => {
+                tracing::info!(
+                    table = name,
+                    column,
+                    query_id,
+                    "column added to the curated table"
+                );
+                added.push(column);
+            }
+            Ok(Err(report)) => {
+                stop = Ok(Some(report));
+                break;
+            }
+            Err(e) => {
+                stop = Err(e);
+                break;
+            }
+        }
+    }
+    if !added.is_empty() {
+        let mut next = current.value.clone();
+        next.columns.get_or_insert_with(Vec::new).extend(added);
+        let etag = deps
+            .state
+            .put_if(&watermark_doc(name), &next, Some(&current.etag))
+            .await
+            .map_err(|e| e.to_string())?;
+        *current = Versioned { value: next, etag };
+    }
+    stop
 }
 
 async fn maintain(

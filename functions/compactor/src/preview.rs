@@ -6,11 +6,15 @@ use dmslake::state::{StateError, StateStore};
 
 use crate::catalog::{self, CatalogError};
 use crate::config::CompactorConfig;
-use crate::watermark::{newest_partition, watermark_doc, Watermark};
+use crate::watermark::{column_plan, newest_partition, watermark_doc, ColumnPlan, Watermark};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Statement {
     Create,
+    /// The `ALTER TABLE ... ADD COLUMNS` a run issues before its MERGE, one per line; empty
+    /// when there is none (first merge, no new column, or a watermark that predates column
+    /// tracking).
+    AddColumns,
     Merge,
     Optimize,
     Vacuum,
@@ -63,6 +67,17 @@ pub async fn statement(
         Statement::Create => table.create_table_sql(),
         Statement::Optimize => table.optimize_sql(),
         Statement::Vacuum => table.vacuum_sql(),
+        Statement::AddColumns => {
+            let wm = state.get::<Watermark>(&watermark_doc(&name)).await?;
+            match column_plan(&table, wm.as_ref().map(|w| &w.value)) {
+                ColumnPlan::Add(adds) => adds
+                    .into_iter()
+                    .map(|(_, sql)| sql)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                ColumnPlan::NewTable | ColumnPlan::Unknown => String::new(),
+            }
+        }
         Statement::Merge => {
             let range = merge_range(glue, state, cfg, &table).await?;
             table.merge_sql(&range)?

@@ -1,5 +1,6 @@
 //! Per-table state documents: the merge watermark and the merge lock.
 
+use dmslake::sql::CompactionTable;
 use serde::{Deserialize, Serialize};
 
 /// The raw partitions already merged: the next merge reads from `partition` (inclusive; the
@@ -11,6 +12,11 @@ pub struct Watermark {
     pub partition: Option<Vec<String>>,
     pub query_id: String,
     pub merged_at: String,
+    /// The curated table's source columns (names as stored) as of the last successful merge
+    /// or column addition; `None` in documents written before columns were tracked, which
+    /// leaves the curated columns unknown (nothing is added).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
 }
 
 /// A lock on one table's merge; stale after `expires_at` (epoch seconds).
@@ -18,6 +24,49 @@ pub struct Watermark {
 pub struct Lock {
     pub owner: String,
     pub expires_at: i64,
+}
+
+/// What a merge does about columns the raw table gained since the watermark was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnPlan {
+    /// First merge: `CREATE TABLE` makes every column, nothing to add.
+    NewTable,
+    /// The watermark predates column tracking: the curated columns are unknown, nothing is
+    /// added.
+    Unknown,
+    /// The `ALTER TABLE ... ADD COLUMNS` statements to run (possibly none), with the column
+    /// each one adds.
+    Add(Vec<(String, String)>),
+}
+
+/// The column plan for `table` given the stored watermark (pure).
+pub fn column_plan(table: &CompactionTable, watermark: Option<&Watermark>) -> ColumnPlan {
+    let Some(wm) = watermark else {
+        return ColumnPlan::NewTable;
+    };
+    let Some(existing) = &wm.columns else {
+        return ColumnPlan::Unknown;
+    };
+    let missing = table
+        .column_names()
+        .into_iter()
+        .filter(|c| !existing.contains(c));
+    ColumnPlan::Add(missing.zip(table.add_columns_sql(existing)).collect())
+}
+
+/// The curated columns to record after a merge: those the watermark listed (a column the raw
+/// table lost stays in the curated table, so it stays listed), then the table's columns not
+/// among them, in table order.
+pub fn curated_columns(table: &CompactionTable, watermark: Option<&Watermark>) -> Vec<String> {
+    let mut out = watermark
+        .and_then(|w| w.columns.clone())
+        .unwrap_or_default();
+    for c in table.column_names() {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn watermark_doc(table: &str) -> String {
@@ -31,4 +80,107 @@ pub fn lock_doc(table: &str) -> String {
 /// The largest partition (lexicographic over zero-padded values) among `partitions`.
 pub fn newest_partition(partitions: &[Vec<String>]) -> Option<Vec<String>> {
     partitions.iter().max().cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmslake::sql::{DmsColumnNames, RawColumn, RawFormat, TableSpec};
+
+    fn table(cols: &[&str]) -> CompactionTable {
+        let spec = TableSpec {
+            raw_database: "raw".into(),
+            table: "public_t".into(),
+            format: RawFormat::Csv,
+            columns: ["op", "ts"]
+                .iter()
+                .chain(cols)
+                .map(|n| RawColumn {
+                    name: n.to_string(),
+                    glue_type: "string".into(),
+                })
+                .collect(),
+            partition_keys: vec![],
+            dms: DmsColumnNames {
+                op: "op".into(),
+                timestamp: "ts".into(),
+                change_sequence: "seq".into(),
+                before_image_prefix: "bi_".into(),
+            },
+            primary_key: vec!["id".into()],
+            curated_database: "cur".into(),
+            curated_location: "s3://lake/curated/".into(),
+            partitioning: vec![],
+            type_overrides: Default::default(),
+        };
+        CompactionTable::plan(&spec).expect("plan")
+    }
+
+    fn watermark(columns: Option<&[&str]>) -> Watermark {
+        Watermark {
+            partition: None,
+            query_id: "q".into(),
+            merged_at: "2024-06-12T00:00:00Z".into(),
+            columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn a_watermark_written_before_column_tracking_still_parses() {
+        let old: Watermark = serde_json::from_str(
+            r#"{"partition":["2024","06","12"],"query_id":"q1","merged_at":"2024-06-12T10:00:00Z"}"#,
+        )
+        .expect("old document");
+        assert_eq!(old.columns, None);
+        assert_eq!(old.partition.as_deref().map(<[String]>::len), Some(3));
+        let new: Watermark = serde_json::from_str(
+            r#"{"partition":null,"query_id":"q2","merged_at":"x","columns":["id","a"]}"#,
+        )
+        .expect("new document");
+        assert_eq!(new.columns, Some(vec!["id".to_string(), "a".to_string()]));
+        let round: Watermark =
+            serde_json::from_str(&serde_json::to_string(&new).expect("json")).expect("parse");
+        assert_eq!(round, new);
+    }
+
+    #[test]
+    fn column_plan_adds_only_columns_the_watermark_does_not_list() {
+        let t = table(&["id", "a", "b", "c"]);
+        let alter = |c: &str| {
+            (
+                c.to_string(),
+                format!("ALTER TABLE `cur`.`public_t` ADD COLUMNS (`{c}` string)"),
+            )
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(Option<Watermark>, ColumnPlan)> = vec![
+            (None, ColumnPlan::NewTable),
+            (Some(watermark(None)), ColumnPlan::Unknown),
+            (Some(watermark(Some(&["id", "a", "b", "c"]))), ColumnPlan::Add(vec![])),
+            (Some(watermark(Some(&["id", "a"]))), ColumnPlan::Add(vec![alter("b"), alter("c")])),
+            (Some(watermark(Some(&["id", "c"]))), ColumnPlan::Add(vec![alter("a"), alter("b")])),
+            // A column the raw table dropped stays in the curated table: nothing to do.
+            (Some(watermark(Some(&["id", "a", "b", "c", "old"]))), ColumnPlan::Add(vec![])),
+        ];
+        for (wm, want) in cases {
+            assert_eq!(column_plan(&t, wm.as_ref()), want, "{wm:?}");
+        }
+    }
+
+    #[test]
+    fn recorded_columns_keep_dropped_ones_and_append_new_ones_in_table_order() {
+        let t = table(&["id", "a", "b"]);
+        #[rustfmt::skip]
+        let cases: &[(Option<Option<&[&str]>>, &[&str])] = &[
+            (None, &["id", "a", "b"]),
+            (Some(None), &["id", "a", "b"]),
+            (Some(Some(&["id", "a", "b"])), &["id", "a", "b"]),
+            (Some(Some(&["id", "old"])), &["id", "old", "a", "b"]),
+            (Some(Some(&["b", "id"])), &["b", "id", "a"]),
+        ];
+        for (wm, want) in cases {
+            let wm = wm.map(watermark);
+            assert_eq!(curated_columns(&t, wm.as_ref()), *want, "{wm:?}");
+        }
+    }
 }
