@@ -22,6 +22,9 @@ Rewrites from Athena to DuckDB (everything else is sqlglot's athena -> duckdb tr
   `IF NOT EXISTS` says.
 - OPTIMIZE / VACUUM (sqlglot parses them as opaque commands) become no-ops: they do not change
   the table's content.
+- Athena's `ALTER TABLE t ADD COLUMNS (c1 type1, ...)` becomes one DuckDB
+  `ALTER TABLE t ADD COLUMN c type` per column (sqlglot parses the Athena form but writes it
+  back unchanged, which DuckDB does not accept).
 """
 
 import json
@@ -32,20 +35,39 @@ import sqlglot
 from sqlglot import exp
 
 
+def add_columns(tree):
+    """DuckDB statements for an Athena `ALTER TABLE ... ADD COLUMNS (...)`, or None if `tree`
+    is another ALTER."""
+    actions = tree.args.get("actions") or []
+    if len(actions) != 1 or not isinstance(actions[0], exp.Schema):
+        return None
+    defs = actions[0].expressions
+    if not defs or not all(isinstance(d, exp.ColumnDef) for d in defs):
+        return None
+    table = tree.this.sql(dialect="duckdb")
+    return [f"ALTER TABLE {table} ADD COLUMN {d.sql(dialect='duckdb')}" for d in defs]
+
+
 def to_duckdb(sql):
+    """The DuckDB statements for one Athena statement (none for a no-op)."""
     trees = sqlglot.parse(sql, read="athena")
     if len(trees) != 1 or trees[0] is None:
         raise SystemExit(f"expected one statement, got {len(trees)}: {sql[:200]}")
     tree = trees[0]
     if isinstance(tree, exp.Command):
         if tree.name.upper() in ("OPTIMIZE", "VACUUM"):
-            return None
+            return []
         raise SystemExit(f"unsupported command {tree.name}")
+    if isinstance(tree, exp.Alter):
+        added = add_columns(tree)
+        if added is None:
+            raise SystemExit(f"unsupported ALTER: {sql[:200]}")
+        return added
     if isinstance(tree, exp.Create):
         props = tree.args.get("properties")
         if props is not None:
             props.pop()
-    return tree.sql(dialect="duckdb")
+    return [tree.sql(dialect="duckdb")]
 
 
 def quote(name):
@@ -90,15 +112,13 @@ def main():
     load_raw(con, spec["raw"])
     executed = []
     for sql in spec["statements"]:
-        translated = to_duckdb(sql)
-        if translated is None:
-            continue
         if isinstance(sqlglot.parse_one(sql, read="athena"), exp.Create):
             schema = sqlglot.parse_one(sql, read="athena").find(exp.Table).args.get("db")
             if schema is not None:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema.name)}")
-        executed.append(translated)
-        con.execute(translated)
+        for translated in to_duckdb(sql):
+            executed.append(translated)
+            con.execute(translated)
     out = {"rows": [], "columns": [], "executed": executed}
     if spec.get("query"):
         cur = con.execute(spec["query"])

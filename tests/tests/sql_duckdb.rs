@@ -489,3 +489,144 @@ fn parquet_full_load_with_every_type_lands_unchanged() {
     assert_eq!(first, want);
     assert_eq!(run(vec![merge]), want, "replay changed the table");
 }
+
+/// A raw CSV table `public_evolving` (primary key `id`) with `columns` in file order.
+fn evolving_spec(columns: &[&str]) -> TableSpec {
+    TableSpec {
+        raw_database: "raw".into(),
+        table: "public_evolving".into(),
+        format: RawFormat::Csv,
+        columns: columns
+            .iter()
+            .map(|c| RawColumn {
+                name: c.to_string(),
+                glue_type: "string".into(),
+            })
+            .collect(),
+        partition_keys: vec!["year".into(), "month".into(), "day".into()],
+        dms: DmsColumnNames {
+            op: "op".into(),
+            timestamp: "dms_commit_ts".into(),
+            change_sequence: "dms_change_seq".into(),
+            before_image_prefix: "before_".into(),
+        },
+        primary_key: vec!["id".into()],
+        curated_database: "cur".into(),
+        curated_location: "s3://lake/curated/".into(),
+        partitioning: vec![],
+        type_overrides: [("b".to_string(), "int".to_string())].into(),
+    }
+}
+
+#[test]
+fn a_source_column_added_mid_stream_reaches_the_curated_table_and_old_rows_keep_null() {
+    let before = ["op", "dms_commit_ts", "id", "a", "dms_change_seq"];
+    // The registrar appends the new column to the raw table's columns.
+    let after = ["op", "dms_commit_ts", "id", "a", "dms_change_seq", "b"];
+    let dir = scratch("evolve");
+    let write = |name: &str, partition: [&str; 3], body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).expect("write raw file");
+        RawFile {
+            path,
+            partition: partition.iter().map(|p| p.to_string()).collect(),
+        }
+    };
+    let load = write(
+        "LOAD00000001.csv",
+        ["0000", "00", "00"],
+        "I,2024-06-01 00:00:00.000000,1,x1,\n\
+         I,2024-06-01 00:00:00.000000,2,x2,\n\
+         I,2024-06-01 00:00:00.000000,3,x3,\n",
+    );
+    // Before ALTER TABLE ... ADD COLUMN b on the source: five fields.
+    let cdc_old = write(
+        "20240611-100000000.csv",
+        ["2024", "06", "11"],
+        "U,2024-06-11 10:00:00.000000,1,x1u,20240611100000000000000000000000001\n",
+    );
+    // After it: six fields, `b` last.
+    let cdc_new = write(
+        "20240612-100000000.csv",
+        ["2024", "06", "12"],
+        "U,2024-06-12 10:00:00.000000,2,x2u,20240612100000000000000000000000001,42\n\
+         I,2024-06-12 10:00:01.000000,4,x4,20240612100000000000000000000000002,7\n",
+    );
+    let db = dir.join("lake.duckdb");
+    let run = |columns: &[&str], files: &[&RawFile], statements: &[String], query: &str| {
+        run_spec(
+            &db,
+            &json!({
+                "database": db,
+                "raw": {
+                    "database": "raw", "table": "public_evolving", "format": "csv",
+                    "columns": columns, "partition_keys": ["year", "month", "day"],
+                    "files": files.iter().map(|f| json!({
+                        "path": f.path,
+                        "s3_path": format!("s3://data/dms/public/evolving/{}", f.path.file_name().and_then(|n| n.to_str()).unwrap_or_default()),
+                        "partition": f.partition,
+                    })).collect::<Vec<_>>(),
+                },
+                "statements": statements,
+                "query": query,
+            }),
+        )
+    };
+    let row = |cells: &[Option<&str>]| -> Vec<Option<String>> {
+        cells.iter().map(|c| c.map(str::to_string)).collect()
+    };
+
+    // Run 1: the curated table is created with (id, a) and gets the full load.
+    let first = CompactionTable::plan(&evolving_spec(&before)).expect("plan");
+    assert_eq!(first.column_names(), ["id", "a"]);
+    let rows = run(
+        &before,
+        &[&load],
+        &[
+            first.create_table_sql(),
+            first.merge_sql(&PartitionRange::default()).expect("merge"),
+        ],
+        "SELECT id, a FROM cur.public_evolving ORDER BY id",
+    );
+    assert_eq!(
+        rows,
+        [
+            row(&[Some("1"), Some("x1")]),
+            row(&[Some("2"), Some("x2")]),
+            row(&[Some("3"), Some("x3")]),
+        ]
+    );
+    let recorded = first.column_names();
+
+    // Run 2: the raw table has `b`; one ALTER adds it, then the MERGE fills it.
+    let second = CompactionTable::plan(&evolving_spec(&after)).expect("plan");
+    let alters = second.add_columns_sql(&recorded);
+    assert_eq!(
+        alters,
+        ["ALTER TABLE `cur`.`public_evolving` ADD COLUMNS (`b` int)"]
+    );
+    let range = PartitionRange {
+        from: Some(vec!["0000".into(), "00".into(), "00".into()]),
+        to: Some(vec!["2024".into(), "06".into(), "12".into()]),
+    };
+    let merge = second.merge_sql(&range).expect("merge");
+    let mut statements = vec![second.create_table_sql()];
+    statements.extend(alters);
+    statements.push(merge.clone());
+    let files = [&load, &cdc_old, &cdc_new];
+    let query = "SELECT id, a, CAST(b AS VARCHAR), typeof(b) FROM cur.public_evolving ORDER BY id";
+    let want = [
+        // Updated before `b` existed: no value for it.
+        row(&[Some("1"), Some("x1u"), None, Some("INTEGER")]),
+        row(&[Some("2"), Some("x2u"), Some("42"), Some("INTEGER")]),
+        // Not touched since the full load.
+        row(&[Some("3"), Some("x3"), None, Some("INTEGER")]),
+        row(&[Some("4"), Some("x4"), Some("7"), Some("INTEGER")]),
+    ];
+    assert_eq!(run(&after, &files, &statements, query), want);
+
+    // Run 3: the watermark now lists `b`; nothing to add, and the same MERGE changes nothing.
+    assert!(second.add_columns_sql(&second.column_names()).is_empty());
+    let again = run(&after, &files, &[second.create_table_sql(), merge], query);
+    assert_eq!(again, want);
+}

@@ -153,6 +153,25 @@ fn ddl_and_merge_for_every_type_mapping_parse_as_single_quoted_athena_statements
     }
 }
 
+#[test]
+fn add_columns_statements_parse_as_one_quoted_alter_each() {
+    for spec in [parquet_all_types(), csv_with_overrides()] {
+        let t = CompactionTable::plan(&spec).expect("plan");
+        // Nothing recorded yet (every column added) and a list the table partly outgrew.
+        let all = t.add_columns_sql(&[]);
+        assert_eq!(all.len(), t.columns().len());
+        let some = t.add_columns_sql(&["id".into(), "price".into(), "gone".into()]);
+        assert_eq!(some.len(), t.columns().len() - 2);
+        let sqls: Vec<String> = all.into_iter().chain(some).collect();
+        for (sql, r) in sqls.iter().zip(check(&sqls)) {
+            assert!(r["error"].is_null(), "{sql}\n{r}");
+            assert_eq!(r["statements"], 1, "{sql}");
+            assert_eq!(r["kind"], "Alter", "{sql}");
+            assert_eq!(r["unquoted"], serde_json::json!([]), "{sql}");
+        }
+    }
+}
+
 /// Hostile names: quotes, semicolons, comments, backticks, unicode, control characters.
 fn hostile_names(seed: u64) -> Vec<String> {
     let pieces = [
@@ -205,7 +224,10 @@ fn hostile_schema_table_and_column_names_never_yield_more_than_one_statement() {
         raw.columns[3].name = name.clone();
         raw.primary_key = vec![name.clone()];
         match CompactionTable::plan(&raw) {
-            Ok(t) => sqls.extend(statements(&t)),
+            Ok(t) => {
+                sqls.extend(statements(&t));
+                sqls.extend(t.add_columns_sql(&[]));
+            }
             Err(_) => refused += 1,
         }
         let mut norm = csv_with_overrides();
@@ -215,7 +237,41 @@ fn hostile_schema_table_and_column_names_never_yield_more_than_one_statement() {
         norm.type_overrides.clear();
         let t = CompactionTable::plan(&norm).expect("normalised names are valid");
         sqls.extend(statements(&t));
+        // The recorded column list is only compared, never rendered: hostile entries in it
+        // change which columns are added, not the text.
+        let added = t.add_columns_sql(&[name.clone(), "id".into()]);
+        let every = t.add_columns_sql(&[]);
+        assert!(added.iter().all(|sql| every.contains(sql)), "{added:?}");
+        assert_eq!(added.len(), every.len() - 1, "only `id` is left out");
+        sqls.extend(added);
     }
+    // A column name with a quote inside never reaches an ALTER: the table is refused.
+    for quoted in ["a\"b", "a`b", "a'b"] {
+        let mut spec = csv_with_overrides();
+        spec.columns.push(RawColumn {
+            name: quoted.into(),
+            glue_type: "string".into(),
+        });
+        assert!(CompactionTable::plan(&spec).is_err(), "{quoted}");
+    }
+    // Normalised, the same name is added, quoted.
+    let mut spec = csv_with_overrides();
+    spec.columns.push(RawColumn {
+        name: normalise("a\"b`c'd"),
+        glue_type: "string".into(),
+    });
+    let t = CompactionTable::plan(&spec).expect("plan");
+    let existing: Vec<String> = csv_with_overrides()
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let added = t.add_columns_sql(&existing);
+    assert_eq!(
+        added,
+        ["ALTER TABLE `dmslake_curated`.`public_all_types_csv` ADD COLUMNS (`a_b_c_d` string)"]
+    );
+    sqls.extend(added);
     assert!(refused > 30, "most raw hostile names must be refused");
     for (sql, r) in sqls.iter().zip(check(&sqls)) {
         assert!(r["error"].is_null(), "{sql}\n{r}");
