@@ -347,3 +347,191 @@ async fn an_expired_lock_is_taken_over_and_the_merge_runs() {
         .expect("get");
     assert!(lock.is_none(), "lock released after the run");
 }
+
+/// The query strings started in the fixture's workgroup, in the order they were started
+/// (moto lists executions in insertion order).
+async fn executed_queries(fx: &Fixture) -> Vec<String> {
+    let runner = &fx.deps.runner;
+    let ids = runner
+        .client
+        .list_query_executions()
+        .work_group(&runner.workgroup)
+        .send()
+        .await
+        .expect("list")
+        .query_execution_ids()
+        .to_vec();
+    let mut out = Vec::new();
+    for id in ids {
+        let exec = runner
+            .client
+            .get_query_execution()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .expect("get execution");
+        out.push(
+            exec.query_execution()
+                .and_then(|e| e.query())
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    let request = json!({"action": "merge", "tables": ["public.order_details"]});
+    let deadline = || Instant::now() + Duration::from_secs(20);
+
+    let out = handle(&fx.deps, request.clone(), deadline())
+        .await
+        .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    let wm = watermark(&fx.state).await.expect("watermark");
+    let first_columns = ["order_id", "product_id", "quantity"].map(String::from);
+    assert_eq!(wm.columns.as_deref(), Some(&first_columns[..]));
+    let first_run = executed_queries(&fx).await;
+    assert!(
+        first_run.iter().all(|q| !q.starts_with("ALTER")),
+        "{first_run:?}"
+    );
+
+    // The registrar appends a column the source gained to the raw table.
+    let raw_db = &fx.deps.config.common.raw_database;
+    let current = fx
+        .deps
+        .glue
+        .get_table()
+        .database_name(raw_db)
+        .name("public_order_details")
+        .send()
+        .await
+        .expect("get table");
+    let current = current.table().expect("table");
+    let sd = current.storage_descriptor().expect("storage descriptor");
+    let mut columns = sd.columns().to_vec();
+    columns.push(
+        Column::builder()
+            .name("discount")
+            .r#type("string")
+            .build()
+            .expect("col"),
+    );
+    fx.deps
+        .glue
+        .update_table()
+        .database_name(raw_db)
+        .table_input(
+            TableInput::builder()
+                .name(current.name())
+                .storage_descriptor(
+                    StorageDescriptor::builder()
+                        .set_columns(Some(columns))
+                        .set_location(sd.location().map(str::to_string))
+                        .build(),
+                )
+                .set_partition_keys(Some(current.partition_keys().to_vec()))
+                .set_parameters(current.parameters().cloned())
+                .build()
+                .expect("table input"),
+        )
+        .send()
+        .await
+        .expect("update table");
+
+    // `dmslake sql add-columns` shows the statement the run will issue.
+    let preview = || {
+        compactor::preview::statement(
+            &fx.deps.glue,
+            &fx.state,
+            &fx.deps.config,
+            "public.order_details",
+            compactor::preview::Statement::AddColumns,
+        )
+    };
+    let cur_db = &fx.deps.config.common.curated_database;
+    let alter =
+        format!("ALTER TABLE `{cur_db}`.`public_order_details` ADD COLUMNS (`discount` string)");
+    assert_eq!(preview().await.expect("preview"), alter);
+
+    let out = handle(&fx.deps, request.clone(), deadline())
+        .await
+        .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    let second_run: Vec<String> = executed_queries(&fx).await[first_run.len()..].to_vec();
+    let alters: Vec<&String> = second_run
+        .iter()
+        .filter(|q| q.starts_with("ALTER"))
+        .collect();
+    assert_eq!(alters, [&alter], "{second_run:?}");
+    let position = |prefix: &str| second_run.iter().position(|q| q.starts_with(prefix));
+    let merge_at = position("MERGE INTO").expect("merge ran");
+    assert!(position("ALTER").expect("alter ran") < merge_at);
+    assert!(position("CREATE TABLE").expect("create ran") < merge_at);
+    assert!(second_run[merge_at].contains("\"discount\""));
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(
+        wm.columns,
+        Some(vec![
+            "order_id".into(),
+            "product_id".into(),
+            "quantity".into(),
+            "discount".into()
+        ])
+    );
+
+    // Nothing left to add: the next run issues no ALTER.
+    assert_eq!(preview().await.expect("preview"), "");
+    let before = executed_queries(&fx).await.len();
+    let out = handle(&fx.deps, request, deadline()).await.expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    let third_run = executed_queries(&fx).await[before..].to_vec();
+    assert!(
+        third_run.iter().all(|q| !q.starts_with("ALTER")),
+        "{third_run:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_watermark_without_columns_adds_nothing_and_then_records_them() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    // A document written before columns were tracked.
+    fx.state
+        .put_if(
+            &watermark_doc("public_order_details"),
+            &json!({"partition": ["2024", "06", "12"], "query_id": "old", "merged_at": "2024-06-12T00:00:00Z"}),
+            None,
+        )
+        .await
+        .expect("old watermark");
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    let queries = executed_queries(&fx).await;
+    assert!(
+        queries.iter().all(|q| !q.starts_with("ALTER")),
+        "{queries:?}"
+    );
+    assert_eq!(queries.len(), 2, "CREATE + MERGE: {queries:?}");
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(
+        wm.columns,
+        Some(vec![
+            "order_id".into(),
+            "product_id".into(),
+            "quantity".into()
+        ])
+    );
+}
