@@ -170,8 +170,10 @@ mod tests {
     #[test]
     fn recorded_columns_keep_dropped_ones_and_append_new_ones_in_table_order() {
         let t = table(&["id", "a", "b"]);
+        /// The stored watermark: none, one without columns, or one listing these.
+        type Stored<'a> = Option<Option<&'a [&'a str]>>;
         #[rustfmt::skip]
-        let cases: &[(Option<Option<&[&str]>>, &[&str])] = &[
+        let cases: &[(Stored, &[&str])] = &[
             (None, &["id", "a", "b"]),
             (Some(None), &["id", "a", "b"]),
             (Some(Some(&["id", "a", "b"])), &["id", "a", "b"]),
