@@ -493,9 +493,7 @@ fn parquet_full_load_with_every_type_lands_unchanged() {
 /// A raw CSV table `public_evolving` (primary key `id`) with `columns` in file order.
 fn evolving_spec(columns: &[&str]) -> TableSpec {
     TableSpec {
-        raw_database: "raw".into(),
         table: "public_evolving".into(),
-        format: RawFormat::Csv,
         columns: columns
             .iter()
             .map(|c| RawColumn {
@@ -503,18 +501,8 @@ fn evolving_spec(columns: &[&str]) -> TableSpec {
                 glue_type: "string".into(),
             })
             .collect(),
-        partition_keys: vec!["year".into(), "month".into(), "day".into()],
-        dms: DmsColumnNames {
-            op: "op".into(),
-            timestamp: "dms_commit_ts".into(),
-            change_sequence: "dms_change_seq".into(),
-            before_image_prefix: "before_".into(),
-        },
         primary_key: vec!["id".into()],
-        curated_database: "cur".into(),
-        curated_location: "s3://lake/curated/".into(),
-        partitioning: vec![],
-        type_overrides: [("b".to_string(), "int".to_string())].into(),
+        ..spec(&[("b", "int")])
     }
 }
 
