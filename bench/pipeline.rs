@@ -3,21 +3,25 @@
 //!
 //! ```text
 //! cargo run -p dmslake-tests --example pipeline -- demo [--lambda]
-//! cargo run -p dmslake-tests --example pipeline -- bench [--changes N]
+//! cargo run -p dmslake-tests --example pipeline -- bench [--changes N] [--format csv|parquet]
 //! ```
 //! Needs the local stack (`scripts/moto.sh start`, `scripts/local_resources.py`) and
 //! PostgreSQL (`scripts/postgres.sh start`, which the program also runs). `DMSLAKE_E2E_SEED`
-//! chooses the workload.
+//! chooses the workload; `DMSLAKE_DEMO_FORMAT` (`parquet`, the default, or `csv`) the files the
+//! demo's DMS writes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use dms_local::DataFormat;
 use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: pipeline demo [--lambda] | pipeline bench [--changes N]");
+    eprintln!(
+        "usage: pipeline demo [--lambda] | pipeline bench [--changes N] [--format csv|parquet]"
+    );
     ExitCode::from(2)
 }
 
@@ -33,7 +37,14 @@ async fn main() -> ExitCode {
                 .and_then(|i| args.get(i + 1))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(2_000);
-            bench(changes).await.map(|()| true)
+            let format = match args.iter().position(|a| a == "--format") {
+                Some(i) => match args.get(i + 1).map(|f| f.parse::<DataFormat>()) {
+                    Some(Ok(f)) => f,
+                    _ => return usage(),
+                },
+                None => DataFormat::Csv,
+            };
+            bench(changes, format).await.map(|()| true)
         }
         _ => return usage(),
     };
@@ -117,11 +128,25 @@ fn fault_from_env() -> Result<Option<(usize, Perturbation)>> {
     })
 }
 
-/// `DMSLAKE_DEMO_ADD_COLUMN=true` adds a column mid-stream (in round 3). Off by default:
-/// dms-local reads a table's columns once at start and does not replicate a column added later.
-fn add_column_from_env() -> Option<usize> {
+/// `DMSLAKE_DEMO_FORMAT`: the DMS endpoint's `DataFormat` (Parquet by default, as the
+/// template's endpoint).
+fn format_from_env() -> Result<DataFormat> {
+    match std::env::var("DMSLAKE_DEMO_FORMAT") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("DMSLAKE_DEMO_FORMAT: {e}")),
+        _ => Ok(DataFormat::Parquet),
+    }
+}
+
+/// A column is added mid-stream (before round 3) unless `DMSLAKE_DEMO_ADD_COLUMN=false`.
+/// With CSV files it is off unless asked for: header-less CSV rows cannot carry a new column,
+/// and `dms-local` stops with an error naming it.
+fn add_column_from_env(format: DataFormat) -> Option<usize> {
     match std::env::var("DMSLAKE_DEMO_ADD_COLUMN").ok().as_deref() {
         Some("true") | Some("1") => Some(3),
+        Some("false") | Some("0") => None,
+        _ if format == DataFormat::Parquet => Some(3),
         _ => None,
     }
 }
@@ -135,6 +160,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_261_124);
+    let format = format_from_env()?;
     let opts = Options {
         schema: "demo".into(),
         seed,
@@ -145,11 +171,13 @@ async fn demo(lambda: bool) -> Result<bool> {
         perturb: fault_from_env()?,
         compare_each_round: false,
         local_stack: true,
-        add_column: add_column_from_env(),
+        add_column: add_column_from_env(format),
         cdc_max_rows: Some(40),
+        format,
     };
     progress.line(&format!(
-        "workload seed {seed} (set DMSLAKE_E2E_SEED to change it)"
+        "workload seed {seed} (set DMSLAKE_E2E_SEED to change it); DMS files as {} (DMSLAKE_DEMO_FORMAT)",
+        format.extension()
     ));
     let mut p = Pipeline::setup(opts).await?;
     progress.line(&format!(
@@ -233,7 +261,7 @@ async fn demo(lambda: bool) -> Result<bool> {
     Ok(equal == reports.len())
 }
 
-async fn bench(changes: usize) -> Result<()> {
+async fn bench(changes: usize, format: DataFormat) -> Result<()> {
     let progress = Progress(Instant::now());
     let schema = dmslake_tests::unique_name("bench", '_');
     let opts = Options {
@@ -248,6 +276,7 @@ async fn bench(changes: usize) -> Result<()> {
         local_stack: false,
         add_column: None,
         cdc_max_rows: None,
+        format,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;
@@ -277,7 +306,7 @@ async fn bench(changes: usize) -> Result<()> {
     p.cleanup().await?;
     let _ = std::fs::remove_dir_all(work_dir);
 
-    println!("workload: {committed} changes in {transactions} transactions, committed in {commit_secs:.2} s");
+    println!("workload: {committed} changes in {transactions} transactions, committed in {commit_secs:.2} s; files as {}", format.extension());
     println!("captured rows: {rows} in {} files", files.len());
     println!(
         "changes per second captured: {:.0}",

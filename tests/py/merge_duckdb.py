@@ -78,6 +78,24 @@ def literal(value):
     return "'" + value.replace("'", "''") + "'"
 
 
+def time_as_millis(con, source):
+    """` REPLACE (...)` turning Parquet TIME columns into milliseconds since midnight.
+
+    The registrar declares a Parquet TIME column `int` (Athena has no time-of-day type and
+    reads the stored integer), while DuckDB decodes it as TIME: give the merge what Athena
+    gives it."""
+    columns = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    replaced = []
+    for name, duck_type, *_ in columns:
+        if duck_type.startswith("TIME") and not duck_type.startswith("TIMESTAMP"):
+            c = quote(name)
+            replaced.append(
+                f"CAST(extract('hour' FROM {c}) * 3600000 + extract('minute' FROM {c}) * 60000"
+                f" + extract('millisecond' FROM {c}) AS INTEGER) AS {c}"
+            )
+    return f" REPLACE ({', '.join(replaced)})" if replaced else ""
+
+
 def load_raw(con, raw):
     db, table = quote(raw["database"]), quote(raw["table"])
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {db}")
@@ -96,7 +114,7 @@ def load_raw(con, raw):
             selects.append(f"SELECT *, {', '.join(extra)} FROM {source}")
         else:
             source = f"read_parquet({literal(f['path'])})"
-            selects.append(f"SELECT *, {', '.join(extra)} FROM {source}")
+            selects.append(f"SELECT *{time_as_millis(con, source)}, {', '.join(extra)} FROM {source}")
     if not selects:
         # No files: an empty table with the declared columns.
         cols = [f"{quote(c)} VARCHAR" for c in raw["columns"] + keys + ["$path"]]
@@ -109,6 +127,9 @@ def load_raw(con, raw):
 def main():
     spec = json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)
     con = duckdb.connect(spec["database"])
+    # Timestamps adjusted to UTC (Parquet) are read as TIMESTAMPTZ and stored in TIMESTAMP
+    # columns: convert in UTC, as Athena does, whatever the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
     load_raw(con, spec["raw"])
     executed = []
     for sql in spec["statements"]:

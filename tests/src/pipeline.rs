@@ -1,7 +1,7 @@
 //! The whole pipeline on one machine, as the end-to-end test, the demo and the benchmark run it:
 //!
 //! PostgreSQL (`scripts/postgres.sh`) → `dms-local` (full load, then wal2json CDC, flushed
-//! into DMS CSV files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
+//! into DMS CSV or Parquet files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
 //! notifications to an SQS queue (moto delivers them) → the partition registrar's handler
 //! given those messages as its SQS trigger would (Glue catalog in the emulator) → the compactor's SQL
 //! (`CREATE TABLE` + `MERGE` generated from the Glue table, range from the compactor's
@@ -15,7 +15,9 @@
 //!
 //! # Comparing values (current state vs. source)
 //! With CSV files every raw column is a string, so the curated columns are strings too (the
-//! compactor's mapping for CSV). Both sides are compared as text after [`normalise`]:
+//! compactor's mapping for CSV); with Parquet files they are typed (DMS's Parquet types) and
+//! read back as DuckDB's text of each value (`bytea` as lower-case hex). Both sides are
+//! compared as text after [`normalise`]:
 //! - `real` / `double precision`: parsed as `f32` / `f64` on both sides and printed back
 //!   (DMS writes `+1.50000006e-01`, PostgreSQL `0.15`);
 //! - `boolean`: `t`/`true` and `f`/`false` (DMS writes `true`/`false`);
@@ -25,6 +27,12 @@
 //!   SQL reads an empty field as NULL (`NULLIF(col, '')`);
 //! - `bytea`: PostgreSQL prints `\x` and hex digits, DMS the hex digits only; the `\x` is
 //!   removed;
+//! - `money`: PostgreSQL prints `$1,234.50`, a Parquet decimal(38,4) `1234.5000`: both become
+//!   the plain number without trailing zeros;
+//! - `time`, `timestamp`: printed with six fractional digits; a Parquet `time` is DMS's
+//!   `TIME32` (milliseconds since midnight, an `int` in Athena), turned back into a time. DMS
+//!   keeps only milliseconds of a `time` in Parquet, so a Parquet run's workload writes times
+//!   with millisecond precision ([`Workload::time_micros`]);
 //! - every other type: PostgreSQL's output function (what `psql` shows: `char(n)` padded,
 //!   `inet` without `/32`; not the `::text` cast, which differs for those two), byte for byte,
 //!   as `dms-local` writes it from both the full load and change capture.
@@ -47,11 +55,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use compactor::config::CompactorConfig;
-use compactor::watermark::{watermark_doc, Watermark};
+use compactor::watermark::{column_plan, curated_columns, watermark_doc, ColumnPlan, Watermark};
 use dms_local::format::RowLayout;
-use dms_local::{AwsClients, DmsLocal, WrittenFile};
+use dms_local::{AwsClients, DataFormat, DmsLocal, WrittenFile};
 use dmslake::config::Config;
-use dmslake::sql::CompactionTable;
+use dmslake::sql::{CompactionTable, CuratedType};
 use dmslake::state::{StateLocation, StateStore};
 use serde_json::{json, Value};
 use tokio_postgres::{Client, NoTls};
@@ -174,7 +182,7 @@ impl Kind {
     }
 
     /// A random SQL literal of this kind, or `NULL` now and then.
-    fn literal(self, rng: &mut XorShift) -> String {
+    fn literal(self, rng: &mut XorShift, time_micros: bool) -> String {
         if rng.chance(8) {
             return "NULL".into();
         }
@@ -208,14 +216,18 @@ impl Kind {
                 quote_literal(&word(rng).chars().take(6).collect::<String>())
             }
             Kind::Date => format!("DATE '{}'", random_date(rng)),
-            Kind::Time => format!("TIME '{}'", random_time(rng)),
+            Kind::Time => format!("TIME '{}'", random_time(rng, time_micros)),
             Kind::Timestamp => {
-                format!("TIMESTAMP '{} {}'", random_date(rng), random_time(rng))
+                format!(
+                    "TIMESTAMP '{} {}'",
+                    random_date(rng),
+                    random_time(rng, true)
+                )
             }
             Kind::TimestampTz => format!(
                 "TIMESTAMPTZ '{} {}+0{}'",
                 random_date(rng),
-                random_time(rng),
+                random_time(rng, true),
                 rng.below(9)
             ),
             Kind::Interval => format!("INTERVAL '{} days {} hours'", rng.below(40), rng.below(24)),
@@ -261,15 +273,14 @@ fn random_date(rng: &mut XorShift) -> String {
     )
 }
 
-/// `hh:mm:ss.ffffff`.
-fn random_time(rng: &mut XorShift) -> String {
-    format!(
-        "{:02}:{:02}:{:02}.{:06}",
-        rng.below(24),
-        rng.below(60),
-        rng.below(60),
-        rng.below(1_000_000)
-    )
+/// `hh:mm:ss.ffffff` (microseconds), or `hh:mm:ss.fff` when `!micros`.
+fn random_time(rng: &mut XorShift, micros: bool) -> String {
+    let (h, m, s) = (rng.below(24), rng.below(60), rng.below(60));
+    if micros {
+        format!("{h:02}:{m:02}:{s:02}.{:06}", rng.below(1_000_000))
+    } else {
+        format!("{h:02}:{m:02}:{s:02}.{:03}", rng.below(1_000))
+    }
 }
 
 /// `'text'` with quotes doubled (standard_conforming_strings is on).
@@ -409,6 +420,8 @@ pub struct Workload {
     next_key: i64,
     /// Include primary-key updates (the compactor handles them with before-image columns).
     pub key_updates: bool,
+    /// `time` values with microseconds (else milliseconds: what DMS keeps in Parquet).
+    pub time_micros: bool,
     pub stats: WorkloadStats,
 }
 
@@ -423,6 +436,7 @@ impl Workload {
             deleted: vec![BTreeSet::new(); n],
             next_key: 1,
             key_updates: true,
+            time_micros: true,
             stats: WorkloadStats::default(),
         }
     }
@@ -485,7 +499,7 @@ impl Workload {
             names.push(quote_ident(&c.name));
             match table.key.iter().position(|k| *k == c.name) {
                 Some(i) => values.push(key[i].to_string()),
-                None => values.push(c.kind.literal(&mut self.rng)),
+                None => values.push(c.kind.literal(&mut self.rng, self.time_micros)),
             }
         }
         format!(
@@ -505,7 +519,7 @@ impl Workload {
                 sets.push(format!(
                     "{} = {}",
                     quote_ident(&c.name),
-                    c.kind.literal(&mut self.rng)
+                    c.kind.literal(&mut self.rng, self.time_micros)
                 ));
             }
         }
@@ -811,6 +825,8 @@ pub struct Options {
     /// Cut a table's CDC file at this many rows (several files per table and round, a key's
     /// changes spread over them); `None`: one file per table and round.
     pub cdc_max_rows: Option<usize>,
+    /// The DMS endpoint's `DataFormat` that `dms-local` writes.
+    pub format: DataFormat,
 }
 
 /// What one table looks like after a round.
@@ -1061,6 +1077,7 @@ impl Pipeline {
 
         let mut pg = connect_pg().await?;
         let mut workload = Workload::new(&opts.schema, sample_tables(), opts.seed);
+        workload.time_micros = opts.format == DataFormat::Csv;
         pg.batch_execute(&workload.ddl())
             .await
             .context("creating the sample tables")?;
@@ -1092,6 +1109,8 @@ impl Pipeline {
             bucket: bucket.clone(),
             layout: config.layout.clone(),
             rows: RowLayout::default(),
+            format: opts.format,
+            columns: config.columns.clone(),
             cdc_interval: Duration::from_secs(3600),
             cdc_max_rows: opts.cdc_max_rows.unwrap_or(usize::MAX),
             load_max_bytes: 64 * 1024,
@@ -1099,7 +1118,6 @@ impl Pipeline {
             events_bus: None,
             task_arn: None,
             create_task: false,
-            change_sequence_column: config.columns.change_sequence.clone(),
             region: "us-east-1".into(),
         };
         let mut dms =
@@ -1292,6 +1310,11 @@ impl Pipeline {
     }
 
     async fn get_object(&self, key: &str) -> Result<String> {
+        let bytes = self.get_bytes(key).await?;
+        String::from_utf8(bytes).with_context(|| format!("{key} is not UTF-8"))
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>> {
         let out = self
             .s3
             .get_object()
@@ -1306,7 +1329,7 @@ impl Pipeline {
             .await
             .with_context(|| format!("reading {key}"))?
             .into_bytes();
-        String::from_utf8(bytes.to_vec()).with_context(|| format!("{key} is not UTF-8"))
+        Ok(bytes.to_vec())
     }
 
     /// The S3 `ObjectCreated` notification for `files` (one record per object, keys
@@ -1485,10 +1508,19 @@ impl Pipeline {
             compactor::preview::merge_range(&self.glue, &self.state, &self.compactor, &table)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-        let statements = vec![
-            table.create_table_sql(),
-            table.merge_sql(&range).map_err(|e| anyhow!("{e}"))?,
-        ];
+        // As the compactor's run: CREATE, the ALTERs for columns the raw table gained since
+        // the last merge, then the MERGE.
+        let stored: Option<Watermark> = self
+            .state
+            .get::<Watermark>(&watermark_doc(&name))
+            .await
+            .map_err(|e| anyhow!("watermark {name}: {e}"))?
+            .map(|w| w.value);
+        let mut statements = vec![table.create_table_sql()];
+        if let ColumnPlan::Add(alters) = column_plan(&table, stored.as_ref()) {
+            statements.extend(alters.into_iter().map(|(_, sql)| sql));
+        }
+        statements.push(table.merge_sql(&range).map_err(|e| anyhow!("{e}"))?);
         self.merges += 1;
         let dir = self
             .opts
@@ -1506,8 +1538,8 @@ impl Pipeline {
                 continue;
             }
             for key in self.objects_in(&location).await? {
-                let body = self.get_object(&key).await?;
-                let path = dir.join(format!("{}.csv", files.len()));
+                let body = self.get_bytes(&key).await?;
+                let path = dir.join(format!("{}.{}", files.len(), self.opts.format.extension()));
                 std::fs::write(&path, body)
                     .with_context(|| format!("writing {}", path.display()))?;
                 files.push(json!({
@@ -1522,13 +1554,25 @@ impl Pipeline {
             .iter()
             .map(|c| c.name.as_str().to_string())
             .collect();
-        let select: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        // Every value as text: binary as lower-case hex (PostgreSQL's `bytea` digits), the rest
+        // as DuckDB prints it.
+        let select: Vec<String> = table
+            .columns()
+            .iter()
+            .map(|c| {
+                let col = quote_ident(c.name.as_str());
+                match c.curated_type {
+                    CuratedType::Binary => format!("lower(hex({col}))"),
+                    _ => format!("CAST({col} AS VARCHAR)"),
+                }
+            })
+            .collect();
         let spec_json = json!({
             "database": self.duckdb.to_string_lossy(),
             "raw": {
                 "database": self.raw_database,
                 "table": name,
-                "format": "csv",
+                "format": self.opts.format.extension(),
                 "columns": spec.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
                 "partition_keys": spec.partition_keys,
                 "files": files,
@@ -1561,7 +1605,7 @@ impl Pipeline {
             partition: range.to.clone(),
             query_id: format!("duckdb-{}", self.merges),
             merged_at: chrono::Utc::now().to_rfc3339(),
-            columns: Some(table.column_names()),
+            columns: Some(curated_columns(&table, stored.as_ref())),
         };
         self.state
             .put(&watermark_doc(&name), &wm)
@@ -1915,7 +1959,43 @@ pub fn normalise(kind: Kind, value: Option<&str>) -> Option<String> {
             "f" | "false" => "false".into(),
             _ => v.to_string(),
         },
-        Kind::TimestampTz => v.strip_suffix("+00").unwrap_or(v).to_string(),
+        Kind::TimestampTz | Kind::Timestamp => {
+            let v = v.strip_suffix("+00").unwrap_or(v);
+            match chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f") {
+                Ok(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                Err(_) => v.to_string(),
+            }
+        }
+        Kind::Time => {
+            let time = match v.parse::<u32>() {
+                // Milliseconds since midnight (DMS's Parquet TIME32).
+                Ok(ms) => chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+                    ms / 1000,
+                    (ms % 1000) * 1_000_000,
+                ),
+                Err(_) => chrono::NaiveTime::parse_from_str(v, "%H:%M:%S%.f").ok(),
+            };
+            match time {
+                Some(t) => t.format("%H:%M:%S%.6f").to_string(),
+                None => v.to_string(),
+            }
+        }
+        Kind::Money => {
+            let (sign, digits) = match v.strip_prefix('-') {
+                Some(rest) => ("-", rest),
+                None => ("", v),
+            };
+            let plain: String = digits.chars().filter(|c| *c != '$' && *c != ',').collect();
+            let plain = if plain.contains('.') {
+                plain
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+            } else {
+                plain
+            };
+            format!("{sign}{plain}")
+        }
         Kind::Bytea => v.strip_prefix("\\x").unwrap_or(v).to_string(),
         _ => v.to_string(),
     })

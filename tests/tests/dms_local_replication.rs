@@ -177,7 +177,8 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         events_bus: Some(bus.clone()),
         task_arn: None,
         create_task: true,
-        change_sequence_column: "dms_change_seq".into(),
+        format: dms_local::DataFormat::Csv,
+        columns: dmslake::config::DmsColumns::default(),
         region: "us-east-1".into(),
     };
     let mut run = DmsLocal::connect(&format!("{PG} dbname={db}"), settings, aws.clone())
@@ -456,7 +457,8 @@ fn files_only(db: &str, table: &str, bucket: &str) -> Settings {
         events_bus: None,
         task_arn: None,
         create_task: false,
-        change_sequence_column: "dms_change_seq".into(),
+        format: dms_local::DataFormat::Csv,
+        columns: dmslake::config::DmsColumns::default(),
         region: "us-east-1".into(),
     }
 }

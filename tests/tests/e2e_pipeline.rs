@@ -5,6 +5,7 @@
 //! rerun a failure with that variable set. The perturbation tests damage one file and assert
 //! that the comparison notices it, so the main test cannot pass by comparing nothing.
 
+use dms_local::DataFormat;
 use dmslake_tests::pipeline::{self, Options, Perturbation, TableReport};
 
 fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options {
@@ -21,6 +22,7 @@ fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options
         local_stack: false,
         add_column: None,
         cdc_max_rows: Some(25),
+        format: DataFormat::Csv,
     }
 }
 
@@ -119,5 +121,67 @@ async fn e2e_detects_two_changes_applied_out_of_order() {
     assert!(
         reports.iter().any(|r| !r.equal()),
         "two changes swapped in {file:?} went unnoticed"
+    );
+}
+
+/// Parquet files (typed columns, as the template's endpoint writes them), with a column added
+/// to a source table between two rounds: the new column reaches the raw table, the current
+/// state and its values, and every table still equals the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_files_with_a_column_added_mid_stream_equal_the_source() {
+    let seed = pipeline::seed_from_env();
+    eprintln!("DMSLAKE_E2E_SEED={seed}");
+    let mut opts = options("e2e_parquet", seed, 3, 80);
+    opts.format = DataFormat::Parquet;
+    opts.add_column = Some(2);
+    let (p, reports) = run(opts).await;
+    let customers = p.workload.tables[0].clone();
+    // The raw table was created from the files' typed schema and gained the new column.
+    let raw = compactor::catalog::raw_table_name(&p.sources()[0]).expect("name");
+    let table = p
+        .glue
+        .get_table()
+        .database_name(&p.raw_database)
+        .name(&raw)
+        .send()
+        .await
+        .expect("raw table");
+    let types: Vec<(String, String)> = table
+        .table()
+        .and_then(|t| t.storage_descriptor())
+        .map(|sd| {
+            sd.columns()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name().to_string(),
+                        c.r#type().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    p.cleanup().await.expect("cleanup");
+    for expected in [
+        ("balance", "decimal(12,2)"),
+        ("score", "float"),
+        ("born", "date"),
+        ("updated_at", "timestamp"),
+        ("loyalty_points", "int"),
+    ] {
+        assert!(
+            types.contains(&(expected.0.into(), expected.1.into())),
+            "raw column {expected:?} not in {types:?}"
+        );
+    }
+    let summary = describe(&reports);
+    eprintln!("{summary}");
+    assert!(
+        customers.columns.iter().any(|c| c.name == "loyalty_points"),
+        "the column was not added"
+    );
+    assert!(
+        reports.iter().all(TableReport::equal),
+        "seed {seed}: current state differs from the source:\n{summary}"
     );
 }

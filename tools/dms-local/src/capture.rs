@@ -21,6 +21,8 @@ use crate::wal2json::{Message, NamedValues, RowChange};
 pub struct Column {
     pub name: String,
     pub kind: ValueKind,
+    /// The type as `format_type` prints it (`numeric(12,2)`, `timestamp with time zone`).
+    pub pg_type: String,
 }
 
 /// A selected source table.
@@ -105,13 +107,18 @@ pub enum CaptureError {
         "change for {table} outside a transaction (wal2json must include transaction boundaries)"
     )]
     NoTransaction { table: String },
-    /// Schema evolution is not followed: a column added after the table's columns were read
-    /// (ALTER TABLE while replicating) would otherwise be dropped from every row.
+    /// A column added while replicating (ALTER TABLE ... ADD COLUMN) when the output cannot
+    /// follow it (CSV: see [`Capture::follow_new_columns`]); dropping it would lose its values.
     #[error(
         "change for {table} carries column {column:?}, unknown when its columns were read \
-         (added while replicating?): schema changes are not supported, start a new full load"
+         (added while replicating?): CSV output cannot follow a new column (Parquet can); \
+         start a new full load"
     )]
     UnknownColumn { table: String, column: String },
+    /// A new column whose type wal2json did not print (the slot is read without
+    /// `include-types`).
+    #[error("change for {table} carries new column {column:?} without its type")]
+    UntypedColumn { table: String, column: String },
 }
 
 struct OpenTxn {
@@ -127,6 +134,11 @@ pub struct Capture {
     open: Option<OpenTxn>,
     /// Rows per table, in commit order.
     pub pending: HashMap<(String, String), Vec<Row>>,
+    /// Append a column that appears while replicating to its table (its earlier rows have no
+    /// value for it: NULL), as DMS does for an `ADD COLUMN` (CHAP_Target.S3.md lists Add
+    /// Column among the DDL an S3 target supports). Only sound for self-describing files
+    /// (Parquet): header-less CSV rows would shift. Off: such a change is an error.
+    pub follow_new_columns: bool,
 }
 
 impl Capture {
@@ -140,6 +152,7 @@ impl Capture {
             counter: SequenceCounter::default(),
             open: None,
             pending: HashMap::new(),
+            follow_new_columns: false,
         }
     }
 
@@ -170,7 +183,8 @@ impl Capture {
             }
             Message::Change(change) => {
                 let key = (change.schema.clone(), change.table.clone());
-                let Some(info) = self.tables.get(&key) else {
+                let follow = self.follow_new_columns;
+                let Some(info) = self.tables.get_mut(&key) else {
                     return Ok(0);
                 };
                 // DMS ignores UPDATE and DELETE on tables without a primary key
@@ -179,18 +193,28 @@ impl Capture {
                     tracing::warn!(table = %change.table, "update/delete on a table without a primary key: not captured");
                     return Ok(0);
                 }
-                let known = |name: &str| info.columns.iter().any(|c| c.name == name);
-                if let Some((column, _)) = change
+                let unknown: Vec<String> = change
                     .columns
                     .iter()
                     .chain(&change.identity)
-                    .find(|(name, _)| !known(name))
-                {
+                    .map(|(name, _)| name)
+                    .filter(|name| !info.columns.iter().any(|c| &c.name == *name))
+                    .cloned()
+                    .collect();
+                for column in unknown {
                     let table = format!("{}.{}", change.schema, change.table);
-                    tracing::error!(%table, %column, "column unknown when replication started");
-                    return Err(CaptureError::UnknownColumn {
-                        table,
-                        column: column.clone(),
+                    if !follow {
+                        tracing::error!(%table, %column, "column unknown when replication started");
+                        return Err(CaptureError::UnknownColumn { table, column });
+                    }
+                    let Some((_, pg_type)) = change.types.iter().find(|(n, _)| *n == column) else {
+                        return Err(CaptureError::UntypedColumn { table, column });
+                    };
+                    tracing::info!(%table, %column, %pg_type, "column added to the source table: followed");
+                    info.columns.push(Column {
+                        name: column,
+                        kind: ValueKind::from_pg_type(pg_type),
+                        pg_type: pg_type.clone(),
                     });
                 }
                 let Some(open) = self.open.as_mut() else {
@@ -293,10 +317,12 @@ mod tests {
                 Column {
                     name: "id".into(),
                     kind: ValueKind::Text,
+                    pg_type: "text".into(),
                 },
                 Column {
                     name: "price".into(),
                     kind: ValueKind::Real4,
+                    pg_type: "real".into(),
                 },
             ],
             key: vec![0],
@@ -324,6 +350,37 @@ mod tests {
                 .expect("not selected"),
             0
         );
+    }
+
+    #[test]
+    fn a_new_column_is_followed_when_the_output_can_hold_it() {
+        let mut cap = Capture::new(vec![table()], None);
+        cap.follow_new_columns = true;
+        let msgs = [
+            r#"{"action":"B","xid":20,"timestamp":"2024-06-12 10:30:27.362108+00"}"#,
+            r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"text","value":"1"},{"name":"price","type":"real","value":1}]}"#,
+            r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"text","value":"2"},{"name":"price","type":"real","value":1},{"name":"points","type":"integer","value":7}]}"#,
+            r#"{"action":"C","timestamp":"2024-06-12 10:30:27.362108+00"}"#,
+        ];
+        for m in msgs {
+            cap.apply(decode(m).expect("decode")).expect("apply");
+        }
+        let info = cap.table("public", "t").expect("table");
+        assert_eq!(
+            info.columns
+                .last()
+                .map(|c| (c.name.as_str(), c.pg_type.as_str())),
+            Some(("points", "integer"))
+        );
+        let rows = &cap.pending[&("public".to_string(), "t".to_string())];
+        assert_eq!(rows[0].values[2], None, "changed before the column existed");
+        assert_eq!(rows[1].values[2].as_deref(), Some("7"));
+        let untyped = r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"3"},{"name":"memo","value":"x"}]}"#;
+        cap.apply(decode(msgs[0]).expect("decode")).expect("begin");
+        assert!(matches!(
+            cap.apply(decode(untyped).expect("decode")),
+            Err(CaptureError::UntypedColumn { .. })
+        ));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `dms-local`: plays AWS DMS's part on a development machine. It takes a full load of the
 //! selected PostgreSQL tables, then follows a wal2json logical replication slot, and writes
-//! DMS S3 target files (CSV) to a bucket with the keys DMS would use, announcing each file the
+//! DMS S3 target files (CSV or Parquet) to a bucket with the keys DMS would use, announcing each file the
 //! way S3 would (an `ObjectCreated` notification on a queue) and the task's start and stop the
 //! way DMS does (EventBridge `DMS Replication Task State Change`).
 //!
@@ -11,13 +11,14 @@
 pub mod aws;
 pub mod capture;
 pub mod format;
+pub mod parquet;
 pub mod wal2json;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use dmslake::config::LayoutConfig;
+use dmslake::config::{DmsColumns, LayoutConfig};
 use tokio_postgres::{Client, NoTls};
 
 use crate::capture::{Capture, Column, LoadSnapshot, TableInfo};
@@ -43,8 +44,44 @@ pub enum Error {
         #[source]
         source: format::FormatError,
     },
+    #[error("{table}: {source}")]
+    Parquet {
+        table: String,
+        #[source]
+        source: parquet::ParquetFormatError,
+    },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The endpoint's `DataFormat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DataFormat {
+    #[default]
+    Csv,
+    Parquet,
+}
+
+impl DataFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Parquet => "parquet",
+        }
+    }
+}
+
+impl std::str::FromStr for DataFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Self::Csv),
+            "parquet" => Ok(Self::Parquet),
+            _ => Err(Error::Invalid(format!(
+                "data format {s:?}: expected csv or parquet"
+            ))),
+        }
+    }
 }
 
 fn pg(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
@@ -91,6 +128,12 @@ pub struct Settings {
     pub bucket: String,
     pub layout: LayoutConfig,
     pub rows: RowLayout,
+    /// `DataFormat`: CSV (header-less) or Parquet. Parquet files follow a column added while
+    /// replicating; CSV output stops with an error naming it.
+    pub format: DataFormat,
+    /// Names of the timestamp, change-sequence and before-image columns (Parquet files name
+    /// their columns; the change-sequence name also goes into the task's table mappings).
+    pub columns: DmsColumns,
     /// `CdcMaxBatchInterval`.
     pub cdc_interval: Duration,
     /// Rows per table that force a CDC file before the interval (stands in for `CdcMinFileSize`).
@@ -102,8 +145,6 @@ pub struct Settings {
     pub task_arn: Option<String>,
     /// Create a replication task in the emulator when no `task_arn` is given.
     pub create_task: bool,
-    /// Change-sequence column name (for the task's table mappings only).
-    pub change_sequence_column: String,
     pub region: String,
 }
 
@@ -181,7 +222,11 @@ impl DmsLocal {
         Ok(Self {
             pg: client,
             aws,
-            capture: Capture::new(tables.clone(), None),
+            capture: {
+                let mut capture = Capture::new(tables.clone(), None);
+                capture.follow_new_columns = settings.format == DataFormat::Parquet;
+                capture
+            },
             tables,
             task_arn: settings.task_arn.clone(),
             settings,
@@ -220,8 +265,10 @@ impl DmsLocal {
             tracing::info!(slot = %self.settings.slot, consistent_point = %lsn, "slot created");
         }
         if self.task_arn.is_none() && self.settings.create_task {
-            let mappings =
-                aws::table_mappings(&self.settings.tables, &self.settings.change_sequence_column);
+            let mappings = aws::table_mappings(
+                &self.settings.tables,
+                &self.settings.columns.change_sequence,
+            );
             let id = format!("dms-local-{}", self.settings.slot.replace('_', "-"));
             self.task_arn =
                 Some(aws::create_task(&self.aws.dms, &id, &mappings.to_string()).await?);
@@ -286,15 +333,15 @@ impl DmsLocal {
                 .await
                 .map_err(pg(format!("read {}.{}", info.schema, info.table)))?;
             let mut counter = 1u32;
-            let mut body = String::new();
-            let mut rows_in_file = 0;
+            let mut rows = Vec::new();
+            let mut approx_bytes = 0;
             loop {
-                let rows = txn
+                let fetched = txn
                     .query(&format!("FETCH {FETCH_ROWS} FROM dms_local_load"), &[])
                     .await
                     .map_err(pg(format!("fetch {}.{}", info.schema, info.table)))?;
-                let done = rows.len() < FETCH_ROWS;
-                for r in rows {
+                let done = fetched.len() < FETCH_ROWS;
+                for r in fetched {
                     let mut values = Vec::with_capacity(info.columns.len());
                     for (i, c) in info.columns.iter().enumerate() {
                         let text: Option<String> = r.try_get(i).map_err(pg("column value"))?;
@@ -305,36 +352,30 @@ impl DmsLocal {
                             }
                         })?);
                     }
+                    approx_bytes += values.iter().flatten().map(|v| v.len() + 1).sum::<usize>();
                     // Transfer time per row (UseTaskStartTimeForFullLoadTimestamp=false).
-                    let row = Row {
+                    rows.push(Row {
                         op: Op::Insert,
                         timestamp: Utc::now(),
                         values,
                         change_sequence: None,
                         before_image: None,
-                    };
-                    format::push_row(&mut body, &row, self.settings.rows, info.key.len());
-                    rows_in_file += 1;
-                    if body.len() >= self.settings.load_max_bytes {
+                    });
+                    if approx_bytes >= self.settings.load_max_bytes {
                         let key = format::load_key(
                             &self.settings.layout,
                             &info.schema,
                             &info.table,
                             counter,
-                            "csv",
+                            self.settings.format.extension(),
                         );
+                        let body = encode(&self.settings, info, &rows)?;
                         files.push(
-                            write_file(
-                                &self.aws,
-                                &self.settings,
-                                key,
-                                std::mem::take(&mut body),
-                                rows_in_file,
-                            )
-                            .await?,
+                            write_file(&self.aws, &self.settings, key, body, rows.len()).await?,
                         );
                         counter += 1;
-                        rows_in_file = 0;
+                        rows.clear();
+                        approx_bytes = 0;
                     }
                 }
                 if done {
@@ -344,15 +385,16 @@ impl DmsLocal {
             txn.batch_execute("CLOSE dms_local_load")
                 .await
                 .map_err(pg("close cursor"))?;
-            if rows_in_file > 0 {
+            if !rows.is_empty() {
                 let key = format::load_key(
                     &self.settings.layout,
                     &info.schema,
                     &info.table,
                     counter,
-                    "csv",
+                    self.settings.format.extension(),
                 );
-                files.push(write_file(&self.aws, &self.settings, key, body, rows_in_file).await?);
+                let body = encode(&self.settings, info, &rows)?;
+                files.push(write_file(&self.aws, &self.settings, key, body, rows.len()).await?);
             }
         }
         txn.commit().await.map_err(pg("end full load"))?;
@@ -409,11 +451,9 @@ impl DmsLocal {
             if rows.is_empty() {
                 continue;
             }
-            let key_columns = self
-                .capture
-                .table(&schema, &table)
-                .map(|t| t.key.len())
-                .unwrap_or(0);
+            let Some(info) = self.capture.table(&schema, &table).cloned() else {
+                continue;
+            };
             // Group by date folder (commit date), keeping commit order inside each file.
             let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
             for row in rows {
@@ -444,12 +484,9 @@ impl DmsLocal {
                     &table,
                     commit,
                     written,
-                    "csv",
+                    self.settings.format.extension(),
                 );
-                let mut body = String::new();
-                for row in &group {
-                    format::push_row(&mut body, row, self.settings.rows, key_columns);
-                }
+                let body = encode(&self.settings, &info, &group)?;
                 files.push(self.write(key, body, group.len()).await?);
             }
         }
@@ -459,7 +496,7 @@ impl DmsLocal {
     async fn write(
         &mut self,
         key: String,
-        body: String,
+        body: Vec<u8>,
         rows: usize,
     ) -> Result<WrittenFile, Error> {
         let file = write_file(&self.aws, &self.settings, key, body, rows).await?;
@@ -489,16 +526,37 @@ impl DmsLocal {
     }
 }
 
+/// `rows` of `info` in the endpoint's format: CSV lines, or one Parquet file whose columns are
+/// the table's columns now (rows from before a column was added hold NULL in it).
+fn encode(settings: &Settings, info: &TableInfo, rows: &[Row]) -> Result<Vec<u8>, Error> {
+    match settings.format {
+        DataFormat::Csv => {
+            let mut body = String::new();
+            for row in rows {
+                format::push_row(&mut body, row, settings.rows, info.key.len());
+            }
+            Ok(body.into_bytes())
+        }
+        DataFormat::Parquet => {
+            let columns = parquet::file_columns(info, &settings.columns, settings.rows);
+            parquet::write_file(&columns, rows).map_err(|source| Error::Parquet {
+                table: format!("{}.{}", info.schema, info.table),
+                source,
+            })
+        }
+    }
+}
+
 /// Puts one file and, when configured, sends its S3 notification.
 async fn write_file(
     aws: &AwsClients,
     settings: &Settings,
     key: String,
-    body: String,
+    body: Vec<u8>,
     rows: usize,
 ) -> Result<WrittenFile, Error> {
     let size = body.len();
-    let etag = aws::put_object(&aws.s3, &settings.bucket, &key, body.into_bytes()).await?;
+    let etag = aws::put_object(&aws.s3, &settings.bucket, &key, body).await?;
     if let Some(queue) = &settings.notify_sqs {
         let n = aws::s3_notification(
             &settings.bucket,
@@ -531,6 +589,7 @@ async fn table_info(client: &Client, schema: &str, table: &str) -> Result<TableI
         .map(|r| Column {
             name: r.get(0),
             kind: ValueKind::from_pg_type(r.get::<_, &str>(1)),
+            pg_type: r.get(1),
         })
         .collect();
     let keys = client

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use dms_local::format::RowLayout;
-use dms_local::{parse_table, AwsClients, DmsLocal, Settings};
+use dms_local::{parse_table, AwsClients, DataFormat, DmsLocal, Settings};
 
 /// Full load + CDC from a local PostgreSQL into DMS S3 target files in a (local) bucket.
 #[derive(Parser, Debug)]
@@ -50,6 +50,9 @@ struct Args {
     /// Omit the before-image key columns.
     #[arg(long)]
     no_before_image: bool,
+    /// The endpoint's DataFormat: `csv` or `parquet` (Parquet follows added columns).
+    #[arg(long, default_value = "csv")]
+    format: DataFormat,
 }
 
 #[tokio::main]
@@ -83,7 +86,8 @@ async fn main() -> anyhow::Result<()> {
         events_bus: args.events_bus,
         create_task: args.task_arn.is_none(),
         task_arn: args.task_arn,
-        change_sequence_column: config.columns.change_sequence,
+        format: args.format,
+        columns: config.columns,
         region,
     };
     let mut run = DmsLocal::connect(&args.source, settings, AwsClients::with_config(&sdk))

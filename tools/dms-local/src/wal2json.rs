@@ -27,6 +27,9 @@ pub enum DecodeError {
 #[derive(Deserialize)]
 struct RawColumn {
     name: String,
+    /// The column's type (`include-types`), as `format_type` prints it.
+    #[serde(default, rename = "type")]
+    type_name: Option<String>,
     #[serde(default)]
     value: Option<Box<serde_json::value::RawValue>>,
 }
@@ -61,6 +64,8 @@ pub struct RowChange {
     pub columns: NamedValues,
     /// Old key (D always; U only when the key changed, or with REPLICA IDENTITY FULL).
     pub identity: NamedValues,
+    /// Type of each column named in `columns` or `identity` (`include-types`), in that order.
+    pub types: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,12 +134,19 @@ pub fn decode(message: &str) -> Result<Message, DecodeError> {
         "D" => crate::format::Op::Delete,
         other => return Ok(Message::Ignored(other.to_string())),
     };
+    let types = raw
+        .columns
+        .iter()
+        .chain(&raw.identity)
+        .filter_map(|c| Some((c.name.clone(), c.type_name.clone()?)))
+        .collect();
     Ok(Message::Change(RowChange {
         action: op,
         schema: raw.schema.unwrap_or_default(),
         table: raw.table.unwrap_or_default(),
         columns: named(raw.columns),
         identity: named(raw.identity),
+        types,
     }))
 }
 
@@ -172,6 +184,8 @@ mod tests {
             ]
         );
         assert_eq!(c.identity, vec![("id".into(), Some("1".into()))]);
+        assert_eq!(c.types[3], ("q".into(), "numeric(10,2)".into()));
+        assert_eq!(c.types.len(), 5, "four new values and the old key");
         assert!(matches!(
             decode(r#"{"action":"T","schema":"public","table":"t"}"#),
             Ok(Message::Ignored(_))
