@@ -160,7 +160,15 @@ async fn demo(lambda: bool) -> Result<bool> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_261_124);
-    let format = format_from_env()?;
+    let perturb = fault_from_env()?;
+    let mut format = format_from_env()?;
+    if perturb.is_some() && format == DataFormat::Parquet {
+        // A fault is injected by rewriting a CSV file's lines.
+        if std::env::var("DMSLAKE_DEMO_FORMAT").is_ok_and(|v| !v.is_empty()) {
+            bail!("DMSLAKE_DEMO_FAULT damages CSV files: use it with DMSLAKE_DEMO_FORMAT=csv");
+        }
+        format = DataFormat::Csv;
+    }
     let opts = Options {
         schema: "demo".into(),
         seed,
@@ -168,7 +176,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         rounds: 4,
         transactions_per_round: 50,
         work_dir: work_dir.clone(),
-        perturb: fault_from_env()?,
+        perturb,
         compare_each_round: false,
         local_stack: true,
         add_column: add_column_from_env(format),

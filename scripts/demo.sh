@@ -6,7 +6,8 @@
 # `tables equal to source: K/N` (exit status 1 unless K = N). The stack keeps running.
 #   DMSLAKE_E2E_SEED=n  another workload;  DEMO_LAMBDA=false  skip the Lambda emulator step;
 #   DMSLAKE_DEMO_FAULT=drop|duplicate|swap  damage one file on purpose (the demo then fails);
-#   DMSLAKE_DEMO_ADD_COLUMN=true  add a column mid-stream (not replicated by dms-local yet).
+#   DMSLAKE_DEMO_FORMAT=parquet|csv  the files dms-local writes (default parquet);
+#   DMSLAKE_DEMO_ADD_COLUMN=true|false  add a column mid-stream (default: on with Parquet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
