@@ -50,10 +50,19 @@ pub async fn run(
     let mut continuation: Option<String> = None;
     let mut slowest_page = Duration::ZERO;
     loop {
-        if let Some(deadline) = deadline {
+        // The first page is always read: a deadline nearer than the margin (a short timeout, an
+        // emulator's) must still make progress, so that invoking again with `resume_after`
+        // gets through the prefix.
+        if let Some(deadline) = deadline.filter(|_| out.pages > 0) {
             let margin = MIN_MARGIN.max(slowest_page * 2);
-            if deadline.saturating_duration_since(Instant::now()) < margin {
-                tracing::warn!(resume_after = ?out.resume_after, "stopping backfill before the deadline");
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining < margin {
+                tracing::warn!(
+                    resume_after = ?out.resume_after,
+                    remaining_ms = remaining.as_millis() as u64,
+                    pages = out.pages,
+                    "stopping backfill before the deadline"
+                );
                 return Ok(out);
             }
         }
