@@ -190,6 +190,17 @@ async fn fixture(with_key: bool) -> Fixture {
     }
 }
 
+/// The scheduled merge of every table (`{"action": "merge"}`), 20 s to run.
+async fn merge_all(fx: &Fixture) -> Value {
+    handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await
+    .expect("handle")
+}
+
 async fn watermark(state: &StateStore) -> Option<Watermark> {
     state
         .get::<Watermark>(&watermark_doc("public_order_details"))
@@ -301,13 +312,7 @@ async fn a_live_lock_skips_the_table_and_leaves_the_watermark() {
         )
         .await
         .expect("lock");
-    let out = handle(
-        &fx.deps,
-        json!({"action": "merge"}),
-        Instant::now() + Duration::from_secs(10),
-    )
-    .await
-    .expect("handle");
+    let out = merge_all(&fx).await;
     assert!(
         matches!(out["tables"][0]["status"].as_str(), Some("skipped")),
         "{out}"
@@ -331,13 +336,7 @@ async fn an_expired_lock_is_taken_over_and_the_merge_runs() {
         )
         .await
         .expect("lock");
-    let out = handle(
-        &fx.deps,
-        json!({"action": "merge"}),
-        Instant::now() + Duration::from_secs(10),
-    )
-    .await
-    .expect("handle");
+    let out = merge_all(&fx).await;
     assert_eq!(out["tables"][0]["status"], "merged", "{out}");
     assert!(watermark(&fx.state).await.is_some());
     let lock = fx
@@ -511,13 +510,7 @@ async fn a_watermark_without_columns_adds_nothing_and_then_records_them() {
         )
         .await
         .expect("old watermark");
-    let out = handle(
-        &fx.deps,
-        json!({"action": "merge"}),
-        Instant::now() + Duration::from_secs(20),
-    )
-    .await
-    .expect("handle");
+    let out = merge_all(&fx).await;
     assert_eq!(out["tables"][0]["status"], "merged", "{out}");
     let queries = executed_queries(&fx).await;
     assert!(
