@@ -305,84 +305,73 @@ pub fn write_file(columns: &[FileColumn], rows: &[Row]) -> Result<Vec<u8>, Parqu
         let texts: Vec<Option<String>> = rows.iter().map(|r| column.text(r)).collect();
         let defs: Vec<i16> = texts.iter().map(|t| i16::from(t.is_some())).collect();
         let defs = (!column.required).then_some(defs.as_slice());
-        let present = texts.iter().flatten();
+        let present: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
+        // Each present value converted by `f`; a value it refuses names its column.
+        fn values<T>(
+            column: &FileColumn,
+            present: &[&str],
+            f: impl Fn(&str) -> Option<T>,
+        ) -> Result<Vec<T>, ParquetFormatError> {
+            present
+                .iter()
+                .map(|t| f(t).ok_or_else(|| column.bad(t)))
+                .collect()
+        }
+        let c = column;
         match column.kind {
             ParquetKind::String => {
-                let v: Vec<ByteArray> = present.map(|t| ByteArray::from(t.as_str())).collect();
+                let v = values(c, &present, |t| Some(ByteArray::from(t)))?;
                 out.typed::<ByteArrayType>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Binary => {
-                let v = present
-                    .map(|t| {
-                        hex_bytes(t)
-                            .map(ByteArray::from)
-                            .ok_or_else(|| column.bad(t))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| hex_bytes(t).map(ByteArray::from))?;
                 out.typed::<ByteArrayType>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Boolean => {
-                let v = present
-                    .map(|t| match t.as_str() {
-                        "true" => Ok(true),
-                        "false" => Ok(false),
-                        _ => Err(column.bad(t)),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| match t {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                })?;
                 out.typed::<BoolType>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Int16 | ParquetKind::Int32 => {
-                let v = present
-                    .map(|t| t.parse::<i32>().map_err(|_| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| t.parse::<i32>().ok())?;
                 out.typed::<Int32Type>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Int64 => {
-                let v = present
-                    .map(|t| t.parse::<i64>().map_err(|_| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| t.parse::<i64>().ok())?;
                 out.typed::<Int64Type>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Float => {
-                let v = present
-                    .map(|t| t.parse::<f32>().map_err(|_| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| t.parse::<f32>().ok())?;
                 out.typed::<FloatType>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Double => {
-                let v = present
-                    .map(|t| t.parse::<f64>().map_err(|_| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| t.parse::<f64>().ok())?;
                 out.typed::<DoubleType>().write_batch(&v, defs, None)?;
             }
             ParquetKind::Decimal { precision, scale } => {
                 let len = decimal_length(precision);
-                let v = present
-                    .map(|t| {
-                        decimal_unscaled(t, precision, scale)
-                            .map(|n| FixedLenByteArray::from(n.to_be_bytes()[16 - len..].to_vec()))
-                            .ok_or_else(|| column.bad(t))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, |t| {
+                    let n = decimal_unscaled(t, precision, scale)?;
+                    Some(FixedLenByteArray::from(
+                        n.to_be_bytes()[16 - len..].to_vec(),
+                    ))
+                })?;
                 out.typed::<FixedLenByteArrayType>()
                     .write_batch(&v, defs, None)?;
             }
             ParquetKind::Date => {
-                let v = present
-                    .map(|t| days_since_epoch(t).ok_or_else(|| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, days_since_epoch)?;
                 out.typed::<Int32Type>().write_batch(&v, defs, None)?;
             }
             ParquetKind::TimeMillis => {
-                let v = present
-                    .map(|t| millis_of_day(t).ok_or_else(|| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, millis_of_day)?;
                 out.typed::<Int32Type>().write_batch(&v, defs, None)?;
             }
             ParquetKind::TimestampMicros => {
-                let v = present
-                    .map(|t| micros_since_epoch(t).ok_or_else(|| column.bad(t)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let v = values(c, &present, micros_since_epoch)?;
                 out.typed::<Int64Type>().write_batch(&v, defs, None)?;
             }
         }
