@@ -46,8 +46,9 @@ pub struct WatcherConfig {
     pub event_bus: String,
     /// `DMSLAKE_DATA_BUCKET`: the bucket DMS writes to (freshness check); optional.
     pub data_bucket: Option<String>,
-    /// The endpoint's `BucketFolder` (from the common layout settings).
-    pub bucket_folder: String,
+    /// Where DMS writes (`BucketFolder`, date partitioning, `CdcPath`: the common layout
+    /// settings); bounds the freshness check's listing.
+    pub layout: LayoutConfig,
     /// `DMSLAKE_STATE_BUCKET` / `DMSLAKE_STATE_PREFIX`.
     pub state: StateLocation,
 }
@@ -150,7 +151,7 @@ impl WatcherConfig {
             },
             event_bus,
             data_bucket,
-            bucket_folder: layout.bucket_folder,
+            layout,
             state: StateLocation::new(state_bucket, &state_prefix),
         })
     }
