@@ -246,11 +246,16 @@ fn trim_slashes(value: &str) -> String {
     value.trim().trim_matches('/').to_string()
 }
 
-fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
+/// The words every `DMSLAKE_*` boolean accepts (any case, surrounding blanks ignored).
+pub const BOOL_ALLOWED: &str = "true or false (also yes/no, 1/0; empty means false)";
+
+/// Parses a `DMSLAKE_*` boolean: `true`/`yes`/`1` or `false`/`no`/`0`/empty, in any case.
+/// Every binary parses its booleans here, so they all accept the same words.
+pub fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" | "" => Ok(false),
-        _ => Err(ConfigError::new(variable, value, "true or false")),
+        _ => Err(ConfigError::new(variable, value, BOOL_ALLOWED)),
     }
 }
 
@@ -408,6 +413,33 @@ mod tests {
         assert_eq!(cfg.layout.cdc_path.as_deref(), Some("changes"));
         assert_eq!(cfg.raw_database, "raw_db");
         assert_eq!(cfg.curated_database, "cur_db");
+    }
+
+    #[test]
+    fn booleans_accept_the_same_words_in_any_case() {
+        let cases: &[(&str, Option<bool>)] = &[
+            ("true", Some(true)),
+            (" TRUE ", Some(true)),
+            ("Yes", Some(true)),
+            ("1", Some(true)),
+            ("false", Some(false)),
+            ("No", Some(false)),
+            ("0", Some(false)),
+            ("", Some(false)),
+            ("maybe", None),
+            ("on", None),
+            ("2", None),
+        ];
+        for (value, want) in cases {
+            match (parse_bool("DMSLAKE_X", value), want) {
+                (Ok(got), Some(want)) => assert_eq!(got, *want, "{value:?}"),
+                (Err(err), None) => {
+                    assert_eq!(err.variable, "DMSLAKE_X");
+                    assert!(err.to_string().contains(BOOL_ALLOWED), "{err}");
+                }
+                (got, want) => panic!("{value:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

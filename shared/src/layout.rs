@@ -20,6 +20,8 @@
 //! folder markers, `CDC_TXN-*` transaction files (PreserveTransactions), other extensions,
 //! keys outside `BucketFolder`, empty/`.`/`..` segments, control characters, impossible dates.
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
 use crate::config::{DatePart, DatePartitionDelimiter, DatePartitionSequence, LayoutConfig};
 
 /// Full-load (`LOADnnnnnnnn`) or change-data-capture (timestamp-named) file.
@@ -464,6 +466,84 @@ fn date_pattern(sequence: DatePartitionSequence, delimiter: DatePartitionDelimit
         })
         .collect::<Vec<_>>()
         .join(delimiter.separator())
+}
+
+/// The date folder DMS writes for a commit at `at` (CHAP_Target.S3.md, "Using date-based
+/// folder partitioning": `DatePartitionSequence` orders the parts, `DatePartitionDelimiter`
+/// separates them): `2024/06/12`, `2024-06-12-07`, `202406`, `12062024`, ... The inverse of
+/// the date-folder reading in [`classify`].
+pub fn date_folder(
+    sequence: DatePartitionSequence,
+    delimiter: DatePartitionDelimiter,
+    at: DateTime<Utc>,
+) -> String {
+    sequence
+        .parts()
+        .iter()
+        .map(|part| match part {
+            DatePart::Year => format!("{:04}", at.year()),
+            DatePart::Month => format!("{:02}", at.month()),
+            DatePart::Day => format!("{:02}", at.day()),
+            DatePart::Hour => format!("{:02}", at.hour()),
+        })
+        .collect::<Vec<_>>()
+        .join(delimiter.separator())
+}
+
+/// The leading part of a CDC file name DMS writes at `at` (`20240612-103647`, then fractional
+/// seconds and the extension): CDC files are named by time (CHAP_Target.S3.md).
+pub fn cdc_name_prefix(at: DateTime<Utc>) -> String {
+    at.format("%Y%m%d-%H%M%S").to_string()
+}
+
+/// How far before the requested time a bounded listing starts. Date folders follow the
+/// *commit* date of the changes, optionally shifted by `DatePartitionTimezone` (at most 12 h
+/// behind UTC), and a file is written some time after its changes were committed; CDC file
+/// names are taken as UTC write times. One day covers the time zone plus up to 12 h between a
+/// commit and its file.
+pub fn listing_slack() -> chrono::Duration {
+    chrono::Duration::days(1)
+}
+
+/// Where a listing of one table (`table_prefix` = `[BucketFolder/]schema/table/`, see
+/// [`DmsObject::table_prefix`]) can start (S3 `ListObjectsV2` `StartAfter`, exclusive) so that
+/// it still returns every file written at or after `written_since`: the keys it skips are
+/// older. `None` when the layout's key order does not follow time and the table must be
+/// listed whole:
+///
+/// - date partitioning with a year-first sequence (`YYYYMMDD`, `YYYYMMDDHH`, `YYYYMM`), any
+///   delimiter: parts have fixed widths, so date folders sort as their dates. Start after
+///   `<table_prefix><date folder of written_since - slack>`: that text is a strict prefix of
+///   every key in that folder, so the folder itself is listed, and every later one.
+/// - no date partitioning and no `CdcPath`: CDC files lie in the table folder named
+///   `YYYYMMDD-HHMMSS...`; start after `<table_prefix><name prefix of written_since - slack>`.
+/// - `MMYYYYDD` / `DDMMYYYY` (key order is not date order) and `CdcPath` (CDC files lie
+///   outside the table folder): `None`.
+///
+/// Full-load files directly in the table folder (`LOAD...`, `SEGMENTn_LOAD...`) sort after
+/// every digit-named folder or file, so they are always listed: a running full load shows as
+/// activity. Their number is bounded by the table's size, not by the length of the CDC
+/// history. (A parallel-load partition folder whose name sorts before the start is skipped.)
+pub fn listing_start_after(
+    layout: &LayoutConfig,
+    table_prefix: &str,
+    written_since: DateTime<Utc>,
+) -> Option<String> {
+    if layout.cdc_path.is_some() {
+        return None;
+    }
+    let from = written_since - listing_slack();
+    if !layout.date_partition_enabled {
+        return Some(format!("{table_prefix}{}", cdc_name_prefix(from)));
+    }
+    let sequence = layout.date_partition_sequence;
+    if sequence.parts().first() != Some(&DatePart::Year) {
+        return None;
+    }
+    Some(format!(
+        "{table_prefix}{}",
+        date_folder(sequence, layout.date_partition_delimiter, from)
+    ))
 }
 
 type DateValues = Vec<(DatePart, String)>;
@@ -1041,6 +1121,209 @@ mod tests {
         assert_eq!(obj.partition_values(&cfg), ["0000", "00", "00", "00"]);
         let obj = data("dms/public/orders/2024061207/LOAD0000000B.parquet", &cfg);
         assert_eq!(obj.partition_values(&cfg), ["2024", "06", "12", "07"]);
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    const SEQUENCES: [DatePartitionSequence; 5] = [
+        DatePartitionSequence::Yyyymmdd,
+        DatePartitionSequence::Yyyymmddhh,
+        DatePartitionSequence::Yyyymm,
+        DatePartitionSequence::Mmyyyydd,
+        DatePartitionSequence::Ddmmyyyy,
+    ];
+    const DELIMITERS: [DatePartitionDelimiter; 4] = [
+        DatePartitionDelimiter::Slash,
+        DatePartitionDelimiter::Underscore,
+        DatePartitionDelimiter::Dash,
+        DatePartitionDelimiter::None,
+    ];
+
+    #[test]
+    fn date_folders_are_written_for_every_sequence_and_delimiter() {
+        use DatePartitionDelimiter as D;
+        use DatePartitionSequence as S;
+        let at = utc("2024-06-02T07:05:09Z");
+        #[rustfmt::skip]
+        let cases: &[(S, D, &str)] = &[
+            (S::Yyyymmdd, D::Slash, "2024/06/02"),
+            (S::Yyyymmdd, D::Underscore, "2024_06_02"),
+            (S::Yyyymmdd, D::Dash, "2024-06-02"),
+            (S::Yyyymmdd, D::None, "20240602"),
+            (S::Yyyymmddhh, D::Slash, "2024/06/02/07"),
+            (S::Yyyymmddhh, D::Underscore, "2024_06_02_07"),
+            (S::Yyyymmddhh, D::Dash, "2024-06-02-07"),
+            (S::Yyyymmddhh, D::None, "2024060207"),
+            (S::Yyyymm, D::Slash, "2024/06"),
+            (S::Yyyymm, D::Underscore, "2024_06"),
+            (S::Yyyymm, D::Dash, "2024-06"),
+            (S::Yyyymm, D::None, "202406"),
+            (S::Mmyyyydd, D::Slash, "06/2024/02"),
+            (S::Mmyyyydd, D::Underscore, "06_2024_02"),
+            (S::Mmyyyydd, D::Dash, "06-2024-02"),
+            (S::Mmyyyydd, D::None, "06202402"),
+            (S::Ddmmyyyy, D::Slash, "02/06/2024"),
+            (S::Ddmmyyyy, D::Underscore, "02_06_2024"),
+            (S::Ddmmyyyy, D::Dash, "02-06-2024"),
+            (S::Ddmmyyyy, D::None, "02062024"),
+        ];
+        assert_eq!(cases.len(), SEQUENCES.len() * DELIMITERS.len());
+        for (seq, delim, want) in cases {
+            assert_eq!(date_folder(*seq, *delim, at), *want, "{seq} {delim}");
+        }
+        assert_eq!(cdc_name_prefix(at), "20240602-070509");
+    }
+
+    #[test]
+    fn a_key_built_from_a_date_folder_classifies_as_that_date() {
+        let dates = [
+            "2024-06-02T07:05:09Z",
+            "2024-02-29T23:59:59Z",
+            "2023-12-31T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2026-11-24T19:58:28.123Z",
+        ];
+        for seq in SEQUENCES {
+            for delim in DELIMITERS {
+                let cfg = dated("lake/dms", seq, delim);
+                for text in dates {
+                    let at = utc(text);
+                    let folder = date_folder(seq, delim, at);
+                    let name = format!("{}680.csv", cdc_name_prefix(at));
+                    let key = format!("lake/dms/public/orders/{folder}/{name}");
+                    let o = data(&key, &cfg);
+                    assert_eq!(o.kind, DataKind::Cdc, "{key}");
+                    let want: Vec<(DatePart, String)> = partition_columns(&cfg)
+                        .into_iter()
+                        .map(|part| {
+                            let v = match part {
+                                DatePart::Year => format!("{:04}", at.year()),
+                                DatePart::Month => format!("{:02}", at.month()),
+                                DatePart::Day => format!("{:02}", at.day()),
+                                DatePart::Hour => format!("{:02}", at.hour()),
+                            };
+                            (part, v)
+                        })
+                        .collect();
+                    assert_eq!(o.partition, want, "{key}");
+                    assert_eq!(o.folder_prefix, format!("lake/dms/public/orders/{folder}/"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn listing_starts_one_slack_before_the_time_where_key_order_follows_time() {
+        use DatePartitionDelimiter as D;
+        use DatePartitionSequence as S;
+        let since = utc("2024-06-02T07:05:09Z");
+        let table = "dms/public/orders/";
+        let plain = layout("dms");
+        let cdc_path = LayoutConfig {
+            cdc_path: Some("changes".into()),
+            ..layout("dms")
+        };
+        let cdc_path_dated = LayoutConfig {
+            cdc_path: Some("changes".into()),
+            ..dated("dms", S::Yyyymmdd, D::Slash)
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(LayoutConfig, Option<&str>)> = vec![
+            (plain, Some("dms/public/orders/20240601-070509")),
+            (dated("dms", S::Yyyymmdd, D::Slash), Some("dms/public/orders/2024/06/01")),
+            (dated("dms", S::Yyyymmdd, D::None), Some("dms/public/orders/20240601")),
+            (dated("dms", S::Yyyymmddhh, D::Dash), Some("dms/public/orders/2024-06-01-07")),
+            (dated("dms", S::Yyyymmddhh, D::Slash), Some("dms/public/orders/2024/06/01/07")),
+            (dated("dms", S::Yyyymm, D::Underscore), Some("dms/public/orders/2024_06")),
+            (dated("dms", S::Yyyymm, D::None), Some("dms/public/orders/202406")),
+            (dated("dms", S::Mmyyyydd, D::Slash), None),
+            (dated("dms", S::Ddmmyyyy, D::Dash), None),
+            (cdc_path, None),
+            (cdc_path_dated, None),
+        ];
+        for (cfg, want) in cases {
+            assert_eq!(
+                listing_start_after(&cfg, table, since).as_deref(),
+                want,
+                "{cfg:?}"
+            );
+        }
+    }
+
+    /// The bound is sound: every file of a time at or after `since - slack` sorts after the
+    /// start (so it is listed), and full-load files in the table folder too; files from date
+    /// folders before that time's folder sort before it (so they are skipped).
+    #[test]
+    fn a_bounded_listing_skips_only_older_files() {
+        let since = utc("2024-03-01T00:30:00Z");
+        let from = since - listing_slack();
+        let table = "dms/public/orders/";
+        let mut layouts = vec![layout("dms")];
+        for seq in [
+            DatePartitionSequence::Yyyymmdd,
+            DatePartitionSequence::Yyyymmddhh,
+            DatePartitionSequence::Yyyymm,
+        ] {
+            for delim in DELIMITERS {
+                layouts.push(dated("dms", seq, delim));
+            }
+        }
+        for cfg in layouts {
+            let start = listing_start_after(&cfg, table, since).expect("bounded layout");
+            let (mut listed, mut skipped) = (0, 0);
+            // Every 7 minutes over 80 days around `since`.
+            for step in -(80 * 24 * 60 / 7)..(2 * 24 * 60 / 7) {
+                let at = since + chrono::Duration::minutes(7 * step);
+                let name = format!("{}680.parquet", cdc_name_prefix(at));
+                let key = if cfg.date_partition_enabled {
+                    let folder = date_folder(
+                        cfg.date_partition_sequence,
+                        cfg.date_partition_delimiter,
+                        at,
+                    );
+                    format!("{table}{folder}/{name}")
+                } else {
+                    format!("{table}{name}")
+                };
+                assert!(classify(&key, &cfg).data().is_some(), "{key}");
+                if at >= from {
+                    assert!(
+                        key > start,
+                        "{key} written at {at} must be listed after {start}"
+                    );
+                    listed += 1;
+                } else if key < start {
+                    skipped += 1;
+                } else {
+                    // Listed though older than the bound: only the rest of the bound's own
+                    // date folder may be.
+                    let folder = date_folder(
+                        cfg.date_partition_sequence,
+                        cfg.date_partition_delimiter,
+                        from,
+                    );
+                    assert!(
+                        key.starts_with(&format!("{table}{folder}")),
+                        "{key} vs {start}"
+                    );
+                }
+            }
+            assert!(
+                listed > 0 && skipped > listed,
+                "{cfg:?}: {listed} listed, {skipped} skipped"
+            );
+            for load in [
+                "LOAD00000001.csv",
+                "SEGMENT1_LOAD0000000A.csv",
+                "p1/LOAD00000002.csv",
+            ] {
+                assert!(format!("{table}{load}") > start, "{load} must be listed");
+            }
+        }
     }
 
     mod fuzz {

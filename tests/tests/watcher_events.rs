@@ -4,11 +4,15 @@
 //! topic, baseline requests from an SQS queue targeted by a rule on a private event bus,
 //! task status from DMS, history from the state bucket.
 
-use dms_task_watcher::adapters::CompactionRequested;
+use chrono::{DateTime, Utc};
+use dms_task_watcher::adapters::{activity_since, ActivityScan, CompactionRequested};
 use dms_task_watcher::config::{Policy, WatcherConfig};
+use dms_task_watcher::decide::Activity;
 use dms_task_watcher::handler::{self, Deps, Done, Outcome};
 use dms_task_watcher::state::{self, TaskRecord};
+use dmslake::config::{DatePartitionDelimiter, DatePartitionSequence, LayoutConfig};
 use dmslake::dms_events::{parse_event, DmsEventKind, ResourceKind};
+use dmslake::layout::{cdc_name_prefix, date_folder};
 use dmslake::state::{StateLocation, StateStore};
 use dmslake_tests::{clients, new_bucket, repo_dir, sdk_config_with_attempts, unique_name};
 use serde_json::{json, Value};
@@ -300,7 +304,10 @@ async fn fixture(policy: Policy, migration: &str) -> Fixture {
         policy,
         event_bus: bus,
         data_bucket: None,
-        bucket_folder: "dms".into(),
+        layout: LayoutConfig {
+            bucket_folder: "dms".into(),
+            ..LayoutConfig::default()
+        },
         state: location.clone(),
     };
     Fixture {
@@ -721,14 +728,9 @@ async fn a_running_task_without_new_files_is_flagged_once() {
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].0.contains("writing no files"), "{}", alerts[0].0);
 
-    // A new file ends the quiet period.
-    dmslake_tests::put_object(
-        &c.s3,
-        &data,
-        "dms/public/orders/20261120-000000001.csv",
-        b"I,1\n".to_vec(),
-    )
-    .await;
+    // A new file (DMS names CDC files by the time it writes them) ends the quiet period.
+    let name = format!("dms/public/orders/{}001.csv", cdc_name_prefix(Utc::now()));
+    dmslake_tests::put_object(&c.s3, &data, &name, b"I,1\n".to_vec()).await;
     let third = fx.invoke(sample("watcher-health-check.json")).await;
     assert_eq!(third.reports()[0].alerts(), 0);
     assert_eq!(fx.record().await.stale_alerted_at, None);
@@ -961,4 +963,237 @@ async fn the_health_check_requests_the_baseline_exactly_once_when_a_full_load_fi
     assert_eq!(baselines.len(), 1, "{baselines:?}");
     assert_eq!(baselines[0].tables, vec!["public.orders".to_string()]);
     assert!(fx.alerts().await.is_empty());
+}
+
+/// Date-partitioned layout of the freshness tests (`YYYYMMDD`, `SLASH`, under `dms/`).
+fn dated_layout() -> LayoutConfig {
+    LayoutConfig {
+        bucket_folder: "dms".into(),
+        date_partition_enabled: true,
+        date_partition_sequence: DatePartitionSequence::Yyyymmdd,
+        date_partition_delimiter: DatePartitionDelimiter::Slash,
+        cdc_path: None,
+    }
+}
+
+/// Writes `keys` (16 at a time).
+async fn put_many(s3: &aws_sdk_s3::Client, bucket: &str, keys: Vec<String>) {
+    for chunk in keys.chunks(16) {
+        let mut set = tokio::task::JoinSet::new();
+        for key in chunk {
+            let (s3, bucket, key) = (s3.clone(), bucket.to_string(), key.clone());
+            set.spawn(async move {
+                dmslake_tests::put_object(&s3, &bucket, &key, b"I,1\n".to_vec()).await
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            done.expect("upload task");
+        }
+    }
+}
+
+/// Tables of the seeded lake, in key order; each holds two full-load files in its folder.
+const LAKE_TABLES: [&str; 3] = ["public/customers", "public/orders", "sales/products"];
+
+/// A lake with a long CDC history under [`dated_layout`]: every table has 12 date folders a
+/// month apart in the past year, 10 CDC files each, plus two LOAD files. Returns every key.
+fn old_history(now: DateTime<Utc>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for table in LAKE_TABLES {
+        for month in 1..=12 {
+            let day = now - chrono::Duration::days(30 * month + 2);
+            let folder = date_folder(
+                DatePartitionSequence::Yyyymmdd,
+                DatePartitionDelimiter::Slash,
+                day,
+            );
+            for file in 0..10 {
+                let at = day + chrono::Duration::minutes(file);
+                keys.push(format!(
+                    "dms/{table}/{folder}/{}{file:03}.csv",
+                    cdc_name_prefix(at)
+                ));
+            }
+        }
+        keys.push(format!("dms/{table}/LOAD00000001.csv"));
+        keys.push(format!("dms/{table}/LOAD00000002.csv"));
+    }
+    keys
+}
+
+/// S3 reports LastModified in whole seconds: waits past the next second boundary so that
+/// objects written before and after compare strictly.
+async fn next_second() {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+}
+
+async fn scan(bucket: &str, layout: &LayoutConfig, cutoff: DateTime<Utc>) -> ActivityScan {
+    let c = clients().await;
+    activity_since(&c.s3, bucket, layout, cutoff)
+        .await
+        .expect("freshness listing")
+}
+
+#[tokio::test]
+async fn the_freshness_check_finds_a_recent_file_without_listing_the_history() {
+    let c = clients().await;
+    let data = new_bucket(&c, "watcher-fresh").await;
+    let layout = dated_layout();
+    let history = old_history(Utc::now());
+    let total = history.len() + 1;
+    put_many(&c.s3, &data, history).await;
+    next_second().await;
+    // Every object so far is older than the cutoff (moto stamps the upload time).
+    let cutoff = Utc::now();
+    next_second().await;
+    let now = Utc::now();
+    let recent = format!(
+        "dms/public/orders/{}/{}123.csv",
+        date_folder(
+            DatePartitionSequence::Yyyymmdd,
+            DatePartitionDelimiter::Slash,
+            now
+        ),
+        cdc_name_prefix(now)
+    );
+    dmslake_tests::put_object(&c.s3, &data, &recent, b"I,1\n".to_vec()).await;
+
+    let found = scan(&data, &layout, cutoff).await;
+    let Activity::Recent { at } = found.activity else {
+        panic!("recent file not found: {found:?}");
+    };
+    assert!(at >= cutoff, "{at} < {cutoff}");
+    assert!(found.bounded);
+    // public/customers from its bound (its two LOAD files), then public/orders from its bound
+    // (the recent file first: digits sort before LOAD); sales/products is never listed.
+    assert_eq!(found.keys_examined, 3, "{found:?} of {total} keys");
+    assert!(found.list_calls <= 5, "{found:?}");
+
+    // With CdcPath the key order does not follow time: the same question is answered by a
+    // full listing in key order, which reads public/customers and public/orders' history up
+    // to the recent file and stops there (sales/products is never read).
+    let unbounded = LayoutConfig {
+        cdc_path: Some("changes".into()),
+        ..dated_layout()
+    };
+    let full = scan(&data, &unbounded, cutoff).await;
+    assert!(!full.bounded);
+    assert!(matches!(full.activity, Activity::Recent { .. }), "{full:?}");
+    assert_eq!(full.keys_examined, 122 + 121, "{full:?} of {total} keys");
+}
+
+#[tokio::test]
+async fn the_freshness_check_of_a_quiet_lake_reports_the_newest_file_it_listed() {
+    let c = clients().await;
+    let data = new_bucket(&c, "watcher-quiet").await;
+    let layout = dated_layout();
+    let now = Utc::now();
+    let history = old_history(now);
+    let total = history.len();
+    put_many(&c.s3, &data, history).await;
+    // Written before the cutoff, but into today's folder: within the listing's bound.
+    let today = date_folder(
+        DatePartitionSequence::Yyyymmdd,
+        DatePartitionDelimiter::Slash,
+        now,
+    );
+    let last = format!("dms/sales/products/{today}/{}000.csv", cdc_name_prefix(now));
+    dmslake_tests::put_object(&c.s3, &data, &last, b"I,1\n".to_vec()).await;
+    let written =
+        c.s3.head_object()
+            .bucket(&data)
+            .key(&last)
+            .send()
+            .await
+            .expect("head")
+            .last_modified()
+            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+            .expect("last modified");
+    next_second().await;
+    let cutoff = Utc::now();
+
+    let quiet = scan(&data, &layout, cutoff).await;
+    assert_eq!(
+        quiet.activity,
+        Activity::Quiet {
+            newest: Some(written),
+            listed_since: Some(cutoff - dmslake::layout::listing_slack()),
+        },
+        "{quiet:?}"
+    );
+    // Each table's LOAD files and today's file: none of the dated history.
+    assert_eq!(quiet.keys_examined, 7, "{quiet:?} of {total} keys");
+}
+
+#[tokio::test]
+async fn a_running_task_whose_lake_went_quiet_is_alerted_with_its_newest_file() {
+    let mut fx = fixture(
+        Policy {
+            stale_after: chrono::Duration::seconds(2),
+            ..Policy::default()
+        },
+        "cdc",
+    )
+    .await;
+    let c = clients().await;
+    let data = new_bucket(&c, "watcher-stale").await;
+    fx.config.data_bucket = Some(data.clone());
+    fx.config.layout = dated_layout();
+    fx.start_in_dms().await;
+    let mut record = TaskRecord::new(&fx.task_arn);
+    record.push_transition(
+        Utc::now() - chrono::Duration::hours(2),
+        "running",
+        "event",
+        None,
+    );
+    fx.store
+        .put(&state::record_name(&fx.task_arn), &record)
+        .await
+        .expect("seed record");
+    let now = Utc::now();
+    put_many(&c.s3, &data, old_history(now)).await;
+    let today = date_folder(
+        DatePartitionSequence::Yyyymmdd,
+        DatePartitionDelimiter::Slash,
+        now,
+    );
+    let last = format!("dms/public/orders/{today}/{}000.csv", cdc_name_prefix(now));
+    dmslake_tests::put_object(&c.s3, &data, &last, b"I,1\n".to_vec()).await;
+    // Quiet for longer than stale_after (2 s).
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+
+    let first = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(first.reports()[0].alerts(), 1, "{first:?}");
+    let alerts = fx.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].0.contains("writing no files"), "{}", alerts[0].0);
+    let newest_line = alerts[0]
+        .1
+        .lines()
+        .find(|l| l.starts_with("Newest file: "))
+        .unwrap_or_default()
+        .to_string();
+    let newest = DateTime::parse_from_rfc3339(newest_line.trim_start_matches("Newest file: "))
+        .unwrap_or_else(|e| panic!("{newest_line:?}: {e}"));
+    assert!(
+        (newest.with_timezone(&Utc) - now).num_seconds().abs() <= 2,
+        "{newest_line} vs {now}"
+    );
+
+    // A file DMS writes now ends the quiet period.
+    let now = Utc::now();
+    let fresh = format!(
+        "dms/sales/products/{}/{}000.csv",
+        date_folder(
+            DatePartitionSequence::Yyyymmdd,
+            DatePartitionDelimiter::Slash,
+            now
+        ),
+        cdc_name_prefix(now)
+    );
+    dmslake_tests::put_object(&c.s3, &data, &fresh, b"I,1\n".to_vec()).await;
+    let second = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(second.reports()[0].alerts(), 0, "{second:?}");
+    assert_eq!(fx.record().await.stale_alerted_at, None);
 }

@@ -1,6 +1,6 @@
 //! The watcher's configuration, read once at cold start from the `DMSLAKE_*` environment.
 
-use dmslake::config::{ConfigError, LayoutConfig};
+use dmslake::config::{parse_bool, ConfigError, LayoutConfig};
 use dmslake::dms_events::ResourceKind;
 use dmslake::state::StateLocation;
 
@@ -46,8 +46,9 @@ pub struct WatcherConfig {
     pub event_bus: String,
     /// `DMSLAKE_DATA_BUCKET`: the bucket DMS writes to (freshness check); optional.
     pub data_bucket: Option<String>,
-    /// The endpoint's `BucketFolder` (from the common layout settings).
-    pub bucket_folder: String,
+    /// Where DMS writes (`BucketFolder`, date partitioning, `CdcPath`: the common layout
+    /// settings); bounds the freshness check's listing.
+    pub layout: LayoutConfig,
     /// `DMSLAKE_STATE_BUCKET` / `DMSLAKE_STATE_PREFIX`.
     pub state: StateLocation,
 }
@@ -101,11 +102,9 @@ impl WatcherConfig {
                 "an SNS topic ARN",
             ));
         }
-        let auto_resume = match get("DMSLAKE_AUTO_RESUME").map(|v| v.trim().to_ascii_lowercase()) {
+        let auto_resume = match get("DMSLAKE_AUTO_RESUME") {
             None => false,
-            Some(v) if v.is_empty() || v == "false" => false,
-            Some(v) if v == "true" => true,
-            Some(v) => return Err(ConfigError::new("DMSLAKE_AUTO_RESUME", &v, "true or false")),
+            Some(v) => parse_bool("DMSLAKE_AUTO_RESUME", &v)?,
         };
         let number = |var: &str, default: i64, min: i64| -> Result<i64, ConfigError> {
             match get(var) {
@@ -152,7 +151,7 @@ impl WatcherConfig {
             },
             event_bus,
             data_bucket,
-            bucket_folder: layout.bucket_folder,
+            layout,
             state: StateLocation::new(state_bucket, &state_prefix),
         })
     }
@@ -186,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn auto_resume_accepts_the_shared_boolean_words() {
+        for (value, want) in [
+            ("true", true),
+            ("YES", true),
+            ("1", true),
+            ("no", false),
+            ("0", false),
+            ("", false),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("DMSLAKE_AUTO_RESUME", value));
+            let cfg = WatcherConfig::from_lookup(&lookup(&pairs)).expect(value);
+            assert_eq!(cfg.policy.auto_resume, want, "{value:?}");
+        }
+    }
+
+    #[test]
     fn invalid_values_name_the_variable() {
         let cases: &[(&str, &str)] = &[
             (
@@ -193,7 +209,7 @@ mod tests {
                 "arn:aws:dms:us-east-1:1:endpoint:E",
             ),
             ("DMSLAKE_WATCHED_TASKS", ""),
-            ("DMSLAKE_AUTO_RESUME", "yes"),
+            ("DMSLAKE_AUTO_RESUME", "maybe"),
             ("DMSLAKE_RESTART_LIMIT", "-1"),
             ("DMSLAKE_RESTART_WINDOW_MINUTES", "0"),
             ("DMSLAKE_STALE_AFTER_MINUTES", "soon"),

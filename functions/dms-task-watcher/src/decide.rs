@@ -78,14 +78,29 @@ impl Observation {
     }
 }
 
+/// What the freshness check found under the data bucket: the answer to "was any data file
+/// written since `now - stale_after`?".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "files")]
+pub enum Activity {
+    /// A data file was written at `at`, at or after the cutoff: the task is writing.
+    Recent { at: DateTime<Utc> },
+    /// No data file was written since the cutoff. `newest`: the newest data file's time, when
+    /// known. `listed_since`: files older than this were not listed (a bounded listing), so
+    /// with `newest: None` there is none since that time; `None`: everything was listed.
+    Quiet {
+        newest: Option<DateTime<Utc>>,
+        listed_since: Option<DateTime<Utc>>,
+    },
+}
+
 /// Everything a decision looks at besides the record and the policy.
 #[derive(Clone, Debug, Default)]
 pub struct DecisionInput<'a> {
     pub observation: Option<Observation>,
     pub snapshot: Option<&'a TaskSnapshot>,
-    /// Newest data file time under the data bucket + folder: `None` = not checked,
-    /// `Some(None)` = checked, no file at all.
-    pub newest_file: Option<Option<DateTime<Utc>>>,
+    /// The freshness check's finding; `None` = not checked.
+    pub files: Option<Activity>,
     pub now: DateTime<Utc>,
 }
 
@@ -272,8 +287,8 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
         }
     }
 
-    if let (Some(newest), Some(snap)) = (input.newest_file, input.snapshot) {
-        if let Some(alert) = freshness(snap, newest, &mut rec, policy, now) {
+    if let (Some(files), Some(snap)) = (&input.files, input.snapshot) {
+        if let Some(alert) = freshness(snap, files, &mut rec, policy, now) {
             actions.push(Action::Alert { alert });
         }
     }
@@ -537,7 +552,7 @@ pub fn failure_alert(f: &FailureFacts<'_>) -> Alert {
 /// The "no new files" check for a running task: alerts once per quiet period.
 fn freshness(
     snap: &TaskSnapshot,
-    newest: Option<DateTime<Utc>>,
+    files: &Activity,
     rec: &mut TaskRecord,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -545,7 +560,20 @@ fn freshness(
     if snap.status != "running" {
         return None;
     }
-    let last_activity = match (newest, rec.running_since()) {
+    let (newest, listed_since) = match files {
+        Activity::Recent { .. } => {
+            rec.stale_alerted_at = None;
+            return None;
+        }
+        Activity::Quiet {
+            newest,
+            listed_since,
+        } => (*newest, *listed_since),
+    };
+    // Quiet since the newest file, or at least since the listing's bound when the newest is
+    // older than that; never since before the task (re)started running.
+    let quiet_from = newest.or(listed_since);
+    let last_activity = match (quiet_from, rec.running_since()) {
         (Some(a), Some(b)) => a.max(b),
         (a, b) => a.or(b)?,
     };
@@ -558,10 +586,23 @@ fn freshness(
     }
     rec.stale_alerted_at = Some(now);
     let minutes = (now - last_activity).num_minutes();
+    let at_least = if newest.is_none() && listed_since.is_some() {
+        "at least "
+    } else {
+        ""
+    };
     let name = if snap.identifier.is_empty() {
         arn_resource_id(&snap.arn)
     } else {
         &snap.identifier
+    };
+    let newest_text = match (newest, listed_since) {
+        (Some(t), _) => t.to_rfc3339(),
+        (None, Some(since)) => format!(
+            "none written since {} (older files are not listed)",
+            since.to_rfc3339()
+        ),
+        (None, None) => "none".to_string(),
     };
     Some(Alert {
         subject: format!("dmslake: DMS task {name} running but writing no files")
@@ -569,12 +610,9 @@ fn freshness(
             .take(100)
             .collect(),
         message: [
-            format!("DMS replication task {name} is running but has written no new file for {minutes} minutes (limit {}).", policy.stale_after.num_minutes()),
+            format!("DMS replication task {name} is running but has written no new file for {at_least}{minutes} minutes (limit {}).", policy.stale_after.num_minutes()),
             format!("Task ARN: {}", snap.arn),
-            format!(
-                "Newest file: {}",
-                newest.map(|t| t.to_rfc3339()).unwrap_or_else(|| "none".into())
-            ),
+            format!("Newest file: {newest_text}"),
             format!("Console: {}", console_link(&snap.arn, &snap.identifier)),
             "Check the source's replication slot / log position and the task's CDCLatencySource and CDCIncomingChanges metrics.".to_string(),
         ]
@@ -634,7 +672,7 @@ mod tests {
             &DecisionInput {
                 observation: obs,
                 snapshot: s,
-                newest_file: None,
+                files: None,
                 now,
             },
             rec,
@@ -821,27 +859,147 @@ mod tests {
         assert_eq!(drift(&snap("stopped"), &rec), Some(Trigger::Stopped));
     }
 
+    fn quiet(newest: Option<DateTime<Utc>>) -> Activity {
+        Activity::Quiet {
+            newest,
+            listed_since: None,
+        }
+    }
+
+    fn alert_of(d: &Decision) -> &Alert {
+        d.actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Alert { alert } => Some(alert),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no alert in {:?}", d.actions))
+    }
+
     #[test]
     fn a_quiet_running_task_is_flagged_once_per_quiet_period() {
         let p = policy(false);
         let s = snap("running");
         let mut rec = TaskRecord::new(ARN);
         rec.push_transition(t(0), "running", "event", None);
-        let input = |newest, now| DecisionInput {
+        let input = |files, now| DecisionInput {
             observation: None,
             snapshot: Some(&s),
-            newest_file: Some(newest),
+            files: Some(files),
             now,
         };
-        let d = decide(&input(Some(t(10)), t(35)), &rec, &p);
+        let d = decide(&input(quiet(Some(t(10))), t(35)), &rec, &p);
         assert!(d.actions.is_empty());
-        let d = decide(&input(Some(t(10)), t(45)), &d.record, &p);
+        let d = decide(&input(quiet(Some(t(10))), t(45)), &d.record, &p);
         assert_eq!(kinds(&d), ["alert"]);
-        let d = decide(&input(Some(t(10)), t(50)), &d.record, &p);
+        let alert = alert_of(&d);
+        assert!(
+            alert.message.contains("for 35 minutes (limit 30)"),
+            "{}",
+            alert.message
+        );
+        assert!(
+            alert
+                .message
+                .contains("Newest file: 2026-11-20T00:10:00+00:00"),
+            "{}",
+            alert.message
+        );
+        let d = decide(&input(quiet(Some(t(10))), t(50)), &d.record, &p);
         assert!(d.actions.is_empty(), "alerted once");
-        let d = decide(&input(Some(t(60)), t(65)), &d.record, &p);
+        let d = decide(&input(Activity::Recent { at: t(60) }, t(65)), &d.record, &p);
         assert!(d.actions.is_empty());
         assert_eq!(d.record.stale_alerted_at, None);
+        // A new quiet period alerts again.
+        let d = decide(&input(quiet(Some(t(60))), t(95)), &d.record, &p);
+        assert_eq!(kinds(&d), ["alert"]);
+    }
+
+    #[test]
+    fn a_bounded_listing_that_found_nothing_alerts_with_its_bound_and_once() {
+        let p = policy(false);
+        let s = snap("running");
+        let mut rec = TaskRecord::new(ARN);
+        rec.push_transition(t(-3000), "running", "event", None);
+        let input = |now| DecisionInput {
+            observation: None,
+            snapshot: Some(&s),
+            files: Some(Activity::Quiet {
+                newest: None,
+                listed_since: Some(now - chrono::Duration::minutes(30 + 1440)),
+            }),
+            now,
+        };
+        let d = decide(&input(t(0)), &rec, &p);
+        let alert = alert_of(&d);
+        assert!(
+            alert.message.contains("for at least 1470 minutes"),
+            "{}",
+            alert.message
+        );
+        assert!(
+            alert
+                .message
+                .contains("Newest file: none written since 2026-11-18T23:30:00+00:00"),
+            "{}",
+            alert.message
+        );
+        // The bound moves with each check; the quiet period is the same: no second alert.
+        let d = decide(&input(t(10)), &d.record, &p);
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+    }
+
+    #[test]
+    fn a_task_that_started_running_recently_is_not_stale_whatever_the_files() {
+        let p = policy(false);
+        let s = snap("running");
+        let mut rec = TaskRecord::new(ARN);
+        rec.push_transition(t(100), "running", "event", None);
+        for files in [
+            quiet(None),
+            quiet(Some(t(-5000))),
+            Activity::Quiet {
+                newest: None,
+                listed_since: Some(t(-1000)),
+            },
+        ] {
+            let d = decide(
+                &DecisionInput {
+                    observation: None,
+                    snapshot: Some(&s),
+                    files: Some(files.clone()),
+                    now: t(120),
+                },
+                &rec,
+                &p,
+            );
+            assert!(d.actions.is_empty(), "{files:?}: {:?}", d.actions);
+        }
+        // Without any record of running and no file at all, nothing is known: no alert.
+        let d = decide(
+            &DecisionInput {
+                observation: None,
+                snapshot: Some(&s),
+                files: Some(quiet(None)),
+                now: t(120),
+            },
+            &TaskRecord::new(ARN),
+            &p,
+        );
+        assert!(d.actions.is_empty());
+        // A stopped task is never stale.
+        let stopped = snap("stopped");
+        let d = decide(
+            &DecisionInput {
+                observation: None,
+                snapshot: Some(&stopped),
+                files: Some(quiet(Some(t(-5000)))),
+                now: t(120),
+            },
+            &rec,
+            &p,
+        );
+        assert!(d.actions.is_empty());
     }
 
     #[test]

@@ -324,14 +324,14 @@ async fn process(
     arn: &str,
     observation: Option<Observation>,
     snapshot: Option<&TaskSnapshot>,
-    newest_file: Option<Option<chrono::DateTime<Utc>>>,
+    files: Option<decide::Activity>,
 ) -> TaskReport {
     let mut report = TaskReport::new(arn);
     report.status = snapshot.map(|s| s.status.clone());
     let input = DecisionInput {
         observation,
         snapshot,
-        newest_file,
+        files,
         now: Utc::now(),
     };
     let policy = deps.config.policy.clone();
@@ -491,10 +491,22 @@ async fn check_task(deps: &Deps, arn: &str) -> TaskReport {
         }
         None => None,
     };
-    let newest_file = match (&deps.config.data_bucket, snapshot.status.as_str()) {
+    let files = match (&deps.config.data_bucket, snapshot.status.as_str()) {
         (Some(bucket), "running") => {
-            match adapters::newest_object(&deps.s3, bucket, &deps.config.bucket_folder).await {
-                Ok(newest) => Some(newest),
+            let cutoff = Utc::now() - deps.config.policy.stale_after;
+            match adapters::activity_since(&deps.s3, bucket, &deps.config.layout, cutoff).await {
+                Ok(scan) => {
+                    tracing::info!(
+                        task = arn,
+                        bucket = %bucket,
+                        activity = ?scan.activity,
+                        keys_examined = scan.keys_examined,
+                        list_calls = scan.list_calls,
+                        bounded = scan.bounded,
+                        "freshness check"
+                    );
+                    Some(scan.activity)
+                }
                 Err(err) => {
                     tracing::warn!(task = arn, error = %err, "freshness check skipped");
                     None
@@ -503,7 +515,7 @@ async fn check_task(deps: &Deps, arn: &str) -> TaskReport {
         }
         _ => None,
     };
-    process(deps, arn, observation, Some(&snapshot), newest_file).await
+    process(deps, arn, observation, Some(&snapshot), files).await
 }
 
 /// Resolves a manual request's `task` (an ARN or the id at its end) to a watched ARN.
