@@ -36,6 +36,10 @@ invoke-watcher: stack-up ## Invoke dms-task-watcher with EVENT (default: events/
 invoke-compactor: stack-up ## Invoke compactor with EVENT (default: events/compactor-schedule.json)
 	@scripts/lambda-local.sh invoke compactor $(or $(EVENT),events/compactor-schedule.json)
 
+.PHONY: status
+status: stack-up ## Print the watched DMS tasks' state and history on the local stack (dmslake status)
+	@set -a && . scripts/local.env && set +a && $(CARGO) run --quiet --locked -p dmslake-cli -- status
+
 .PHONY: test
 test: stack-up ## Run every test (unit, integration against the local emulator, template checks)
 	$(CARGO) test --workspace --locked

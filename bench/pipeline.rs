@@ -89,31 +89,53 @@ fn summary(reports: &[TableReport]) {
     }
 }
 
-/// Runs the registrar under cargo-lambda's emulator for the full-load files (the Lambda path).
+/// Invokes `function` under cargo-lambda's emulator with `payload` (written to `dir/file`);
+/// returns what the function answered.
 fn invoke_lambda(
-    p: &Pipeline,
-    files: &[dms_local::WrittenFile],
+    function: &str,
+    payload: &serde_json::Value,
     dir: &std::path::Path,
+    file: &str,
 ) -> Result<String> {
-    let event = dir.join("s3-event-load.json");
-    std::fs::write(&event, p.notification(files).to_string())
+    let event = dir.join(file);
+    std::fs::write(&event, payload.to_string())
         .with_context(|| format!("writing {}", event.display()))?;
     let out = std::process::Command::new(dmslake_tests::repo_dir().join("scripts/lambda-local.sh"))
         .arg("invoke")
-        .arg("partition-registrar")
+        .arg(function)
         .arg(&event)
         .output()
         .context("running scripts/lambda-local.sh")?;
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() {
         bail!(
-            "scripts/lambda-local.sh invoke partition-registrar {}: {}{}",
+            "scripts/lambda-local.sh invoke {function} {}: {}{}",
             event.display(),
             stdout,
             String::from_utf8_lossy(&out.stderr)
         );
     }
     Ok(stdout)
+}
+
+/// The dms-task-watcher under the emulator, given the `index`-th task event dms-local put on
+/// the bus, as EventBridge's rule would deliver it; one progress line with what it did.
+fn watch_event(p: &Pipeline, index: usize, dir: &std::path::Path, progress: &Progress) {
+    let Some(event) = p.dms.events.get(index) else {
+        return;
+    };
+    let id = event["detail"]["eventId"].as_str().unwrap_or("?");
+    let file = format!("dms-event-{index}.json");
+    match invoke_lambda("dms-task-watcher", event, dir, &file) {
+        Ok(out) => {
+            let done = serde_json::from_str::<serde_json::Value>(&out)
+                .ok()
+                .and_then(|v| v["tasks"].get(0).map(|t| t["done"].to_string()))
+                .unwrap_or(out);
+            progress.line(&format!("dms-task-watcher Lambda, DMS event {id}: {done}"));
+        }
+        Err(e) => progress.line(&format!("dms-task-watcher Lambda invoke failed: {e:#}")),
+    }
 }
 
 /// `DMSLAKE_DEMO_FAULT=drop|duplicate|swap` damages one file of round 2, to show a failing
@@ -182,6 +204,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         add_column: add_column_from_env(format),
         cdc_max_rows: Some(40),
         format,
+        dms_task: lambda,
     };
     progress.line(&format!(
         "workload seed {seed} (set DMSLAKE_E2E_SEED to change it); DMS files as {} (DMSLAKE_DEMO_FORMAT)",
@@ -207,7 +230,13 @@ async fn demo(lambda: bool) -> Result<bool> {
         p.bucket
     ));
     if lambda {
-        match invoke_lambda(&p, &files, &work_dir) {
+        watch_event(&p, 0, &work_dir, &progress);
+        match invoke_lambda(
+            "partition-registrar",
+            &p.notification(&files),
+            &work_dir,
+            "s3-event-load.json",
+        ) {
             Ok(out) => progress.line(&format!(
                 "partition-registrar Lambda (cargo-lambda emulator) registered the full load: {out}"
             )),
@@ -239,6 +268,9 @@ async fn demo(lambda: bool) -> Result<bool> {
         ));
     }
     p.finish().await?;
+    if lambda {
+        watch_event(&p, 1, &work_dir, &progress);
+    }
     let stats = p.workload.stats.clone();
     summary(&reports);
     println!(
@@ -259,6 +291,9 @@ async fn demo(lambda: bool) -> Result<bool> {
         p.curated_database
     );
     println!("query the source:         scripts/postgres.sh psql -c 'SELECT * FROM demo.customers LIMIT 5'");
+    if lambda {
+        println!("DMS task history:         make status   (what dms-task-watcher recorded)");
+    }
     println!(
         "raw catalog:              Glue database {} on the emulator at {}",
         p.raw_database,
@@ -285,6 +320,7 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
         add_column: None,
         cdc_max_rows: None,
         format,
+        dms_task: false,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;

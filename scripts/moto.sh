@@ -17,8 +17,9 @@ case "${1:-}" in
     scripts/dev-env.sh
     mkdir -p "$STATE"
     # Region and dummy credentials for the emulator; nothing here reaches AWS.
+    # scripts/moto_server.py is moto's server with DMS dates sent as the SDKs read them.
     AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-      nohup .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+      nohup .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 100); do
       if answers; then echo "moto server on $URL (log: $LOG)" >&2; exit 0; fi

@@ -827,6 +827,10 @@ pub struct Options {
     pub cdc_max_rows: Option<usize>,
     /// The DMS endpoint's `DataFormat` that `dms-local` writes.
     pub format: DataFormat,
+    /// `dms-local` creates, starts and stops a replication task in the emulator (identifier
+    /// `dms-local-<slot with dashes>`) and puts its state-change events on the default bus
+    /// (kept in `dms.events` for invoking the watcher).
+    pub dms_task: bool,
 }
 
 /// What one table looks like after a round.
@@ -1115,9 +1119,9 @@ impl Pipeline {
             cdc_max_rows: opts.cdc_max_rows.unwrap_or(usize::MAX),
             load_max_bytes: 64 * 1024,
             notify_sqs: None,
-            events_bus: None,
+            events_bus: opts.dms_task.then(|| "default".to_string()),
             task_arn: None,
-            create_task: false,
+            create_task: opts.dms_task,
             region: "us-east-1".into(),
         };
         let mut dms =

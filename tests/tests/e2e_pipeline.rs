@@ -23,6 +23,7 @@ fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options
         add_column: None,
         cdc_max_rows: Some(25),
         format: DataFormat::Csv,
+        dms_task: false,
     }
 }
 

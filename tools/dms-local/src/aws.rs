@@ -98,6 +98,38 @@ impl TaskEvent {
 pub const DMS_SOURCE: &str = "aws.dms";
 pub const TASK_DETAIL_TYPE: &str = "DMS Replication Task State Change";
 
+/// The whole event as EventBridge hands it to a rule's target (a Lambda function's payload):
+/// envelope fields of an AWS service event around `detail` (CHAP_EventBridge.md shows one).
+pub fn task_event_envelope(
+    task_arn: &str,
+    detail: &Value,
+    time: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    // arn:aws:dms:REGION:ACCOUNT:task:ID
+    let mut parts = task_arn.split(':').skip(3);
+    let region = parts.next().unwrap_or_default();
+    let account = parts.next().unwrap_or_default();
+    let nanos = time.timestamp_nanos_opt().unwrap_or_default() as u64;
+    json!({
+        "version": "0",
+        "id": format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            nanos >> 32 & 0xffff_ffff,
+            nanos >> 16 & 0xffff,
+            nanos & 0xfff,
+            nanos >> 12 & 0xfff,
+            nanos & 0xffff_ffff_ffff
+        ),
+        "detail-type": TASK_DETAIL_TYPE,
+        "source": DMS_SOURCE,
+        "account": account,
+        "time": time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "region": region,
+        "resources": [task_arn],
+        "detail": detail,
+    })
+}
+
 /// Writes one file; returns its ETag.
 pub async fn put_object(
     s3: &aws_sdk_s3::Client,
@@ -203,25 +235,10 @@ pub async fn create_task(
             // An earlier run created it: reuse it (an expected outcome, not an error).
             find_task(dms, identifier).await
         }
-        Err(e) => {
-            // The emulator answers 200 with dates the SDK cannot parse: read the ARN from the
-            // body it sent.
-            let body = e
-                .raw_response()
-                .filter(|r| r.status().is_success())
-                .and_then(|r| r.body().bytes())
-                .and_then(|b| serde_json::from_slice::<Value>(b).ok());
-            match body
-                .as_ref()
-                .and_then(|v| v["ReplicationTask"]["ReplicationTaskArn"].as_str())
-            {
-                Some(arn) => Ok(arn.to_string()),
-                None => Err(err(format!(
-                    "{}",
-                    aws_sdk_databasemigration::error::DisplayErrorContext(e)
-                ))),
-            }
-        }
+        Err(e) => Err(err(format!(
+            "{}",
+            aws_sdk_databasemigration::error::DisplayErrorContext(e)
+        ))),
     }
 }
 
@@ -238,46 +255,29 @@ async fn find_task(
             task: identifier.into(),
             message: e.to_string(),
         })?;
-    let result = dms
+    let out = dms
         .describe_replication_tasks()
         .filters(filter)
         .send()
-        .await;
-    let arn = match result {
-        Ok(out) => out
-            .replication_tasks()
-            .first()
-            .and_then(|t| t.replication_task_arn())
-            .map(str::to_string),
-        // The emulator's dates do not parse: read the body it sent.
-        Err(e) => e
-            .raw_response()
-            .filter(|r| r.status().is_success())
-            .and_then(|r| r.body().bytes())
-            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-            .and_then(|v| {
-                v["ReplicationTasks"][0]["ReplicationTaskArn"]
-                    .as_str()
-                    .map(str::to_string)
-            }),
-    };
-    arn.ok_or_else(|| AwsError::Task {
-        task: identifier.into(),
-        message: "exists but cannot be described".into(),
-    })
+        .await
+        .map_err(|e| AwsError::Task {
+            task: identifier.into(),
+            message: format!(
+                "describe: {}",
+                aws_sdk_databasemigration::error::DisplayErrorContext(e)
+            ),
+        })?;
+    out.replication_tasks()
+        .first()
+        .and_then(|t| t.replication_task_arn())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::Task {
+            task: identifier.into(),
+            message: "exists but is not listed".into(),
+        })
 }
 
-/// Whether a DMS call was accepted even though its answer did not parse (the emulator's
-/// dates): a 2xx response.
-fn accepted<E, R>(e: &aws_sdk_databasemigration::error::SdkError<E, R>) -> bool
-where
-    R: HasStatus,
-{
-    e.raw_response().is_some_and(HasStatus::success)
-}
-
-/// The outcome of a start/stop call on a task: accepted (see [`accepted`]) or an error naming
-/// the task and the verb.
+/// The outcome of a start/stop call on a task: an error names the task and the verb.
 fn task_call<O, E, R>(
     task_arn: &str,
     verb: &str,
@@ -285,11 +285,10 @@ fn task_call<O, E, R>(
 ) -> Result<(), AwsError>
 where
     E: std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: std::fmt::Debug,
 {
     match result {
         Ok(_) => Ok(()),
-        Err(e) if accepted(&e) => Ok(()),
         Err(e) => Err(AwsError::Task {
             task: task_arn.into(),
             message: format!(
@@ -297,16 +296,6 @@ where
                 aws_sdk_databasemigration::error::DisplayErrorContext(e)
             ),
         }),
-    }
-}
-
-trait HasStatus {
-    fn success(&self) -> bool;
-}
-
-impl HasStatus for aws_sdk_databasemigration::config::http::HttpResponse {
-    fn success(&self) -> bool {
-        self.status().is_success()
     }
 }
 
@@ -398,6 +387,23 @@ mod tests {
         .expect("json");
         let ours = TaskEvent::Started.detail("us-east-1", "taskName");
         assert_eq!(ours, sample["detail"]);
+        let arn = sample["resources"][0].as_str().expect("task ARN");
+        let time = chrono::DateTime::parse_from_rfc3339(sample["time"].as_str().expect("time"))
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let envelope = task_event_envelope(arn, &ours, time);
+        for field in [
+            "version",
+            "detail-type",
+            "source",
+            "time",
+            "region",
+            "resources",
+        ] {
+            assert_eq!(envelope[field], sample[field], "{field}");
+        }
+        // The documented sample's `account` has 13 digits, its ARN's 12: ours is the ARN's.
+        assert_eq!(envelope["account"], "012345678901");
         let stopped = TaskEvent::Stopped.detail("us-east-1", "t");
         assert_eq!(stopped["eventId"], "DMS-EVENT-0079");
         assert_eq!(stopped["eventType"], "REPLICATION_TASK_STOPPED");

@@ -188,6 +188,8 @@ pub struct DmsLocal {
     last_cdc_name: HashMap<(String, String), DateTime<Utc>>,
     /// Every file written so far, in order.
     pub written: Vec<WrittenFile>,
+    /// Every task event put on the bus, as EventBridge delivers it to a target.
+    pub events: Vec<serde_json::Value>,
 }
 
 const FETCH_ROWS: usize = 5_000;
@@ -233,6 +235,7 @@ impl DmsLocal {
             last_flush: Instant::now(),
             last_cdc_name: HashMap::new(),
             written: Vec::new(),
+            events: Vec::new(),
         })
     }
 
@@ -281,7 +284,7 @@ impl DmsLocal {
         Ok(!exists)
     }
 
-    async fn announce(&self, event: aws::TaskEvent) -> Result<(), Error> {
+    async fn announce(&mut self, event: aws::TaskEvent) -> Result<(), Error> {
         let (Some(bus), Some(arn)) = (&self.settings.events_bus, &self.task_arn) else {
             return Ok(());
         };
@@ -289,6 +292,8 @@ impl DmsLocal {
         let detail = event.detail(&self.settings.region, task_id);
         aws::put_task_event(&self.aws.events, bus, arn, &detail).await?;
         tracing::info!(task = %arn, event = ?event, "task event sent");
+        self.events
+            .push(aws::task_event_envelope(arn, &detail, Utc::now()));
         Ok(())
     }
 
