@@ -41,7 +41,8 @@ status: stack-up ## Print the watched DMS tasks' state and history on the local 
 	@set -a && . scripts/local.env && set +a && $(CARGO) run --quiet --locked -p dmslake-cli -- status
 
 .PHONY: test
-test: stack-up ## Run every test (unit, integration against the local emulator, template checks)
+test: stack-up ## Run every test (unit, integration against the local emulator and PostgreSQL, template checks)
+	@scripts/postgres.sh start
 	$(CARGO) test --workspace --locked
 
 .PHONY: check

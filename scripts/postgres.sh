@@ -3,7 +3,8 @@
 # data directory .local/pg, 127.0.0.1:$PGPORT (default 55432), unix socket in .local/pg-run,
 # wal_level=logical (for `dms-local`, which reads a wal2json slot).
 # Idempotent: installs the server and wal2json from the OS packages only when missing,
-# initialises the cluster once, and `start` does nothing when the server already answers.
+# initialises the cluster once, and `start` does nothing when the server already answers;
+# concurrent `start`s wait for each other (flock).
 # Usage: scripts/postgres.sh start|stop|status|psql [psql args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,11 +67,17 @@ EOF
 case "${1:-}" in
   start)
     if answers; then exit 0; fi
+    # Tests start the server from several processes at once: one at a time from here on.
+    mkdir -p "$STATE"
+    exec 9>"$STATE/pg-start.lock"
+    flock 9
+    if answers; then exit 0; fi
     install_packages
     init_cluster
     mkdir -p "$RUN"
     if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$RUN"; touch "$LOG"; chown postgres "$LOG"; fi
-    as_owner "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null
+    # 9>&-: the server must not inherit (and hold forever) the start lock.
+    as_owner "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null 9>&-
     echo "postgresql on 127.0.0.1:$PORT (data: $DATA, log: $LOG)" >&2
     ;;
   stop)
