@@ -7,8 +7,8 @@
 //! columns (empty unless PostgreSQL logged an old key). An empty field is NULL; a field is
 //! quoted (RFC 4180, quotes doubled) only when it holds a comma, a quote or a line break.
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
-use dmslake::config::{DatePart, LayoutConfig};
+use chrono::{DateTime, Utc};
+use dmslake::config::LayoutConfig;
 
 /// How DMS types a PostgreSQL column, as far as the CSV text is concerned
 /// (CHAP_Source.PostgreSQL.md, "Source data types for PostgreSQL").
@@ -320,22 +320,15 @@ pub fn table_prefix(layout: &LayoutConfig, schema: &str, table: &str) -> String 
 }
 
 /// The date folder (with its trailing `/`) for a commit time, per `DatePartitionSequence` and
-/// `DatePartitionDelimiter` (CHAP_Target.S3.md, "Using date-based folder partitioning").
+/// `DatePartitionDelimiter`: the folder text the watcher's listing and the key classifier use.
 pub fn date_folder(layout: &LayoutConfig, commit: DateTime<Utc>) -> String {
-    let parts: Vec<String> = layout
-        .date_partition_sequence
-        .parts()
-        .iter()
-        .map(|part| match part {
-            DatePart::Year => format!("{:04}", commit.year()),
-            DatePart::Month => format!("{:02}", commit.month()),
-            DatePart::Day => format!("{:02}", commit.day()),
-            DatePart::Hour => format!("{:02}", commit.hour()),
-        })
-        .collect();
     format!(
         "{}/",
-        parts.join(layout.date_partition_delimiter.separator())
+        dmslake::layout::date_folder(
+            layout.date_partition_sequence,
+            layout.date_partition_delimiter,
+            commit
+        )
     )
 }
 
