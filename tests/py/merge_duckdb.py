@@ -22,6 +22,9 @@ Rewrites from Athena to DuckDB (everything else is sqlglot's athena -> duckdb tr
   `IF NOT EXISTS` says.
 - OPTIMIZE / VACUUM (sqlglot parses them as opaque commands) become no-ops: they do not change
   the table's content.
+- Parquet TIME columns are read as milliseconds since midnight (the registrar declares them
+  `int`, which is what Athena reads), and the session runs in UTC (Parquet timestamps adjusted
+  to UTC are stored into `timestamp` columns as Athena does).
 - Athena's `ALTER TABLE t ADD COLUMNS (c1 type1, ...)` becomes one DuckDB
   `ALTER TABLE t ADD COLUMN c type` per column (sqlglot parses the Athena form but writes it
   back unchanged, which DuckDB does not accept).

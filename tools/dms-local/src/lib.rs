@@ -1,8 +1,8 @@
 //! `dms-local`: plays AWS DMS's part on a development machine. It takes a full load of the
 //! selected PostgreSQL tables, then follows a wal2json logical replication slot, and writes
-//! DMS S3 target files (CSV or Parquet) to a bucket with the keys DMS would use, announcing each file the
-//! way S3 would (an `ObjectCreated` notification on a queue) and the task's start and stop the
-//! way DMS does (EventBridge `DMS Replication Task State Change`).
+//! DMS S3 target files (CSV or Parquet) to a bucket with the keys DMS would use, announcing
+//! each file the way S3 would (an `ObjectCreated` notification on a queue) and the task's
+//! start and stop the way DMS does (EventBridge `DMS Replication Task State Change`).
 //!
 //! Drive it with [`DmsLocal`]: [`DmsLocal::connect`], [`DmsLocal::start`],
 //! [`DmsLocal::full_load`], then [`DmsLocal::poll_once`] / [`DmsLocal::flush`] in a loop, and
