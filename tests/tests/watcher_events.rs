@@ -23,7 +23,9 @@ const INSTANCE_ARN: &str = "arn:aws:dms:us-east-1:123456789012:rep:T3OM7OUB5NM2L
 /// moto writes DMS timestamps as ISO strings where the DMS JSON protocol (and so the Rust
 /// SDK) expects epoch seconds, so every DMS response carrying a task fails to deserialize.
 /// This pass-through proxy in front of the emulator rewrites those strings into numbers for
-/// DMS calls only; everything else is forwarded unchanged. moto also cannot put a task in
+/// DMS calls only; everything else is forwarded unchanged (`scripts/moto_server.py` makes the
+/// same correction for the whole local stack; the proxy keeps these tests independent of how
+/// the emulator was started). moto also cannot put a task in
 /// `failed` or report a full load in progress, so `POST /__override` with
 /// `{"arn": ..., "fields": {...}}` merges fields into that task in later DMS answers (the way
 /// moto's own state manager scripts other services). It exits when the test process closes
