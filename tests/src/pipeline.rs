@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use compactor::config::CompactorConfig;
-use compactor::watermark::{column_plan, curated_columns, watermark_doc, ColumnPlan, Watermark};
+use compactor::watermark::{curated_columns, watermark_doc, Watermark};
 use dms_local::format::RowLayout;
 use dms_local::{AwsClients, DataFormat, DmsLocal, WrittenFile};
 use dmslake::config::Config;
@@ -1521,9 +1521,15 @@ impl Pipeline {
             .map_err(|e| anyhow!("watermark {name}: {e}"))?
             .map(|w| w.value);
         let mut statements = vec![table.create_table_sql()];
-        if let ColumnPlan::Add(alters) = column_plan(&table, stored.as_ref()) {
-            statements.extend(alters.into_iter().map(|(_, sql)| sql));
-        }
+        let alters = compactor::preview::column_additions(
+            &self.glue,
+            &self.compactor,
+            &table,
+            stored.as_ref(),
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        statements.extend(alters.into_iter().map(|(_, sql)| sql));
         statements.push(table.merge_sql(&range).map_err(|e| anyhow!("{e}"))?);
         self.merges += 1;
         let dir = self

@@ -379,28 +379,9 @@ async fn executed_queries(fx: &Fixture) -> Vec<String> {
     out
 }
 
-#[tokio::test]
-async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
-    let _guard = MOTO_TRANSITIONS.lock().await;
-    set_transition(json!({"progression": "immediate"})).await;
-    let fx = fixture(true).await;
-    let request = json!({"action": "merge", "tables": ["public.order_details"]});
-    let deadline = || Instant::now() + Duration::from_secs(20);
-
-    let out = handle(&fx.deps, request.clone(), deadline())
-        .await
-        .expect("handle");
-    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
-    let wm = watermark(&fx.state).await.expect("watermark");
-    let first_columns = ["order_id", "product_id", "quantity"].map(String::from);
-    assert_eq!(wm.columns.as_deref(), Some(&first_columns[..]));
-    let first_run = executed_queries(&fx).await;
-    assert!(
-        first_run.iter().all(|q| !q.starts_with("ALTER")),
-        "{first_run:?}"
-    );
-
-    // The registrar appends a column the source gained to the raw table.
+/// Appends a string column to the raw table, as the registrar does for a column the source
+/// gained.
+async fn add_raw_column(fx: &Fixture, name: &str) {
     let raw_db = &fx.deps.config.common.raw_database;
     let current = fx
         .deps
@@ -416,7 +397,7 @@ async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
     let mut columns = sd.columns().to_vec();
     columns.push(
         Column::builder()
-            .name("discount")
+            .name(name)
             .r#type("string")
             .build()
             .expect("col"),
@@ -442,6 +423,134 @@ async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
         .send()
         .await
         .expect("update table");
+}
+
+/// Puts the curated table in the catalog with `columns`, as Athena keeps an Iceberg table's
+/// schema in its Glue entry.
+async fn put_curated_table(fx: &Fixture, columns: &[&str]) {
+    let glue = &fx.deps.glue;
+    let db = &fx.deps.config.common.curated_database;
+    let _ = glue
+        .create_database()
+        .database_input(DatabaseInput::builder().name(db).build().expect("db"))
+        .send()
+        .await;
+    let _ = glue
+        .delete_table()
+        .database_name(db)
+        .name("public_order_details")
+        .send()
+        .await;
+    let cols = columns
+        .iter()
+        .map(|c| {
+            Column::builder()
+                .name(*c)
+                .r#type("string")
+                .build()
+                .expect("col")
+        })
+        .collect();
+    glue.create_table()
+        .database_name(db)
+        .table_input(
+            TableInput::builder()
+                .name("public_order_details")
+                .storage_descriptor(StorageDescriptor::builder().set_columns(Some(cols)).build())
+                .parameters("table_type", "ICEBERG")
+                .build()
+                .expect("table"),
+        )
+        .send()
+        .await
+        .expect("create curated table");
+}
+
+#[tokio::test]
+async fn the_catalogs_curated_columns_decide_which_columns_are_added() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    add_raw_column(&fx, "discount").await;
+    // An earlier run's ALTER outlived it: the catalog has `discount`, its watermark does not.
+    put_curated_table(
+        &fx,
+        &[
+            "order_id",
+            "product_id",
+            "quantity",
+            "discount",
+            "_dmslake_seq",
+        ],
+    )
+    .await;
+    fx.state
+        .put_if(
+            &watermark_doc("public_order_details"),
+            &Watermark {
+                partition: Some(vec!["0000".into(), "00".into(), "00".into()]),
+                query_id: "earlier".into(),
+                merged_at: "2024-06-12T00:00:00Z".into(),
+                columns: Some(vec![
+                    "order_id".into(),
+                    "product_id".into(),
+                    "quantity".into(),
+                ]),
+            },
+            None,
+        )
+        .await
+        .expect("watermark");
+    let preview = || {
+        compactor::preview::statement(
+            &fx.deps.glue,
+            &fx.state,
+            &fx.deps.config,
+            "public.order_details",
+            compactor::preview::Statement::AddColumns,
+        )
+    };
+    assert_eq!(preview().await.expect("preview"), "", "the catalog has it");
+    let out = merge_all(&fx).await;
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    let queries = executed_queries(&fx).await;
+    assert!(
+        queries.iter().all(|q| !q.starts_with("ALTER")),
+        "{queries:?}"
+    );
+
+    // The other way round: the watermark lists `discount`, the catalog does not have it.
+    put_curated_table(&fx, &["order_id", "product_id", "quantity", "_dmslake_seq"]).await;
+    let cur_db = &fx.deps.config.common.curated_database;
+    assert_eq!(
+        preview().await.expect("preview"),
+        format!("ALTER TABLE `{cur_db}`.`public_order_details` ADD COLUMNS (`discount` string)")
+    );
+}
+
+#[tokio::test]
+async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
+    let _guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    let fx = fixture(true).await;
+    let request = json!({"action": "merge", "tables": ["public.order_details"]});
+    let deadline = || Instant::now() + Duration::from_secs(20);
+
+    let out = handle(&fx.deps, request.clone(), deadline())
+        .await
+        .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    let wm = watermark(&fx.state).await.expect("watermark");
+    let first_columns = ["order_id", "product_id", "quantity"].map(String::from);
+    assert_eq!(wm.columns.as_deref(), Some(&first_columns[..]));
+    let first_run = executed_queries(&fx).await;
+    assert!(
+        first_run.iter().all(|q| !q.starts_with("ALTER")),
+        "{first_run:?}"
+    );
+
+    // The registrar appends a column the source gained to the raw table.
+    add_raw_column(&fx, "discount").await;
 
     // `dmslake sql add-columns` shows the statement the run will issue.
     let preview = || {

@@ -111,6 +111,39 @@ pub async fn get_spec(
     }
 }
 
+/// The column names (lower case, as Glue stores them) of the curated table `table` as the
+/// catalog has it, or `None` when the catalog has no such table. Athena keeps an Iceberg
+/// table's current schema in its Glue entry, so this is the truth an `ALTER TABLE ... ADD
+/// COLUMNS` must be planned against: a column an earlier run added (even one whose query
+/// outlived that run) is listed here.
+pub async fn curated_columns(
+    glue: &aws_sdk_glue::Client,
+    cfg: &CompactorConfig,
+    table: &str,
+) -> Result<Option<Vec<String>>, CatalogError> {
+    let db = &cfg.common.curated_database;
+    match glue.get_table().database_name(db).name(table).send().await {
+        Ok(out) => Ok(out.table().map(|t| {
+            t.storage_descriptor()
+                .map(|sd| {
+                    sd.columns()
+                        .iter()
+                        .map(|c| c.name().to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })),
+        Err(err) => {
+            let service = err.into_service_error();
+            if service.is_entity_not_found_exception() {
+                Ok(None)
+            } else {
+                Err(glue_err("GetTable", table, service))
+            }
+        }
+    }
+}
+
 /// Every table name in the raw database.
 pub async fn list_tables(
     glue: &aws_sdk_glue::Client,

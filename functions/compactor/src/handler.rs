@@ -15,9 +15,7 @@ use serde_json::Value;
 
 use crate::catalog;
 use crate::config::CompactorConfig;
-use crate::watermark::{
-    column_plan, curated_columns, lock_doc, watermark_doc, ColumnPlan, Lock, Watermark,
-};
+use crate::watermark::{curated_columns, lock_doc, watermark_doc, Lock, Watermark};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -403,11 +401,13 @@ async fn merge(
     })
 }
 
-/// Adds the columns the raw table gained since the watermark was written, before the MERGE
-/// names them (see [`column_plan`]). Each added column is recorded in the watermark (its
-/// partition unchanged) before this returns, even when a later statement fails, so a next run
-/// does not add it again: Athena refuses to add a column that exists. `Ok(Some(report))` when
-/// a statement failed or timed out; the table is then not merged.
+/// Adds the columns the raw table gained, before the MERGE names them. The curated table's
+/// columns come from the Glue catalog when it has the table (Athena keeps an Iceberg table's
+/// schema there, so an `ALTER` that outlived an earlier run is seen as done); otherwise from
+/// the watermark (see [`column_plan`]). Each added column is also recorded in the watermark
+/// (its partition unchanged) before this returns, even when a later statement fails, so a
+/// next run does not add it again: Athena refuses to add a column that exists.
+/// `Ok(Some(report))` when a statement failed or timed out; the table is then not merged.
 async fn add_columns(
     deps: &Deps,
     table: &CompactionTable,
@@ -415,20 +415,14 @@ async fn add_columns(
     deadline: Instant,
 ) -> Result<Option<TableReport>, String> {
     let name = table.table();
-    let adds = match column_plan(table, wm.as_ref().map(|w| &w.value)) {
-        ColumnPlan::NewTable => return Ok(None),
-        ColumnPlan::Unknown => {
-            tracing::info!(
-                table = name,
-                "watermark does not list the curated columns (written by an older version): no column added"
-            );
-            return Ok(None);
-        }
-        ColumnPlan::Add(adds) => adds,
-    };
-    let Some(current) = wm.as_mut() else {
-        return Ok(None);
-    };
+    let adds = crate::preview::column_additions(
+        &deps.glue,
+        &deps.config,
+        table,
+        wm.as_ref().map(|w| &w.value),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let mut added = Vec::new();
     let mut stop = Ok(None);
     for (column, sql) in adds {
@@ -452,9 +446,14 @@ async fn add_columns(
             }
         }
     }
-    if !added.is_empty() {
+    if let (false, Some(current)) = (added.is_empty(), wm.as_mut()) {
         let mut next = current.value.clone();
-        next.columns.get_or_insert_with(Vec::new).extend(added);
+        let columns = next.columns.get_or_insert_with(Vec::new);
+        for column in added {
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
         let etag = deps
             .state
             .put_if(&watermark_doc(name), &next, Some(&current.etag))

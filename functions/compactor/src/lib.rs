@@ -7,10 +7,10 @@
 //! the table's lock (an S3 document written with `If-None-Match`, expiring after
 //! `DMSLAKE_LOCK_TTL_SECONDS`, and released with a conditional delete on the version this run
 //! wrote, so a run that outlived its lock never removes the lock another run took over),
-//! `CREATE TABLE IF NOT EXISTS`, `ALTER TABLE ... ADD COLUMNS` for each column the raw table
-//! gained since the watermark recorded the curated columns ([`watermark::column_plan`]; columns
-//! are never dropped or retyped), then `MERGE` the raw partitions
-//! from the watermark partition (inclusive) to the newest registered one. The watermark moves
+//! `CREATE TABLE IF NOT EXISTS`, `ALTER TABLE ... ADD COLUMNS` for each column of the raw table
+//! the curated table lacks (its columns read from the Glue catalog, else from the watermark:
+//! [`preview::column_additions`]; columns are never dropped or retyped), then `MERGE` the raw
+//! partitions from the watermark partition (inclusive) to the newest registered one. The watermark moves
 //! only after the MERGE succeeded; a failed or timed-out query leaves it, so the next run reads
 //! the same range again, and the order-key guard makes that re-read a no-op.
 //!

@@ -6,7 +6,9 @@ use dmslake::state::{StateError, StateStore};
 
 use crate::catalog::{self, CatalogError};
 use crate::config::CompactorConfig;
-use crate::watermark::{column_plan, newest_partition, watermark_doc, ColumnPlan, Watermark};
+use crate::watermark::{
+    additions, column_plan, newest_partition, watermark_doc, ColumnPlan, Watermark,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Statement {
@@ -52,6 +54,33 @@ pub async fn merge_range(
     })
 }
 
+/// The `ALTER TABLE ... ADD COLUMNS` a run issues before its MERGE, with the column each adds.
+/// Planned against the curated table's columns in the Glue catalog when the catalog has the
+/// table (Athena keeps an Iceberg table's schema there, so an `ALTER` that outlived an earlier
+/// run counts as done), else against the watermark's list ([`column_plan`]); none for a first
+/// merge or a watermark that predates column tracking.
+pub async fn column_additions(
+    glue: &aws_sdk_glue::Client,
+    cfg: &CompactorConfig,
+    table: &CompactionTable,
+    wm: Option<&Watermark>,
+) -> Result<Vec<(String, String)>, CatalogError> {
+    if let Some(existing) = catalog::curated_columns(glue, cfg, table.table()).await? {
+        return Ok(additions(table, &existing));
+    }
+    Ok(match column_plan(table, wm) {
+        ColumnPlan::Add(adds) => adds,
+        ColumnPlan::NewTable => Vec::new(),
+        ColumnPlan::Unknown => {
+            tracing::info!(
+                table = table.table(),
+                "neither the catalog nor the watermark lists the curated columns: no column added"
+            );
+            Vec::new()
+        }
+    })
+}
+
 /// Renders `statement` for the source table `source` (`schema.table`).
 pub async fn statement(
     glue: &aws_sdk_glue::Client,
@@ -69,14 +98,12 @@ pub async fn statement(
         Statement::Vacuum => table.vacuum_sql(),
         Statement::AddColumns => {
             let wm = state.get::<Watermark>(&watermark_doc(&name)).await?;
-            match column_plan(&table, wm.as_ref().map(|w| &w.value)) {
-                ColumnPlan::Add(adds) => adds
-                    .into_iter()
-                    .map(|(_, sql)| sql)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                ColumnPlan::NewTable | ColumnPlan::Unknown => String::new(),
-            }
+            column_additions(glue, cfg, &table, wm.as_ref().map(|w| &w.value))
+                .await?
+                .into_iter()
+                .map(|(_, sql)| sql)
+                .collect::<Vec<_>>()
+                .join("\n")
         }
         Statement::Merge => {
             let range = merge_range(glue, state, cfg, &table).await?;

@@ -47,11 +47,17 @@ pub fn column_plan(table: &CompactionTable, watermark: Option<&Watermark>) -> Co
     let Some(existing) = &wm.columns else {
         return ColumnPlan::Unknown;
     };
+    ColumnPlan::Add(additions(table, existing))
+}
+
+/// The `ALTER TABLE ... ADD COLUMNS` statements for the curated columns not in `existing`,
+/// with the column each adds (pure).
+pub fn additions(table: &CompactionTable, existing: &[String]) -> Vec<(String, String)> {
     let missing = table
         .column_names()
         .into_iter()
         .filter(|c| !existing.contains(c));
-    ColumnPlan::Add(missing.zip(table.add_columns_sql(existing)).collect())
+    missing.zip(table.add_columns_sql(existing)).collect()
 }
 
 /// The curated columns to record after a merge: those the watermark listed (a column the raw
