@@ -917,6 +917,22 @@ fn env_map(opts: &Options, bucket: &str, raw: &str, curated: &str) -> BTreeMap<S
             format!("s3://{bucket}/curated/"),
         ),
         ("DMSLAKE_PRIMARY_KEYS", keys.join(";")),
+        // Typed curated columns from CSV's strings (Parquet files carry these types already).
+        (
+            "DMSLAKE_COLUMN_TYPES",
+            [
+                "customers.balance=decimal(12,2)",
+                "customers.active=boolean",
+                "customers.score=float",
+                "customers.born=date",
+                "customers.created=timestamp",
+                "orders.qty=int",
+            ]
+            .iter()
+            .map(|t| format!("{}.{t}", opts.schema))
+            .collect::<Vec<_>>()
+            .join(";"),
+        ),
         ("DMSLAKE_STATE_BUCKET", bucket.into()),
         ("DMSLAKE_DATA_BUCKET", bucket.into()),
     ]

@@ -64,7 +64,25 @@ async fn randomized_workload_current_state_equals_source_row_for_row() {
     eprintln!("DMSLAKE_E2E_SEED={seed}");
     let (p, reports) = run(options("e2e_rand", seed, 4, 100)).await;
     let stats = p.workload.stats.clone();
+    // DMSLAKE_COLUMN_TYPES typed these curated columns from the CSV strings.
+    let create = compactor::preview::statement(
+        &p.glue,
+        &p.state,
+        &p.compactor,
+        &p.sources()[0],
+        compactor::preview::Statement::Create,
+    )
+    .await
+    .expect("CREATE statement");
     p.cleanup().await.expect("cleanup");
+    for typed in [
+        "`balance` decimal(12,2)",
+        "`born` date",
+        "`created` timestamp",
+        "`name` string",
+    ] {
+        assert!(create.contains(typed), "{typed} not in {create}");
+    }
     let summary = describe(&reports);
     eprintln!("{summary}\n{stats:?}");
     assert_eq!(reports.len(), 3);

@@ -79,7 +79,7 @@ pub fn spec_from_table(cfg: &CompactorConfig, table: &aws_sdk_glue::types::Table
         curated_database: cfg.common.curated_database.clone(),
         curated_location: cfg.curated_location.clone(),
         partitioning: cfg.partitioning.get(&source).cloned().unwrap_or_default(),
-        type_overrides: Default::default(),
+        type_overrides: cfg.column_types.get(&source).cloned().unwrap_or_default(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The compactor's configuration: the common `DMSLAKE_*` settings plus its own
 //! (`DMSLAKE_ATHENA_WORKGROUP`, `DMSLAKE_CURATED_LOCATION`, `DMSLAKE_PRIMARY_KEYS`,
-//! `DMSLAKE_CURATED_PARTITIONING`, `DMSLAKE_STATE_BUCKET`, `DMSLAKE_STATE_PREFIX`,
-//! `DMSLAKE_LOCK_TTL_SECONDS`).
+//! `DMSLAKE_CURATED_PARTITIONING`, `DMSLAKE_COLUMN_TYPES`, `DMSLAKE_STATE_BUCKET`,
+//! `DMSLAKE_STATE_PREFIX`, `DMSLAKE_LOCK_TTL_SECONDS`).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +16,9 @@ pub struct CompactorConfig {
     pub primary_keys: BTreeMap<String, Vec<String>>,
     /// `schema.table` -> Iceberg partition fields (`col` or `day(col)`); none by default.
     pub partitioning: BTreeMap<String, Vec<String>>,
+    /// `schema.table` -> column (normalised) -> Glue type of its curated column, overriding the
+    /// file's type (CSV columns are strings otherwise).
+    pub column_types: BTreeMap<String, BTreeMap<String, String>>,
     pub state_bucket: String,
     pub state_prefix: String,
     pub lock_ttl_seconds: i64,
@@ -56,6 +59,49 @@ pub fn parse_table_lists(
     Ok(out)
 }
 
+/// Parses `public.orders.total=decimal(12,2);public.orders.qty=int`: the curated type of a
+/// column, as a Glue (Hive DDL) type Iceberg can hold. Types are checked here, so a typo
+/// stops the function at start rather than failing a merge.
+pub fn parse_column_types(
+    variable: &str,
+    value: &str,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, ConfigError> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for entry in value.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = |why: &str| {
+            ConfigError::new(
+                variable,
+                value,
+                format!("`schema.table.column=type` entries separated by ';' ({why})"),
+            )
+        };
+        let (target, ty) = entry.split_once('=').ok_or_else(|| bad("no '='"))?;
+        let (table, column) = target
+            .trim()
+            .rsplit_once('.')
+            .ok_or_else(|| bad("no column"))?;
+        if table
+            .split_once('.')
+            .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
+        {
+            return Err(bad("expected schema.table.column"));
+        }
+        let column = dmslake::sql::normalise(column.trim());
+        let ty = ty.trim().to_ascii_lowercase();
+        if column.is_empty() {
+            return Err(bad("empty column"));
+        }
+        if dmslake::sql::CuratedType::from_glue(&ty).is_none() {
+            return Err(bad(&format!(
+                "{ty:?} is not a type an Iceberg column can have: int, bigint, float, double, \
+                 decimal(p,s), boolean, string, date, timestamp, binary"
+            )));
+        }
+        out.entry(table.to_string()).or_default().insert(column, ty);
+    }
+    Ok(out)
+}
+
 impl CompactorConfig {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let common = Config::from_lookup(get)?;
@@ -75,6 +121,10 @@ impl CompactorConfig {
         let partitioning = parse_table_lists(
             "DMSLAKE_CURATED_PARTITIONING",
             &get("DMSLAKE_CURATED_PARTITIONING").unwrap_or_default(),
+        )?;
+        let column_types = parse_column_types(
+            "DMSLAKE_COLUMN_TYPES",
+            &get("DMSLAKE_COLUMN_TYPES").unwrap_or_default(),
         )?;
         let state_bucket = get("DMSLAKE_STATE_BUCKET").unwrap_or_default();
         if state_bucket.is_empty() {
@@ -97,6 +147,7 @@ impl CompactorConfig {
             curated_location,
             primary_keys,
             partitioning,
+            column_types,
             state_bucket,
             state_prefix,
             lock_ttl_seconds,
@@ -110,6 +161,30 @@ impl CompactorConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn column_types_parse_per_table_and_refuse_what_iceberg_cannot_hold() {
+        let types = super::parse_column_types(
+            "V",
+            "public.orders.Total = DECIMAL(12,2); public.orders.qty=int;sales.items.born=date;",
+        )
+        .expect("valid");
+        assert_eq!(types["public.orders"]["total"], "decimal(12,2)");
+        assert_eq!(types["public.orders"]["qty"], "int");
+        assert_eq!(types["sales.items"]["born"], "date");
+        for bad in [
+            "public.orders.total",
+            "orders.total=int",
+            "public.orders.total=money",
+            "public.orders.=int",
+            "public.orders.x=array<int>",
+        ] {
+            let err = super::parse_column_types("DMSLAKE_COLUMN_TYPES", bad)
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("DMSLAKE_COLUMN_TYPES"), "{err}");
+        }
+    }
+
     use super::*;
 
     #[test]
