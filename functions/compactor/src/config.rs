@@ -161,9 +161,11 @@ impl CompactorConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn column_types_parse_per_table_and_refuse_what_iceberg_cannot_hold() {
-        let types = super::parse_column_types(
+        let types = parse_column_types(
             "V",
             "public.orders.Total = DECIMAL(12,2); public.orders.qty=int;sales.items.born=date;",
         )
@@ -178,14 +180,12 @@ mod tests {
             "public.orders.=int",
             "public.orders.x=array<int>",
         ] {
-            let err = super::parse_column_types("DMSLAKE_COLUMN_TYPES", bad)
+            let err = parse_column_types("DMSLAKE_COLUMN_TYPES", bad)
                 .expect_err(bad)
                 .to_string();
             assert!(err.contains("DMSLAKE_COLUMN_TYPES"), "{err}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn primary_keys_parse_and_normalise_columns() {

@@ -404,7 +404,7 @@ async fn merge(
 /// Adds the columns the raw table gained, before the MERGE names them. The curated table's
 /// columns come from the Glue catalog when it has the table (Athena keeps an Iceberg table's
 /// schema there, so an `ALTER` that outlived an earlier run is seen as done); otherwise from
-/// the watermark (see [`column_plan`]). Each added column is also recorded in the watermark
+/// the watermark (see [`crate::preview::column_additions`]). Each added column is also recorded in the watermark
 /// (its partition unchanged) before this returns, even when a later statement fails, so a
 /// next run does not add it again: Athena refuses to add a column that exists.
 /// `Ok(Some(report))` when a statement failed or timed out; the table is then not merged.
