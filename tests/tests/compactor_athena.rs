@@ -70,6 +70,14 @@ struct Fixture {
     state: StateStore,
 }
 
+/// A keyed fixture with Athena queries finishing at once; the guard keeps other tests from
+/// changing moto's query progression meanwhile.
+async fn immediate_fixture() -> (tokio::sync::MutexGuard<'static, ()>, Fixture) {
+    let guard = MOTO_TRANSITIONS.lock().await;
+    set_transition(json!({"progression": "immediate"})).await;
+    (guard, fixture(true).await)
+}
+
 async fn fixture(with_key: bool) -> Fixture {
     let sdk = dmslake_tests::sdk_config_with_attempts(1).await;
     let clients = dmslake::clients::Clients::with_config(&sdk);
@@ -298,9 +306,7 @@ async fn runner_paths_move_the_watermark_only_after_success() {
 
 #[tokio::test]
 async fn a_live_lock_skips_the_table_and_leaves_the_watermark() {
-    let _guard = MOTO_TRANSITIONS.lock().await;
-    set_transition(json!({"progression": "immediate"})).await;
-    let fx = fixture(true).await;
+    let (_guard, fx) = immediate_fixture().await;
     fx.state
         .put_if(
             "locks/public_order_details.json",
@@ -322,9 +328,7 @@ async fn a_live_lock_skips_the_table_and_leaves_the_watermark() {
 
 #[tokio::test]
 async fn an_expired_lock_is_taken_over_and_the_merge_runs() {
-    let _guard = MOTO_TRANSITIONS.lock().await;
-    set_transition(json!({"progression": "immediate"})).await;
-    let fx = fixture(true).await;
+    let (_guard, fx) = immediate_fixture().await;
     fx.state
         .put_if(
             "locks/public_order_details.json",
@@ -468,9 +472,7 @@ async fn put_curated_table(fx: &Fixture, columns: &[&str]) {
 
 #[tokio::test]
 async fn the_catalogs_curated_columns_decide_which_columns_are_added() {
-    let _guard = MOTO_TRANSITIONS.lock().await;
-    set_transition(json!({"progression": "immediate"})).await;
-    let fx = fixture(true).await;
+    let (_guard, fx) = immediate_fixture().await;
     add_raw_column(&fx, "discount").await;
     // An earlier run's ALTER outlived it: the catalog has `discount`, its watermark does not.
     put_curated_table(
@@ -530,9 +532,7 @@ async fn the_catalogs_curated_columns_decide_which_columns_are_added() {
 
 #[tokio::test]
 async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
-    let _guard = MOTO_TRANSITIONS.lock().await;
-    set_transition(json!({"progression": "immediate"})).await;
-    let fx = fixture(true).await;
+    let (_guard, fx) = immediate_fixture().await;
     let request = json!({"action": "merge", "tables": ["public.order_details"]});
     let deadline = || Instant::now() + Duration::from_secs(20);
 
@@ -607,9 +607,7 @@ async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
 
 #[tokio::test]
 async fn a_watermark_without_columns_adds_nothing_and_then_records_them() {
-    let _guard = MOTO_TRANSITIONS.lock().await;
-    set_transition(json!({"progression": "immediate"})).await;
-    let fx = fixture(true).await;
+    let (_guard, fx) = immediate_fixture().await;
     // A document written before columns were tracked.
     fx.state
         .put_if(
