@@ -383,6 +383,18 @@ async fn executed_queries(fx: &Fixture) -> Vec<String> {
     out
 }
 
+/// What `dmslake sql add-columns public.order_details` prints for the fixture.
+async fn preview_add_columns(fx: &Fixture) -> Result<String, compactor::preview::PreviewError> {
+    compactor::preview::statement(
+        &fx.deps.glue,
+        &fx.state,
+        &fx.deps.config,
+        "public.order_details",
+        compactor::preview::Statement::AddColumns,
+    )
+    .await
+}
+
 /// Appends a string column to the raw table, as the registrar does for a column the source
 /// gained.
 async fn add_raw_column(fx: &Fixture, name: &str) {
@@ -503,15 +515,7 @@ async fn the_catalogs_curated_columns_decide_which_columns_are_added() {
         )
         .await
         .expect("watermark");
-    let preview = || {
-        compactor::preview::statement(
-            &fx.deps.glue,
-            &fx.state,
-            &fx.deps.config,
-            "public.order_details",
-            compactor::preview::Statement::AddColumns,
-        )
-    };
+    let preview = || preview_add_columns(&fx);
     assert_eq!(preview().await.expect("preview"), "", "the catalog has it");
     let out = merge_all(&fx).await;
     assert_eq!(out["tables"][0]["status"], "merged", "{out}");
@@ -553,15 +557,7 @@ async fn a_column_the_raw_table_gains_is_added_once_before_the_next_merge() {
     add_raw_column(&fx, "discount").await;
 
     // `dmslake sql add-columns` shows the statement the run will issue.
-    let preview = || {
-        compactor::preview::statement(
-            &fx.deps.glue,
-            &fx.state,
-            &fx.deps.config,
-            "public.order_details",
-            compactor::preview::Statement::AddColumns,
-        )
-    };
+    let preview = || preview_add_columns(&fx);
     let cur_db = &fx.deps.config.common.curated_database;
     let alter =
         format!("ALTER TABLE `{cur_db}`.`public_order_details` ADD COLUMNS (`discount` string)");
