@@ -325,6 +325,21 @@ async fn fixture(policy: Policy, migration: &str) -> Fixture {
 }
 
 impl Fixture {
+    /// Stores a task history in which the task started running two hours ago (from an event).
+    async fn record_running_for_two_hours(&self) {
+        let mut record = TaskRecord::new(&self.task_arn);
+        record.push_transition(
+            Utc::now() - chrono::Duration::hours(2),
+            "running",
+            "event",
+            None,
+        );
+        self.store
+            .put(&state::record_name(&self.task_arn), &record)
+            .await
+            .expect("seed record");
+    }
+
     /// A fresh `Deps` each call: every invocation is a cold start, so anything remembered
     /// comes from the state bucket.
     fn deps(&self) -> Deps {
@@ -711,17 +726,7 @@ async fn a_running_task_without_new_files_is_flagged_once() {
     fx.config.data_bucket = Some(data.clone());
     fx.start_in_dms().await;
     // The task has been running for two hours (recorded history) and wrote nothing.
-    let mut record = TaskRecord::new(&fx.task_arn);
-    record.push_transition(
-        chrono::Utc::now() - chrono::Duration::hours(2),
-        "running",
-        "event",
-        None,
-    );
-    fx.store
-        .put(&state::record_name(&fx.task_arn), &record)
-        .await
-        .expect("seed record");
+    fx.record_running_for_two_hours().await;
     let first = fx.invoke(sample("watcher-health-check.json")).await;
     assert_eq!(first.reports()[0].alerts(), 1, "{first:?}");
     let second = fx.invoke(sample("watcher-health-check.json")).await;
@@ -1142,17 +1147,7 @@ async fn a_running_task_whose_lake_went_quiet_is_alerted_with_its_newest_file() 
     fx.config.data_bucket = Some(data.clone());
     fx.config.layout = dated_layout();
     fx.start_in_dms().await;
-    let mut record = TaskRecord::new(&fx.task_arn);
-    record.push_transition(
-        Utc::now() - chrono::Duration::hours(2),
-        "running",
-        "event",
-        None,
-    );
-    fx.store
-        .put(&state::record_name(&fx.task_arn), &record)
-        .await
-        .expect("seed record");
+    fx.record_running_for_two_hours().await;
     let now = Utc::now();
     put_many(&c.s3, &data, old_history(now)).await;
     let today = date_folder(
