@@ -450,13 +450,43 @@ fn record_transition(
 /// are also checked for a finished full load and for new files.
 pub async fn health_check(deps: &Deps) -> Outcome {
     let mut reports = Vec::new();
+    // Every watched task writes to the same data bucket: its freshness is listed once per
+    // check, when the first running task needs it.
+    let mut freshness = None;
     for arn in &deps.config.watched {
-        reports.push(check_task(deps, arn).await);
+        reports.push(check_task(deps, arn, &mut freshness).await);
     }
     Outcome::Handled { tasks: reports }
 }
 
-async fn check_task(deps: &Deps, arn: &str) -> TaskReport {
+/// The data bucket's activity since `now - stale_after`; `None` when the listing failed
+/// (logged: the check is then skipped, not failed).
+async fn freshness(deps: &Deps, bucket: &str) -> Option<decide::Activity> {
+    let cutoff = Utc::now() - deps.config.policy.stale_after;
+    match adapters::activity_since(&deps.s3, bucket, &deps.config.layout, cutoff).await {
+        Ok(scan) => {
+            tracing::info!(
+                bucket = %bucket,
+                activity = ?scan.activity,
+                keys_examined = scan.keys_examined,
+                list_calls = scan.list_calls,
+                bounded = scan.bounded,
+                "freshness check"
+            );
+            Some(scan.activity)
+        }
+        Err(err) => {
+            tracing::warn!(bucket = %bucket, error = %err, "freshness check skipped");
+            None
+        }
+    }
+}
+
+async fn check_task(
+    deps: &Deps,
+    arn: &str,
+    freshness_of_bucket: &mut Option<Option<decide::Activity>>,
+) -> TaskReport {
     let snapshot = match dms::describe(&deps.dms, arn).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -492,27 +522,12 @@ async fn check_task(deps: &Deps, arn: &str) -> TaskReport {
         None => None,
     };
     let files = match (&deps.config.data_bucket, snapshot.status.as_str()) {
-        (Some(bucket), "running") => {
-            let cutoff = Utc::now() - deps.config.policy.stale_after;
-            match adapters::activity_since(&deps.s3, bucket, &deps.config.layout, cutoff).await {
-                Ok(scan) => {
-                    tracing::info!(
-                        task = arn,
-                        bucket = %bucket,
-                        activity = ?scan.activity,
-                        keys_examined = scan.keys_examined,
-                        list_calls = scan.list_calls,
-                        bounded = scan.bounded,
-                        "freshness check"
-                    );
-                    Some(scan.activity)
-                }
-                Err(err) => {
-                    tracing::warn!(task = arn, error = %err, "freshness check skipped");
-                    None
-                }
-            }
-        }
+        (Some(bucket), "running") => match freshness_of_bucket {
+            Some(known) => known.clone(),
+            None => freshness_of_bucket
+                .insert(freshness(deps, bucket).await)
+                .clone(),
+        },
         _ => None,
     };
     process(deps, arn, observation, Some(&snapshot), files).await
