@@ -522,7 +522,7 @@ impl CompactionTable {
     }
 
     /// `ALTER TABLE ... ADD COLUMNS`, one statement per curated column (in column order) whose
-    /// name is not in `existing`, the curated column names as of the last merge. Athena's
+    /// name is not in `existing` (the curated table's column names). Athena's
     /// Iceberg schema evolution adds a column as a metadata-only change; rows written before
     /// read it as NULL (Athena user guide, "Evolve Iceberg table schema",
     /// querying-iceberg-evolving-table-schema.md and querying-iceberg-alter-table-add-columns.md).
@@ -530,17 +530,26 @@ impl CompactionTable {
     /// Never destructive: a name in `existing` that is no longer a column yields nothing (the
     /// curated column stays), and a column whose type changed is not retyped.
     pub fn add_columns_sql(&self, existing: &[String]) -> Vec<String> {
+        self.added_columns(existing)
+            .into_iter()
+            .map(|(_, sql)| sql)
+            .collect()
+    }
+
+    /// [`Self::add_columns_sql`] with the name of the column each statement adds.
+    pub fn added_columns(&self, existing: &[String]) -> Vec<(String, String)> {
         self.columns
             .iter()
             .filter(|c| !existing.iter().any(|e| e == c.name.as_str()))
             .map(|c| {
-                format!(
+                let sql = format!(
                     "ALTER TABLE {}.{} ADD COLUMNS ({} {})",
                     self.curated_database.ddl(),
                     self.table.ddl(),
                     c.name.ddl(),
                     c.curated_type.ddl()
-                )
+                );
+                (c.name.as_str().to_string(), sql)
             })
             .collect()
     }

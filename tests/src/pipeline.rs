@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use compactor::config::CompactorConfig;
-use compactor::watermark::{curated_columns, watermark_doc, Watermark};
+use compactor::watermark::{recorded_columns, watermark_doc, Watermark};
 use dms_local::format::RowLayout;
 use dms_local::{AwsClients, DataFormat, DmsLocal, WrittenFile};
 use dmslake::config::Config;
@@ -1631,7 +1631,7 @@ impl Pipeline {
             partition: range.to.clone(),
             query_id: format!("duckdb-{}", self.merges),
             merged_at: chrono::Utc::now().to_rfc3339(),
-            columns: Some(curated_columns(&table, stored.as_ref())),
+            columns: Some(recorded_columns(&table, stored.as_ref())),
         };
         self.state
             .put(&watermark_doc(&name), &wm)

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::catalog;
 use crate::config::CompactorConfig;
-use crate::watermark::{curated_columns, lock_doc, watermark_doc, Lock, Watermark};
+use crate::watermark::{lock_doc, recorded_columns, watermark_doc, Lock, Watermark};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -376,7 +376,7 @@ async fn merge(
         partition: range.to.clone(),
         query_id: query_id.clone(),
         merged_at: chrono::Utc::now().to_rfc3339(),
-        columns: Some(curated_columns(table, wm.as_ref().map(|w| &w.value))),
+        columns: Some(recorded_columns(table, wm.as_ref().map(|w| &w.value))),
     };
     let write = match &wm {
         Some(old) => {

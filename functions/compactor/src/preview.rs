@@ -6,9 +6,7 @@ use dmslake::state::{StateError, StateStore};
 
 use crate::catalog::{self, CatalogError};
 use crate::config::CompactorConfig;
-use crate::watermark::{
-    additions, column_plan, newest_partition, watermark_doc, ColumnPlan, Watermark,
-};
+use crate::watermark::{column_plan, newest_partition, watermark_doc, ColumnPlan, Watermark};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Statement {
@@ -66,7 +64,7 @@ pub async fn column_additions(
     wm: Option<&Watermark>,
 ) -> Result<Vec<(String, String)>, CatalogError> {
     if let Some(existing) = catalog::curated_columns(glue, cfg, table.table()).await? {
-        return Ok(additions(table, &existing));
+        return Ok(table.added_columns(&existing));
     }
     Ok(match column_plan(table, wm) {
         ColumnPlan::Add(adds) => adds,

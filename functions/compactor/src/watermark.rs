@@ -47,23 +47,13 @@ pub fn column_plan(table: &CompactionTable, watermark: Option<&Watermark>) -> Co
     let Some(existing) = &wm.columns else {
         return ColumnPlan::Unknown;
     };
-    ColumnPlan::Add(additions(table, existing))
-}
-
-/// The `ALTER TABLE ... ADD COLUMNS` statements for the curated columns not in `existing`,
-/// with the column each adds (pure).
-pub fn additions(table: &CompactionTable, existing: &[String]) -> Vec<(String, String)> {
-    let missing = table
-        .column_names()
-        .into_iter()
-        .filter(|c| !existing.contains(c));
-    missing.zip(table.add_columns_sql(existing)).collect()
+    ColumnPlan::Add(table.added_columns(existing))
 }
 
 /// The curated columns to record after a merge: those the watermark listed (a column the raw
 /// table lost stays in the curated table, so it stays listed), then the table's columns not
 /// among them, in table order.
-pub fn curated_columns(table: &CompactionTable, watermark: Option<&Watermark>) -> Vec<String> {
+pub fn recorded_columns(table: &CompactionTable, watermark: Option<&Watermark>) -> Vec<String> {
     let mut out = watermark
         .and_then(|w| w.columns.clone())
         .unwrap_or_default();
@@ -188,7 +178,7 @@ mod tests {
         ];
         for (wm, want) in cases {
             let wm = wm.map(watermark);
-            assert_eq!(curated_columns(&t, wm.as_ref()), *want, "{wm:?}");
+            assert_eq!(recorded_columns(&t, wm.as_ref()), *want, "{wm:?}");
         }
     }
 }
