@@ -4,7 +4,7 @@
 //! registrar.
 
 use dms_local::capture::{Column, TableInfo};
-use dms_local::format::{RowLayout, ValueKind};
+use dms_local::format::RowLayout;
 use dms_local::parquet::{file_columns, write_file};
 use dmslake::config::DmsColumns;
 use dmslake::parquet_footer::{footer_from_suffix, FooterStep};
@@ -51,11 +51,7 @@ fn ours() -> ParquetMetaData {
         table: "dms_test_table".into(),
         columns: SAMPLE_TABLE
             .iter()
-            .map(|(name, pg)| Column {
-                name: (*name).into(),
-                kind: ValueKind::from_pg_type(pg),
-                pg_type: (*pg).into(),
-            })
+            .map(|(name, pg)| Column::new(*name, *pg))
             .collect(),
         key: vec![0],
     };

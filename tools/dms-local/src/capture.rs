@@ -25,6 +25,18 @@ pub struct Column {
     pub pg_type: String,
 }
 
+impl Column {
+    /// A column of PostgreSQL type `pg_type` (its [`ValueKind`] follows from the type).
+    pub fn new(name: impl Into<String>, pg_type: impl Into<String>) -> Self {
+        let pg_type = pg_type.into();
+        Self {
+            name: name.into(),
+            kind: ValueKind::from_pg_type(&pg_type),
+            pg_type,
+        }
+    }
+}
+
 /// A selected source table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableInfo {
@@ -211,11 +223,7 @@ impl Capture {
                         return Err(CaptureError::UntypedColumn { table, column });
                     };
                     tracing::info!(%table, %column, %pg_type, "column added to the source table: followed");
-                    info.columns.push(Column {
-                        name: column,
-                        kind: ValueKind::from_pg_type(pg_type),
-                        pg_type: pg_type.clone(),
-                    });
+                    info.columns.push(Column::new(column, pg_type.clone()));
                 }
                 let Some(open) = self.open.as_mut() else {
                     return Err(CaptureError::NoTransaction {
@@ -313,18 +321,7 @@ mod tests {
         TableInfo {
             schema: "public".into(),
             table: "t".into(),
-            columns: vec![
-                Column {
-                    name: "id".into(),
-                    kind: ValueKind::Text,
-                    pg_type: "text".into(),
-                },
-                Column {
-                    name: "price".into(),
-                    kind: ValueKind::Real4,
-                    pg_type: "real".into(),
-                },
-            ],
+            columns: vec![Column::new("id", "text"), Column::new("price", "real")],
             key: vec![0],
         }
     }

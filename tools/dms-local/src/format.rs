@@ -305,7 +305,7 @@ pub fn load_file_name(counter: u32, extension: &str) -> String {
 pub fn cdc_file_name(written: DateTime<Utc>, extension: &str) -> String {
     format!(
         "{}{:03}.{extension}",
-        written.format("%Y%m%d-%H%M%S"),
+        dmslake::layout::cdc_name_prefix(written),
         written.timestamp_subsec_millis()
     )
 }

@@ -22,7 +22,7 @@ use dmslake::config::{DmsColumns, LayoutConfig};
 use tokio_postgres::{Client, NoTls};
 
 use crate::capture::{Capture, Column, LoadSnapshot, TableInfo};
-use crate::format::{dms_text, Op, Row, RowLayout, ValueKind};
+use crate::format::{dms_text, Op, Row, RowLayout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -591,11 +591,7 @@ async fn table_info(client: &Client, schema: &str, table: &str) -> Result<TableI
         .map_err(pg(format!("columns of {schema}.{table}")))?;
     let columns: Vec<Column> = cols
         .iter()
-        .map(|r| Column {
-            name: r.get(0),
-            kind: ValueKind::from_pg_type(r.get::<_, &str>(1)),
-            pg_type: r.get(1),
-        })
+        .map(|r| Column::new(r.get::<_, String>(0), r.get::<_, String>(1)))
         .collect();
     let keys = client
         .query(

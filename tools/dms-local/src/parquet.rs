@@ -473,7 +473,7 @@ fn micros_since_epoch(text: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::capture::Column;
-    use crate::format::{ChangeSequence, Op, ValueKind};
+    use crate::format::{ChangeSequence, Op};
     use chrono::{TimeZone, Utc};
 
     #[rustfmt::skip]
@@ -564,15 +564,13 @@ mod tests {
     }
 
     fn table() -> TableInfo {
-        let col = |name: &str, pg: &str| Column {
-            name: name.into(),
-            kind: ValueKind::from_pg_type(pg),
-            pg_type: pg.into(),
-        };
         TableInfo {
             schema: "public".into(),
             table: "t".into(),
-            columns: vec![col("id", "integer"), col("price", "numeric(12,2)")],
+            columns: vec![
+                Column::new("id", "integer"),
+                Column::new("price", "numeric(12,2)"),
+            ],
             key: vec![0],
         }
     }
@@ -634,11 +632,7 @@ mod tests {
             change_sequence: Some(ChangeSequence { commit, counter: 5 }),
             before_image: None,
         };
-        info.columns.push(Column {
-            name: "note".into(),
-            kind: ValueKind::Text,
-            pg_type: "text".into(),
-        });
+        info.columns.push(Column::new("note", "text"));
         let new = Row {
             values: vec![Some("1".into()), Some("3.00".into()), Some("hi".into())],
             ..old.clone()
