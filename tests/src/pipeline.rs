@@ -2215,6 +2215,17 @@ D,2026-11-24 10:00:00.000000,1,,20261124100000000000000000000000013,1
             ),
             (Kind::Bytea, Some("\\x0a0b"), Some("0a0b")),
             (Kind::Text, Some(""), None),
+            // Parquet forms, as DuckDB prints them.
+            (Kind::Money, Some("$1,234.50"), Some("1234.5000")),
+            (Kind::Money, Some("-$0.10"), Some("-0.1000")),
+            (Kind::Money, Some("$7.00"), Some("7.0000")),
+            (Kind::Time, Some("13:45:12.123"), Some("49512123")),
+            (Kind::Time, Some("00:00:00"), Some("0")),
+            (
+                Kind::Timestamp,
+                Some("2021-10-31 15:34:12.458"),
+                Some("2021-10-31 15:34:12.458000"),
+            ),
         ];
         for (kind, pg, dms) in cases {
             assert_eq!(
@@ -2230,6 +2241,14 @@ D,2026-11-24 10:00:00.000000,1,,20261124100000000000000000000000013,1
             (Kind::Bool, "t", "false"),
             (Kind::Char, "ab    ", "ab"),
             (Kind::Inet, "10.0.0.1/32", "10.0.0.1"),
+            (Kind::Money, "$1,234.50", "1234.05"),
+            (Kind::Money, "-$1.00", "1.0000"),
+            (Kind::Time, "13:45:12.123", "49512124"),
+            (
+                Kind::Timestamp,
+                "2021-10-31 15:34:12.458",
+                "2021-10-31 15:34:12.459",
+            ),
         ] {
             assert_ne!(
                 normalise(kind, Some(a)),
