@@ -164,13 +164,14 @@ fn format_from_env() -> Result<DataFormat> {
 /// A column is added mid-stream (before round 3) unless `DMSLAKE_DEMO_ADD_COLUMN=false`.
 /// With CSV files it is off unless asked for: header-less CSV rows cannot carry a new column,
 /// and `dms-local` stops with an error naming it.
-fn add_column_from_env(format: DataFormat) -> Option<usize> {
-    match std::env::var("DMSLAKE_DEMO_ADD_COLUMN").ok().as_deref() {
-        Some("true") | Some("1") => Some(3),
-        Some("false") | Some("0") => None,
-        _ if format == DataFormat::Parquet => Some(3),
-        _ => None,
-    }
+fn add_column_from_env(format: DataFormat) -> Result<Option<usize>> {
+    let add = match std::env::var("DMSLAKE_DEMO_ADD_COLUMN") {
+        Ok(v) if !v.trim().is_empty() => {
+            dmslake::config::parse_bool("DMSLAKE_DEMO_ADD_COLUMN", &v)?
+        }
+        _ => format == DataFormat::Parquet,
+    };
+    Ok(add.then_some(3))
 }
 
 async fn demo(lambda: bool) -> Result<bool> {
@@ -201,7 +202,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         perturb,
         compare_each_round: false,
         local_stack: true,
-        add_column: add_column_from_env(format),
+        add_column: add_column_from_env(format)?,
         cdc_max_rows: Some(40),
         format,
         dms_task: lambda,
