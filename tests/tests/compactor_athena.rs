@@ -239,15 +239,9 @@ async fn runner_paths_move_the_watermark_only_after_success() {
     );
 
     // The next merge (as `dmslake sql merge` prints it) reads from the watermark partition on.
-    let next = compactor::preview::statement(
-        &fx.deps.glue,
-        &fx.state,
-        &fx.deps.config,
-        "public.order_details",
-        compactor::preview::Statement::Merge,
-    )
-    .await
-    .expect("preview");
+    let next = preview(&fx, compactor::preview::Statement::Merge)
+        .await
+        .expect("preview");
     assert!(next.starts_with("MERGE INTO \"cur_"), "{next}");
     assert!(
         next.contains(
@@ -383,16 +377,24 @@ async fn executed_queries(fx: &Fixture) -> Vec<String> {
     out
 }
 
-/// What `dmslake sql add-columns public.order_details` prints for the fixture.
-async fn preview_add_columns(fx: &Fixture) -> Result<String, compactor::preview::PreviewError> {
+/// What `dmslake sql <statement> public.order_details` prints for the fixture.
+async fn preview(
+    fx: &Fixture,
+    statement: compactor::preview::Statement,
+) -> Result<String, compactor::preview::PreviewError> {
     compactor::preview::statement(
         &fx.deps.glue,
         &fx.state,
         &fx.deps.config,
         "public.order_details",
-        compactor::preview::Statement::AddColumns,
+        statement,
     )
     .await
+}
+
+/// What `dmslake sql add-columns public.order_details` prints for the fixture.
+async fn preview_add_columns(fx: &Fixture) -> Result<String, compactor::preview::PreviewError> {
+    preview(fx, compactor::preview::Statement::AddColumns).await
 }
 
 /// Appends a string column to the raw table, as the registrar does for a column the source
