@@ -324,6 +324,24 @@ async fn fixture(policy: Policy, migration: &str) -> Fixture {
     }
 }
 
+/// Puts a one-row CDC file for `table` (`schema/table`) named and foldered (YYYYMMDD, SLASH)
+/// as DMS would for a write at `at`; returns its key.
+async fn put_cdc_file(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    table: &str,
+    at: DateTime<Utc>,
+) -> String {
+    let folder = date_folder(
+        DatePartitionSequence::Yyyymmdd,
+        DatePartitionDelimiter::Slash,
+        at,
+    );
+    let key = format!("dms/{table}/{folder}/{}000.csv", cdc_name_prefix(at));
+    dmslake_tests::put_object(s3, bucket, &key, b"I,1\n".to_vec()).await;
+    key
+}
+
 impl Fixture {
     /// Stores a task history in which the task started running two hours ago (from an event).
     async fn record_running_for_two_hours(&self) {
@@ -1099,13 +1117,7 @@ async fn the_freshness_check_of_a_quiet_lake_reports_the_newest_file_it_listed()
     let total = history.len();
     put_many(&c.s3, &data, history).await;
     // Written before the cutoff, but into today's folder: within the listing's bound.
-    let today = date_folder(
-        DatePartitionSequence::Yyyymmdd,
-        DatePartitionDelimiter::Slash,
-        now,
-    );
-    let last = format!("dms/sales/products/{today}/{}000.csv", cdc_name_prefix(now));
-    dmslake_tests::put_object(&c.s3, &data, &last, b"I,1\n".to_vec()).await;
+    let last = put_cdc_file(&c.s3, &data, "sales/products", now).await;
     let written =
         c.s3.head_object()
             .bucket(&data)
@@ -1150,13 +1162,7 @@ async fn a_running_task_whose_lake_went_quiet_is_alerted_with_its_newest_file() 
     fx.record_running_for_two_hours().await;
     let now = Utc::now();
     put_many(&c.s3, &data, old_history(now)).await;
-    let today = date_folder(
-        DatePartitionSequence::Yyyymmdd,
-        DatePartitionDelimiter::Slash,
-        now,
-    );
-    let last = format!("dms/public/orders/{today}/{}000.csv", cdc_name_prefix(now));
-    dmslake_tests::put_object(&c.s3, &data, &last, b"I,1\n".to_vec()).await;
+    put_cdc_file(&c.s3, &data, "public/orders", now).await;
     // Quiet for longer than stale_after (2 s).
     tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
 
