@@ -41,9 +41,15 @@ status: stack-up ## Print the watched DMS tasks' state and history on the local 
 	@set -a && . scripts/local.env && set +a && $(CARGO) run --quiet --locked -p dmslake-cli -- status
 
 .PHONY: test
-test: stack-up ## Run every test (unit, integration against the local emulator and PostgreSQL, template checks)
+test: stack-up ## Run every test (unit, integration against the local emulator and PostgreSQL, template checks); prints how many ran
 	@scripts/postgres.sh start
-	$(CARGO) test --workspace --locked
+	@mkdir -p .local
+	@set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | tee .local/test-output.log
+	@awk '/^test result:/ {p += $$4; f += $$6; i += $$8} END {printf "tests run: %d passed, %d failed, %d ignored\n", p, f, i}' .local/test-output.log
+
+.PHONY: install
+install: ## Install the dmslake CLI into ~/.cargo/bin (cargo install --path cli --locked)
+	$(CARGO) install --path cli --locked
 
 .PHONY: check
 check: ## Formatting and lints (cargo fmt --check, clippy -D warnings)

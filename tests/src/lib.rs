@@ -123,13 +123,20 @@ pub const DMS_TEST_TABLE_PARQUET_COLUMNS: &[(&str, &str)] = &[
     ("my_bool", "boolean"),
 ];
 
-/// Root of the real DMS output samples (`../shared/dms-samples` beside the repository, or
-/// `DMSLAKE_SAMPLES_DIR`).
+/// Root of the real DMS output samples vendored in the repository (`tests/fixtures/dms`, see its
+/// README), or `DMSLAKE_SAMPLES_DIR`. Panics, naming the folder, when it is missing: a test
+/// whose fixture is absent fails rather than passing without its data.
 pub fn samples_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("DMSLAKE_SAMPLES_DIR") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dms-samples")
+    let dir = match std::env::var("DMSLAKE_SAMPLES_DIR") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/dms"),
+    };
+    assert!(
+        dir.is_dir(),
+        "DMS sample folder {} is missing (tests/fixtures/dms in the repository)",
+        dir.display()
+    );
+    dir
 }
 
 /// Root of the repository (for `events/` and scripts).

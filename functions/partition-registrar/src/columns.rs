@@ -214,15 +214,14 @@ mod tests {
 
     #[test]
     fn header_rows_are_told_from_data_rows() {
-        let samples =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/dms-samples");
-        let with_header =
-            samples.join("oracle-hr-with-header/dms/hr/employees/20190118-184518184.csv");
-        if let Ok(bytes) = std::fs::read(&with_header) {
-            let h = header_row(&bytes).expect("header");
-            assert_eq!(h[0], "Op");
-            assert_eq!(h[1], "EMPLOYEE_ID");
-        }
+        let with_header = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../tests/fixtures/dms/oracle-hr-with-header/dms/hr/employees/20190118-184518184.csv",
+        );
+        let bytes = std::fs::read(&with_header)
+            .unwrap_or_else(|e| panic!("fixture {}: {e}", with_header.display()));
+        let h = header_row(&bytes).expect("header");
+        assert_eq!(h[0], "Op");
+        assert_eq!(h[1], "EMPLOYEE_ID");
         let cases: &[(&str, Option<&[&str]>)] = &[
             ("Op,id,name\nI,1,x\n", Some(&["Op", "id", "name"])),
             (

@@ -377,14 +377,13 @@ mod tests {
 
     #[test]
     fn task_event_details_match_the_documented_events() {
-        let sample: Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/dms-samples/events/awsdocs_dms_eventbridge_replication_task_started.json"
-            ))
-            .expect("sample event"),
-        )
-        .expect("json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/dms/events/awsdocs_dms_eventbridge_replication_task_started.json"
+        );
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("fixture {path}: {e}"));
+        let sample: Value = serde_json::from_str(&text).expect("json");
         let ours = TaskEvent::Started.detail("us-east-1", "taskName");
         assert_eq!(ours, sample["detail"]);
         let arn = sample["resources"][0].as_str().expect("task ARN");
