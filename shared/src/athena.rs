@@ -106,13 +106,9 @@ pub fn request_token(parts: &[&str]) -> String {
 
 fn api_error(
     operation: &'static str,
-    err: impl ProvideErrorMetadata + std::fmt::Debug,
+    err: impl ProvideErrorMetadata + std::error::Error + 'static,
 ) -> AthenaError {
-    let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => format!("{err:?}"),
-    };
+    let message = crate::aws_error::service_message(&err);
     AthenaError::Api { operation, message }
 }
 

@@ -75,12 +75,12 @@ impl StateStore {
         &self.location
     }
 
-    fn s3_error(&self, key: &str, err: impl ProvideErrorMetadata + std::fmt::Debug) -> StateError {
-        let message = match (err.code(), err.message()) {
-            (Some(code), Some(msg)) => format!("{code}: {msg}"),
-            (Some(code), None) => code.to_string(),
-            _ => format!("{err:?}"),
-        };
+    fn s3_error<E, R>(&self, key: &str, err: &aws_sdk_s3::error::SdkError<E, R>) -> StateError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let message = crate::aws_error::sdk_message(err);
         StateError::S3 {
             bucket: self.location.bucket.clone(),
             key: key.to_string(),
@@ -104,11 +104,10 @@ impl StateStore {
         {
             Ok(out) => out,
             Err(err) => {
-                let service = err.into_service_error();
-                if service.is_no_such_key() {
+                if err.as_service_error().is_some_and(|e| e.is_no_such_key()) {
                     return Ok(None);
                 }
-                return Err(self.s3_error(&key, service));
+                return Err(self.s3_error(&key, &err));
             }
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
@@ -165,7 +164,7 @@ impl StateStore {
                         key,
                     });
                 }
-                Err(self.s3_error(&key, err.into_service_error()))
+                Err(self.s3_error(&key, &err))
             }
         }
     }
@@ -187,7 +186,7 @@ impl StateStore {
             .send()
             .await
             .map(|out| out.e_tag().unwrap_or_default().to_string())
-            .map_err(|err| self.s3_error(&key, err.into_service_error()))
+            .map_err(|err| self.s3_error(&key, &err))
     }
 
     /// Deletes a document only while it is still the version `etag`: `Ok(true)` when deleted,
@@ -211,7 +210,7 @@ impl StateStore {
                 if matches!(status, Some(412) | Some(409) | Some(404)) {
                     return Ok(false);
                 }
-                Err(self.s3_error(&key, err.into_service_error()))
+                Err(self.s3_error(&key, &err))
             }
         }
     }
@@ -226,7 +225,7 @@ impl StateStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| self.s3_error(&key, err.into_service_error()))
+            .map_err(|err| self.s3_error(&key, &err))
     }
 }
 

@@ -193,7 +193,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Outcome, WatcherError
 }
 
 fn ignored(reason: String, event: &DmsEvent) -> Outcome {
-    tracing::info!(resource = %event.resource_arn, event_id = ?event.event_id, event_type = ?event.event_type, "{reason}");
+    tracing::info!(resource = %event.resource_arn, event_id = event.event_id.as_deref(), event_type = event.event_type.as_deref(), "{reason}");
     Outcome::Ignored { reason }
 }
 
@@ -398,7 +398,7 @@ async fn process(
                 .await
                 {
                     Ok(()) => {
-                        tracing::info!(task = arn, load_id = %load_id, tables = ?tables, "compactor baseline requested");
+                        tracing::info!(task = arn, load_id = %load_id, tables = %dmslake::logging::json(&tables), "compactor baseline requested");
                         metrics::emit(
                             "BaselineRequested",
                             1.0,
@@ -436,7 +436,14 @@ fn record_transition(
     cause: &str,
     detail: Option<&str>,
 ) {
-    tracing::info!(task = arn, from = ?from, to, cause, detail, "task state transition");
+    tracing::info!(
+        task = arn,
+        from = from.as_deref(),
+        to,
+        cause,
+        detail,
+        "task state transition"
+    );
     metrics::emit(
         "TaskStateTransition",
         1.0,
@@ -467,7 +474,7 @@ async fn freshness(deps: &Deps, bucket: &str) -> Option<decide::Activity> {
         Ok(scan) => {
             tracing::info!(
                 bucket = %bucket,
-                activity = ?scan.activity,
+                activity = %dmslake::logging::json(&scan.activity),
                 keys_examined = scan.keys_examined,
                 list_calls = scan.list_calls,
                 bounded = scan.bounded,
@@ -512,7 +519,7 @@ async fn check_task(
     };
     let observation = match decide::drift(&snapshot, &record) {
         Some(trigger) => {
-            tracing::warn!(task = arn, status = %snapshot.status, recorded = ?record.last_state, "live state differs from the last event seen");
+            tracing::warn!(task = arn, status = %snapshot.status, recorded = record.last_state.as_deref(), "live state differs from the last event seen");
             let mut obs = Observation::new(trigger, "health_check");
             if trigger != Trigger::Started {
                 obs.tables_in_error = dms::tables_in_error(&deps.dms, arn).await;

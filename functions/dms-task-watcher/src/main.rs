@@ -9,14 +9,16 @@ use serde_json::Value;
 fn diagnostic(err: WatcherError) -> Diagnostic {
     Diagnostic {
         error_type: err.error_type().to_string(),
-        error_message: err.to_string(),
+        error_message: dmslake::logging::error_chain(&err),
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    dmslake::logging::init();
-    let deps = Deps::from_env().await?;
+    dmslake::logging::init(env!("CARGO_PKG_NAME"));
+    let deps = Deps::from_env()
+        .await
+        .map_err(dmslake::logging::startup_error)?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let outcome = handler::handle(deps, event.payload)

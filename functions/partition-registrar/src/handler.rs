@@ -562,7 +562,7 @@ fn plan_table(
             Ok(evolution) => {
                 match &evolution {
                     Evolution::Append(cols) => {
-                        tracing::info!(table = %def.name, key = %p.obj.key, added = ?cols.iter().map(|c| &c.name).collect::<Vec<_>>(), "schema evolution: appending columns");
+                        tracing::info!(table = %def.name, key = %p.obj.key, added = %dmslake::logging::json(&cols.iter().map(|c| &c.name).collect::<Vec<_>>()), "schema evolution: appending columns");
                         plan.columns_changed = true;
                     }
                     Evolution::Earlier => plan.order_changed = true,
@@ -813,7 +813,7 @@ async fn register_partitions(
                             });
                         }
                     } else {
-                        tracing::debug!(table = %def.name, partition = ?part.values, location = %part.location, "partition registered");
+                        tracing::debug!(table = %def.name, partition = %dmslake::logging::json(&part.values), location = %part.location, "partition registered");
                         known
                             .partitions
                             .insert((def.name.clone(), part.values.clone()));
