@@ -2,9 +2,63 @@
 //! task history, locks), with optimistic concurrency through S3 conditional writes
 //! (`If-Match` / `If-None-Match`).
 
+use std::time::Duration;
+
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{de::DeserializeOwned, Serialize};
+
+/// How a read-modify-write waits between attempts after losing a conditional-write race:
+/// exponential backoff with "full jitter" (a uniformly random wait between zero and the
+/// exponential bound), so writers that collided spread out instead of colliding again in
+/// step. The algorithm is the one the AWS Architecture Blog's "Exponential Backoff And
+/// Jitter" and the AWS SDKs' retry behaviour describe
+/// (<https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Attempts in all (the first one included).
+    pub attempts: u32,
+    /// Bound of the first wait; each further wait's bound doubles, up to `cap`.
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// For state documents that several invocations update at once (one watched task's
+    /// record under a burst of events): 12 attempts, bounds 25 ms doubling to 2 s, about 11 s
+    /// of waiting at worst, well inside a function's timeout.
+    pub const CONFLICTS: Backoff = Backoff {
+        attempts: 12,
+        base: Duration::from_millis(25),
+        cap: Duration::from_secs(2),
+    };
+
+    /// The bound of the wait after failed attempt `attempt` (1-based): `base * 2^(attempt-1)`,
+    /// at most `cap`.
+    pub fn bound(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(20);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// The wait after failed attempt `attempt` for a random `unit` in `[0, 1)`.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        self.bound(attempt).mul_f64(unit.clamp(0.0, 1.0))
+    }
+}
+
+/// A random number in `[0, 1)` for jitter (from the standard library's per-process random
+/// hash keys, mixed with the clock: no cryptographic quality is needed).
+pub fn jitter_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
 
 /// Where state documents live: a bucket and a key prefix ending in `/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +111,12 @@ pub enum StateError {
     },
     #[error("s3://{bucket}/{key}: changed concurrently (conditional write refused)")]
     Conflict { bucket: String, key: String },
+    #[error("s3://{bucket}/{key}: still changed concurrently after {attempts} attempts; the update was not stored")]
+    Contended {
+        bucket: String,
+        key: String,
+        attempts: u32,
+    },
 }
 
 /// A JSON document store over one S3 client.
@@ -169,6 +229,53 @@ impl StateStore {
         }
     }
 
+    /// Read-modify-write of one document with optimistic concurrency: `change` runs on the
+    /// current value (`fresh()` when there is none) and returns its result; a concurrent
+    /// writer makes the whole step run again after a jittered backoff. After
+    /// `backoff.attempts` lost races the answer is [`StateError::Contended`]: nothing was
+    /// stored, and the caller must fail so the work is retried, not dropped.
+    pub async fn update<T, R>(
+        &self,
+        name: &str,
+        backoff: Backoff,
+        fresh: impl Fn() -> T,
+        mut change: impl FnMut(&mut T) -> R,
+    ) -> Result<(T, R), StateError>
+    where
+        T: DeserializeOwned + Serialize,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut value, etag) = match self.get::<T>(name).await? {
+                Some(Versioned { value, etag }) => (value, Some(etag)),
+                None => (fresh(), None),
+            };
+            let result = change(&mut value);
+            match self.put_if(name, &value, etag.as_deref()).await {
+                Ok(_) => return Ok((value, result)),
+                Err(StateError::Conflict { bucket, key }) => {
+                    if attempt >= backoff.attempts {
+                        return Err(StateError::Contended {
+                            bucket,
+                            key,
+                            attempts: attempt,
+                        });
+                    }
+                    let wait = backoff.delay(attempt, jitter_unit());
+                    tracing::info!(
+                        document = name,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "state document changed concurrently; retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
     /// Writes a document unconditionally (last writer wins).
     pub async fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<String, StateError> {
         let key = self.location.key(name);
@@ -232,6 +339,26 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_bounds_double_from_base_up_to_the_cap_and_jitter_stays_inside() {
+        let b = Backoff {
+            attempts: 6,
+            base: Duration::from_millis(25),
+            cap: Duration::from_millis(150),
+        };
+        let bounds: Vec<u128> = (1..=5).map(|a| b.bound(a).as_millis()).collect();
+        assert_eq!(bounds, vec![25, 50, 100, 150, 150]);
+        assert_eq!(b.delay(3, 0.0), Duration::ZERO);
+        assert_eq!(b.delay(3, 0.5), Duration::from_millis(50));
+        assert_eq!(b.delay(3, 7.0), Duration::from_millis(100), "clamped");
+        assert_eq!(Backoff::CONFLICTS.bound(60), Duration::from_secs(2));
+        let units: Vec<f64> = (0..64).map(|_| jitter_unit()).collect();
+        assert!(units.iter().all(|u| (0.0..1.0).contains(u)), "{units:?}");
+        let distinct: std::collections::BTreeSet<u64> =
+            units.iter().map(|u| (u * 1e9) as u64).collect();
+        assert!(distinct.len() > 32, "jitter is not random: {units:?}");
+    }
 
     #[test]
     fn prefix_is_normalised_to_one_trailing_slash() {

@@ -260,6 +260,9 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
     let mut rec = record.clone();
     let mut actions = Vec::new();
     rec.last_checked_at = Some(now);
+    if input.snapshot.is_some() {
+        rec.missing_since = None;
+    }
     if let Some(stats) = input.snapshot.and_then(|s| s.stats.as_ref()) {
         rec.full_load_progress = Some(stats.full_load_progress_percent);
     }
@@ -298,6 +301,30 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
         record: rec,
         duplicate: false,
     }
+}
+
+/// A watched task DMS does not know: recorded as missing, with the alert to send the first
+/// time (`None` while the same absence was already alerted).
+pub fn missing(rec: &mut TaskRecord, now: DateTime<Utc>) -> Option<Alert> {
+    rec.last_checked_at = Some(now);
+    if rec.missing_since.is_some() {
+        return None;
+    }
+    rec.missing_since = Some(now);
+    let arn = rec.task_arn.as_str();
+    let name = arn_resource_id(arn);
+    Some(Alert {
+        subject: format!("dmslake: watched DMS task {name} not found")
+            .chars()
+            .take(100)
+            .collect(),
+        message: [
+            format!("DMS has no task {arn}: it was deleted, or DMSLAKE_WATCHED_TASKS (the stack's WatchedTaskArns) names a wrong ARN."),
+            format!("Last recorded state: {}", rec.last_state.as_deref().unwrap_or("none")),
+            "Recreate the task, or remove its ARN from WatchedTaskArns and update the stack. The other watched tasks are still checked; this alert is not repeated until the task is seen again.".to_string(),
+        ]
+        .join("\n"),
+    })
 }
 
 fn request_baseline(
@@ -752,6 +779,31 @@ mod tests {
             d.record.last_failure.as_ref().map(|f| f.state.as_str()),
             Some("failed")
         );
+    }
+
+    #[test]
+    fn a_missing_task_is_alerted_once_until_it_is_seen_again() {
+        let mut rec = TaskRecord::new("arn:aws:dms:us-east-1:123456789012:task:GONE");
+        rec.last_state = Some("running".into());
+        let alert = missing(&mut rec, t(0)).expect("first check alerts");
+        assert!(
+            alert.subject.contains("GONE not found"),
+            "{}",
+            alert.subject
+        );
+        assert!(
+            alert.message.contains("WatchedTaskArns"),
+            "{}",
+            alert.message
+        );
+        assert!(alert.message.contains("Last recorded state: running"));
+        assert_eq!(missing(&mut rec, t(5)), None, "not repeated");
+        assert_eq!(rec.missing_since, Some(t(0)));
+        // Seen again: the absence ends, a later one alerts again.
+        let d = run(None, Some(&snap("running")), &rec, &policy(false), t(10));
+        assert_eq!(d.record.missing_since, None);
+        let mut rec = d.record;
+        assert!(missing(&mut rec, t(15)).is_some());
     }
 
     #[test]

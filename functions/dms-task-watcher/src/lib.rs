@@ -23,6 +23,13 @@ pub enum WatcherError {
     },
     #[error(transparent)]
     State(#[from] dmslake::state::StateError),
+    /// The task's record could not be stored, so nothing was done: retry the invocation.
+    #[error("task {task}: record not stored, nothing was done (the invocation is retried)")]
+    NotStored {
+        task: String,
+        #[source]
+        source: dmslake::state::StateError,
+    },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 }
