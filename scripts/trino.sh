@@ -121,6 +121,7 @@ node.environment=dmslake_local
 node.id=dmslake-local-$PORT
 node.data-dir=$STATE/data
 node.internal-address=127.0.0.1
+node.bind-ip=127.0.0.1
 EOF
   cat >"$etc/config.properties" <<EOF
 coordinator=true
@@ -198,6 +199,7 @@ EOF
 -Djdk.attach.allowAttachSelf=true
 -Djdk.nio.maxCachedBufferSize=2000000
 -Dfile.encoding=UTF-8
+-Duser.timezone=UTC
 EOF
 }
 
@@ -213,12 +215,13 @@ start() {
   write_config
   echo "trino: starting Trino $VERSION on $URL (heap $HEAP, JDK $java; log: $LOG)" >&2
   local started=$SECONDS
+  # Node properties are system properties (as Trino's launcher passes them); the rest is read
+  # from config.properties.
   # shellcheck disable=SC2046
   (cd "$STATE/data" && exec nohup "$java/bin/java" $(grep -v '^#' "$STATE/etc/jvm.config") \
-    -Dnode.environment=dmslake_local \
+    $(sed 's/^/-D/' "$STATE/etc/node.properties") \
     -Dconfig="$STATE/etc/config.properties" \
     -Dlog.levels-file="$STATE/etc/log.properties" \
-    -Dnode.properties="$STATE/etc/node.properties" \
     -cp "$HOME_DIR/lib/*" io.trino.server.TrinoServer >"$LOG" 2>&1) &
   echo $! >"$PIDFILE"
   wait_ready

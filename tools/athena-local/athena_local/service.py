@@ -232,7 +232,7 @@ class Service:
         if not location:
             raise invalid("No output location provided. An output location is required either through "
                           "the Workgroup result configuration setting or as an API input.")
-        if not location.startswith("s3://") or "/" not in location[5:].rstrip("/") and not location[5:].strip("/"):
+        if not location.startswith("s3://") or not location[len("s3://"):].split("/")[0]:
             raise invalid(f"Output location {location} is not an s3://bucket/prefix location")
         return location
 
@@ -371,7 +371,7 @@ class Service:
         except Exception as err:  # a bug or an unexpected answer must still end the query
             log.exception("query %s failed unexpectedly", e.id)
             with self.lock:
-                self._finish(e, "FAILED", f"INTERNAL_ERROR: athena-local: {err}", _athena_error(1, 401, False, str(err)))
+                self._finish(e, "FAILED", f"INTERNAL_ERROR: athena-local: {err}", _athena_error(1, 100, True, str(err)))
 
     def _execute(self, e: Execution) -> None:
         try:
@@ -379,7 +379,7 @@ class Service:
         except translate.Unsupported as err:
             with self.lock:
                 e.statement_type = "DDL"
-                self._finish(e, "FAILED", f"NOT_SUPPORTED: {err}", _athena_error(2, 1100, False, str(err)))
+                self._finish(e, "FAILED", f"NOT_SUPPORTED: {err}", _athena_error(2, 1000, False, str(err)))
             return
         with self.lock:
             e.statement_type = plan.statement_type
@@ -396,11 +396,12 @@ class Service:
         if outcomes is None:
             return
         last = outcomes[-1]
+        cancelled = any(o.cancelled for o in outcomes)
         for o in outcomes:
             e.scanned += int(o.stats.get("physicalInputBytes") or 0)
             e.queued_ms += int(o.stats.get("queuedTimeMillis") or 0)
             e.engine_ms += max(0, int(o.stats.get("elapsedTimeMillis") or 0) - int(o.stats.get("queuedTimeMillis") or 0))
-        if last.cancelled:
+        if cancelled:
             with self.lock:
                 self._finish(e, "CANCELLED", "Query cancelled by user")
             return
@@ -419,12 +420,13 @@ class Service:
         except Exception as err:
             with self.lock:
                 self._finish(e, "FAILED", f"Unable to write the query results to {self._result_key(e)}: {err}",
-                             _athena_error(2, 1300, False, str(err)))
+                             _athena_error(1, 401, True, str(err)))
             return
         with self.lock:
             self._finish(e, "SUCCEEDED")
 
-    def _statement(self, e: Execution, sql: str, session: dict | None = None) -> Outcome:
+    def _statement(self, e: Execution, sql: str, cancel: threading.Event | None = None) -> Outcome:
+        """Runs one Trino statement for `e` (cancelled with `e`, unless `cancel` is given)."""
         def on_state(o: Outcome) -> None:
             with self.lock:
                 if o.query_id and o.query_id not in e.trino_ids:
@@ -435,7 +437,7 @@ class Service:
 
         log.info("query %s on Trino: %s", e.id, sql)
         try:
-            outcome = self.trino.run(sql, CATALOG, e.database, e.cancel, on_state, session)
+            outcome = self.trino.run(sql, CATALOG, e.database, cancel or e.cancel, on_state)
         except TrinoUnavailable as err:
             outcome = Outcome(error={"errorName": "ENGINE_UNAVAILABLE", "errorType": "EXTERNAL", "message": str(err)})
         if outcome.query_id:
@@ -450,8 +452,8 @@ class Service:
         message = err.get("message") or "query failed"
         user = err.get("errorType") == "USER_ERROR"
         with self.lock:
-            self._finish(e, "FAILED", f"{name}: {message}",
-                         _athena_error(2 if user else 1, 1001 if user else 401, not user, message))
+            error_type = 1000 if user else (233 if name.startswith("ICEBERG_") else 200)
+        self._finish(e, "FAILED", f"{name}: {message}", _athena_error(2 if user else 1, error_type, not user, message))
 
     def _add_columns(self, e: Execution, plan: translate.Plan) -> list[Outcome] | None:
         """Athena runs ADD COLUMNS as one statement: check, add each, undo on failure."""
@@ -463,7 +465,7 @@ class Service:
         if clash:
             with self.lock:
                 message = f"Column {', '.join(clash)} already exists in {plan.table}"
-                self._finish(e, "FAILED", f"COLUMN_ALREADY_EXISTS: {message}", _athena_error(2, 1001, False, message))
+                self._finish(e, "FAILED", f"COLUMN_ALREADY_EXISTS: {message}", _athena_error(2, 1000, False, message))
             return None
         outcomes = [existing]
         added = []
@@ -472,7 +474,9 @@ class Service:
             outcomes.append(o)
             if o.error or o.cancelled:
                 for col in reversed(added):
-                    undo = self._statement(e, f"ALTER TABLE {plan.table} DROP COLUMN {translate.quote_ident(col)}",)
+                    # The undo runs even when the statement was cancelled.
+                    undo = self._statement(e, f"ALTER TABLE {plan.table} DROP COLUMN {translate.quote_ident(col)}",
+                                           threading.Event())
                     if undo.error:
                         log.error("query %s: could not undo column %s: %s", e.id, col, undo.error)
                 break
@@ -529,7 +533,10 @@ def render(v) -> str:
 
 
 def _athena_error(category: int, error_type: int, retryable: bool, message: str) -> dict:
-    # ErrorCategory: 1 system, 2 user, 3 other (API_AthenaError.html).
+    # ErrorCategory: 1 system, 2 user, 3 other (API_AthenaError.html). ErrorType from Athena's
+    # error catalogue (https://docs.aws.amazon.com/athena/latest/ug/error-reference.html): 100
+    # internal service error, 200 engine internal error, 233 Iceberg error, 401 results not
+    # written to S3, 1000 user error.
     return {"ErrorCategory": category, "ErrorType": error_type, "Retryable": retryable, "ErrorMessage": message}
 
 

@@ -9,7 +9,6 @@ import json
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 
@@ -66,15 +65,11 @@ class Client:
         schema: str | None,
         cancel: threading.Event,
         on_state=None,
-        session: dict | None = None,
     ) -> Outcome:
         """Runs `sql` to the end (or until `cancel` is set, then cancels it in Trino)."""
         headers = {"X-Trino-Catalog": catalog, "X-Trino-Source": "athena-local", "Content-Type": "text/plain"}
         if schema:
             headers["X-Trino-Schema"] = schema
-        if session:
-            headers["X-Trino-Session"] = ",".join(
-                f"{k}={urllib.parse.quote(str(v))}" for k, v in session.items())
         out = Outcome()
         resp = self._request("POST", f"{self.base_url}/v1/statement", sql.encode(), headers)
         while True:
