@@ -12,7 +12,7 @@
 # one found under /usr/lib/jvm (or $TRINO_JAVA_HOME) is used.
 #
 # Settings (environment): TRINO_PORT (default 8085), MOTO_PORT (default 5055, the emulator both
-# catalogs use), TRINO_HEAP (JVM -Xmx, default 2G).
+# catalogs use), TRINO_HEAP (JVM -Xmx, default 2G; a query may use half of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=476
@@ -113,9 +113,22 @@ ready() { curl -sf "$URL/v1/info" 2>/dev/null | grep -q '"starting":false'; }
 answers() { curl -sf -o /dev/null "$URL/v1/info" 2>/dev/null; }
 
 write_config() {
-  local etc=$STATE/etc
-  rm -rf "$etc"
-  mkdir -p "$etc/catalog" "$STATE/data"
+  local etc=$STATE/etc heap_mb query_mb
+  case $HEAP in
+    *[gG]) heap_mb=$((${HEAP%[gG]} * 1024)) ;;
+    *[mM]) heap_mb=${HEAP%[mM]} ;;
+    *) echo "trino: TRINO_HEAP=$HEAP is not a size like 2G or 3072M" >&2; return 1 ;;
+  esac
+  if ((heap_mb < 1536)); then
+    echo "trino: TRINO_HEAP=$HEAP is too small; Trino needs at least 1536M here (2G by default)" >&2
+    return 1
+  fi
+  query_mb=$((heap_mb / 2))
+  rm -rf "$etc" "$STATE/plugin"
+  mkdir -p "$etc/catalog" "$STATE/data" "$STATE/plugin"
+  # Only the two connectors the catalogs use: loading every bundled plugin slows the start.
+  ln -s "$HOME_DIR/plugin/hive" "$STATE/plugin/hive"
+  ln -s "$HOME_DIR/plugin/iceberg" "$STATE/plugin/iceberg"
   cat >"$etc/node.properties" <<EOF
 node.environment=dmslake_local
 node.id=dmslake-local-$PORT
@@ -128,10 +141,11 @@ coordinator=true
 node-scheduler.include-coordinator=true
 http-server.http.port=$PORT
 discovery.uri=$URL
-plugin.dir=$HOME_DIR/plugin
+plugin.dir=$STATE/plugin
 catalog.config-dir=$etc/catalog
-query.max-memory=1GB
-query.max-memory-per-node=1GB
+# Half the heap for one query; Trino keeps 30 % of the heap as headroom.
+query.max-memory=${query_mb}MB
+query.max-memory-per-node=${query_mb}MB
 # Small machine: few threads, quick start.
 task.concurrency=2
 task.max-worker-threads=4
