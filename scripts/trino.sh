@@ -149,6 +149,8 @@ query.max-memory-per-node=${query_mb}MB
 # Small machine: few threads, quick start.
 task.concurrency=2
 task.max-worker-threads=4
+# No HTTP request log (it only grows).
+http-server.log.enabled=false
 EOF
   cat >"$etc/log.properties" <<EOF
 io.trino=INFO
