@@ -1209,6 +1209,7 @@ async fn a_running_task_whose_lake_went_quiet_is_alerted_with_its_newest_file() 
 async fn twenty_four_concurrent_failures_of_one_task_are_all_recorded_and_the_restart_bound_holds()
 {
     const EVENTS: usize = 24;
+    dmslake::metrics::capture();
     let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
     fx.start_in_dms().await;
     let events: Vec<Value> = (0..EVENTS)
@@ -1267,6 +1268,13 @@ async fn twenty_four_concurrent_failures_of_one_task_are_all_recorded_and_the_re
         .filter(|t| t.to == "failed")
         .count();
     assert_eq!(failures, EVENTS, "{:?}", record.transitions);
+    // Each recorded failure counts once in the metric the TaskFailed alarm sums.
+    let task_id = dmslake::dms_events::arn_resource_id(&fx.task_arn);
+    let counted = dmslake::metrics::captured(dmslake::metrics::TASK_FAILED)
+        .into_iter()
+        .filter(|doc| doc["Task"] == task_id)
+        .count();
+    assert_eq!(counted, EVENTS);
 }
 
 #[tokio::test]

@@ -388,7 +388,7 @@ async fn merge(
     };
     write.map_err(|e| e.to_string())?;
     dmslake::metrics::emit(
-        "MergeScannedBytes",
+        dmslake::metrics::MERGE_SCANNED_BYTES,
         scanned_bytes as f64,
         dmslake::metrics::Unit::Bytes,
         &[("Table", name)],

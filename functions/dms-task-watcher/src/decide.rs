@@ -163,6 +163,9 @@ pub struct Decision {
     pub record: TaskRecord,
     /// The observation was a duplicate delivery and was dropped.
     pub duplicate: bool,
+    /// The observation is a failure (failed, or stopped unexpectedly): counted in the
+    /// `TaskFailed` metric the template's alarm reads.
+    pub failure: bool,
 }
 
 /// The AWS console page of a task.
@@ -274,6 +277,7 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
                     actions: Vec::new(),
                     record: record.clone(),
                     duplicate: true,
+                    failure: false,
                 };
             }
         }
@@ -296,10 +300,12 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
         }
     }
 
+    let failure = rec.last_failure != record.last_failure;
     Decision {
         actions,
         record: rec,
         duplicate: false,
+        failure,
     }
 }
 
@@ -804,6 +810,32 @@ mod tests {
         assert_eq!(d.record.missing_since, None);
         let mut rec = d.record;
         assert!(missing(&mut rec, t(15)).is_some());
+    }
+
+    #[test]
+    fn failures_and_unexpected_stops_are_flagged_for_the_task_failed_metric() {
+        let rec = TaskRecord::new(ARN);
+        let failed = run(Some(failed_event("f")), None, &rec, &policy(false), t(0));
+        assert!(failed.failure);
+        let started = run(
+            Some(Observation::new(Trigger::Started, "event")),
+            None,
+            &rec,
+            &policy(false),
+            t(0),
+        );
+        assert!(!started.failure);
+        let again = run(
+            Some(failed_event("f")),
+            None,
+            &failed.record,
+            &policy(false),
+            t(1),
+        );
+        assert!(
+            again.duplicate && !again.failure,
+            "a duplicate is not counted twice"
+        );
     }
 
     #[test]

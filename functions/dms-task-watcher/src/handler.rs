@@ -302,7 +302,7 @@ async fn send_alert(deps: &Deps, alert: &Alert, report: &mut TaskReport) {
         Ok(message_id) => {
             tracing::warn!(task = %report.task_arn, subject = %alert.subject, message_id = %message_id, "alert published");
             metrics::emit(
-                "TaskAlerts",
+                metrics::TASK_ALERTS,
                 1.0,
                 Unit::Count,
                 &[("Task", arn_resource_id(&report.task_arn))],
@@ -341,10 +341,10 @@ async fn process(
     let decided = state::update(&deps.store, arn, |rec| {
         let d = decide::decide(&input, rec, &policy);
         *rec = d.record;
-        (d.actions, d.duplicate)
+        (d.actions, d.duplicate, d.failure)
     })
     .await;
-    let (actions, duplicate) = match decided {
+    let (actions, duplicate, failure) = match decided {
         Ok((_, result)) => result,
         Err(source) => {
             tracing::error!(task = arn, error = %source, "task record not stored; nothing done");
@@ -358,6 +358,14 @@ async fn process(
         tracing::info!(task = arn, "duplicate event delivery ignored");
         report.duplicate = true;
         return Ok(report);
+    }
+    if failure {
+        metrics::emit(
+            metrics::TASK_FAILED,
+            1.0,
+            Unit::Count,
+            &[("Task", arn_resource_id(arn))],
+        );
     }
     for action in actions {
         match action {
@@ -381,7 +389,7 @@ async fn process(
                 Ok(status) => {
                     tracing::warn!(task = arn, attempt, status = %status, "task resumed with resume-processing");
                     metrics::emit(
-                        "TaskAutoResumed",
+                        metrics::TASK_AUTO_RESUMED,
                         1.0,
                         Unit::Count,
                         &[("Task", arn_resource_id(arn))],
@@ -405,7 +413,7 @@ async fn process(
                     Ok(()) => {
                         tracing::info!(task = arn, load_id = %load_id, tables = %dmslake::logging::json(&tables), "compactor baseline requested");
                         metrics::emit(
-                            "BaselineRequested",
+                            metrics::BASELINE_REQUESTED,
                             1.0,
                             Unit::Count,
                             &[("Task", arn_resource_id(arn))],
@@ -450,7 +458,7 @@ fn record_transition(
         "task state transition"
     );
     metrics::emit(
-        "TaskStateTransition",
+        metrics::TASK_STATE_TRANSITION,
         1.0,
         Unit::Count,
         &[("Task", arn_resource_id(arn)), ("State", to)],
