@@ -276,6 +276,31 @@ impl StateStore {
         }
     }
 
+    /// The names (relative to the prefix, like [`Self::get`] takes them) of the documents in
+    /// `folder` (`watermarks/`), in key order.
+    pub async fn list(&self, folder: &str) -> Result<Vec<String>, StateError> {
+        let folder_key = self.location.key(folder);
+        let mut names = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(&folder_key)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| self.s3_error(&folder_key, &err))?;
+            names.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter_map(|k| k.strip_prefix(&self.location.prefix))
+                    .map(str::to_string),
+            );
+        }
+        Ok(names)
+    }
+
     /// Writes a document unconditionally (last writer wins).
     pub async fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<String, StateError> {
         let key = self.location.key(name);

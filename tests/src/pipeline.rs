@@ -1632,6 +1632,7 @@ impl Pipeline {
             query_id: format!("duckdb-{}", self.merges),
             merged_at: chrono::Utc::now().to_rfc3339(),
             columns: Some(recorded_columns(&table, stored.as_ref())),
+            newest_commit: None,
         };
         self.state
             .put(&watermark_doc(&name), &wm)
