@@ -206,6 +206,7 @@ pub async fn create_task(
     dms: &aws_sdk_databasemigration::Client,
     identifier: &str,
     table_mappings: &str,
+    migration_type: crate::MigrationType,
 ) -> Result<String, AwsError> {
     use aws_sdk_databasemigration::types::MigrationTypeValue;
     let err = |message: String| AwsError::Task {
@@ -218,7 +219,10 @@ pub async fn create_task(
         .source_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:DMSLOCALSOURCE")
         .target_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:DMSLOCALTARGET")
         .replication_instance_arn("arn:aws:dms:us-east-1:123456789012:rep:DMSLOCAL")
-        .migration_type(MigrationTypeValue::FullLoadAndCdc)
+        .migration_type(match migration_type {
+            crate::MigrationType::FullLoadAndCdc => MigrationTypeValue::FullLoadAndCdc,
+            crate::MigrationType::Cdc => MigrationTypeValue::Cdc,
+        })
         .table_mappings(table_mappings)
         .send()
         .await;
@@ -381,8 +385,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/fixtures/dms/events/awsdocs_dms_eventbridge_replication_task_started.json"
         );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("fixture {path}: {e}"));
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"));
         let sample: Value = serde_json::from_str(&text).expect("json");
         let ours = TaskEvent::Started.detail("us-east-1", "taskName");
         assert_eq!(ours, sample["detail"]);
