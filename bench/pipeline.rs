@@ -213,8 +213,13 @@ async fn demo(lambda: bool) -> Result<bool> {
         format.extension()
     ));
     let mut p = Pipeline::setup(opts).await?;
+    let version: String =
+        p.pg.query_one("SHOW server_version", &[])
+            .await
+            .context("PostgreSQL server version")?
+            .get(0);
     progress.line(&format!(
-        "PostgreSQL: schema demo with {} tables ({}), {} rows each; replication slot {}",
+        "PostgreSQL {version}: schema demo with {} tables ({}), {} rows each; replication slot {} (test_decoding, as DMS reads it)",
         p.workload.tables.len(),
         p.workload
             .tables
