@@ -1,7 +1,7 @@
 //! The whole pipeline on one machine, as the end-to-end test, the demo and the benchmark run it:
 //!
-//! PostgreSQL (`scripts/postgres.sh`) → `dms-local` (full load, then wal2json CDC, flushed
-//! into DMS CSV or Parquet files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
+//! PostgreSQL (`scripts/postgres.sh`) → `dms-local` (full load unless CDC only, then CDC from a
+//! `test_decoding` slot, flushed into DMS CSV or Parquet files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
 //! notifications to an SQS queue (moto delivers them) → the partition registrar's handler
 //! given those messages as its SQS trigger would (Glue catalog in the emulator) → the compactor's SQL
 //! (`CREATE TABLE` + `MERGE` generated from the Glue table, range from the compactor's
