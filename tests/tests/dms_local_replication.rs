@@ -741,3 +741,68 @@ async fn cdc_only_task_writes_no_load_files_and_captures_from_its_start() {
         Some("cdc")
     );
 }
+
+/// Parquet output follows a column added while replicating, with the type the catalog gives it:
+/// `test_decoding` prints `numeric`, the file (and so the raw table) gets `decimal(5,1)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_follows_an_added_column_with_its_catalog_type() {
+    use dmslake::parquet_footer::{footer_from_suffix, FooterStep};
+    start_postgres();
+    let db = unique_name("dmsl", '_');
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let _cleanup = Cleanup(db.clone());
+    let src = connect(&db).await;
+    src.batch_execute("CREATE TABLE grow (id integer PRIMARY KEY, name text)")
+        .await
+        .expect("schema");
+    let clients = clients().await;
+    let bucket = new_bucket(&clients, "dmslocal").await;
+    let aws = AwsClients::with_config(&sdk_config().await);
+    let mut settings = files_only(&db, "grow", &bucket);
+    settings.format = dms_local::DataFormat::Parquet;
+    let mut run = DmsLocal::connect(&pg(&db), settings, aws)
+        .await
+        .expect("connect");
+    run.start().await.expect("start");
+    run.full_load().await.expect("full load");
+    src.batch_execute(
+        "INSERT INTO grow VALUES (1, 'before');
+         ALTER TABLE grow ADD COLUMN amount numeric(5,1);
+         INSERT INTO grow VALUES (2, 'after', 12.5);",
+    )
+    .await
+    .expect("alter and insert");
+    assert_eq!(capture_rows(&mut run, 2).await, 2);
+    let cdc = run.flush(true).await.expect("flush");
+    run.stop(true).await.expect("stop");
+    assert_eq!(cdc.len(), 1, "{cdc:?}");
+    let bytes = clients
+        .s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&cdc[0].key)
+        .send()
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .to_vec();
+    let meta = match footer_from_suffix(&bytes, Some(bytes.len() as u64)).expect("footer") {
+        FooterStep::Complete(meta) => meta,
+        FooterStep::NeedSuffix(n) => panic!("whole file given, footer needs {n} bytes"),
+    };
+    let columns = dmslake::schema::glue_columns(&meta, &dmslake::config::DmsColumns::default())
+        .expect("glue columns");
+    let amount = columns
+        .iter()
+        .find(|c| c.name == "amount")
+        .map(|c| c.glue_type.as_str());
+    assert_eq!(amount, Some("decimal(5,1)"), "{columns:?}");
+    assert_eq!(meta.file_metadata().num_rows(), 2);
+}
