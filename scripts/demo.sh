@@ -17,7 +17,7 @@ step "tools: Python environment (.venv)"
 scripts/dev-env.sh
 step "local AWS: moto server and dmslake's local resources"
 scripts/moto.sh start
-AWS_ENDPOINT_URL=http://127.0.0.1:${MOTO_PORT:-5055} .venv/bin/python scripts/local_resources.py >/dev/null
+.venv/bin/python scripts/local_resources.py >/dev/null
 step "PostgreSQL 17, logical decoding with test_decoding as DMS uses it (127.0.0.1:${PGPORT:-55432})"
 scripts/postgres.sh start
 step "building the pipeline driver (the first build compiles the workspace)"
