@@ -50,6 +50,66 @@ async fn connect(db: &str) -> tokio_postgres::Client {
     client
 }
 
+/// What a test starts from: a database of its own with `schema` applied (dropped, with the
+/// slot named after it, when the fixture is dropped), a bucket and the clients.
+struct Fixture {
+    db: String,
+    src: tokio_postgres::Client,
+    clients: dmslake::clients::Clients,
+    bucket: String,
+    aws: AwsClients,
+    _cleanup: Cleanup,
+}
+
+async fn fixture(schema: &str) -> Fixture {
+    start_postgres();
+    let db = unique_name("dmsl", '_');
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let cleanup = Cleanup(db.clone());
+    let src = connect(&db).await;
+    src.batch_execute(schema).await.expect("schema");
+    let clients = clients().await;
+    let bucket = new_bucket(&clients, "dmslocal").await;
+    let aws = AwsClients::with_config(&sdk_config().await);
+    Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup: cleanup,
+    }
+}
+
+/// The emulator's description of a replication task.
+async fn described_task(
+    clients: &dmslake::clients::Clients,
+    task_arn: &str,
+) -> aws_sdk_databasemigration::types::ReplicationTask {
+    let described = clients
+        .dms
+        .describe_replication_tasks()
+        .filters(
+            aws_sdk_databasemigration::types::Filter::builder()
+                .name("replication-task-arn")
+                .values(task_arn)
+                .build()
+                .expect("filter"),
+        )
+        .send()
+        .await
+        .expect("describe the task");
+    described
+        .replication_tasks()
+        .first()
+        .cloned()
+        .expect("the task is described")
+}
+
 async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> String {
     let obj = clients
         .s3
@@ -64,16 +124,14 @@ async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
-    src.batch_execute(
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(
         "SET TimeZone = 'UTC';
          CREATE TABLE items (id integer PRIMARY KEY, name varchar(40), price real,
            weight double precision, qty numeric(10,2), active boolean, created timestamp,
@@ -88,13 +146,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
            (3, 'three', 1, 2, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
          INSERT INTO lines VALUES (1, 1, 'first'), (1, 2, 'second');",
     )
-    .await
-    .expect("schema and data");
-
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let sdk = sdk_config().await;
-    let aws = AwsClients::with_config(&sdk);
+    .await;
     let queue_name = unique_name("dmslocal-files", '-');
     let queue = aws
         .sqs
@@ -416,22 +468,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         }
     }
     assert_eq!(ids, vec!["DMS-EVENT-0069", "DMS-EVENT-0079"]);
-    let described = clients
-        .dms
-        .describe_replication_tasks()
-        .filters(
-            aws_sdk_databasemigration::types::Filter::builder()
-                .name("replication-task-arn")
-                .values(&task_arn)
-                .build()
-                .expect("filter"),
-        )
-        .send()
-        .await
-        .expect("describe the task");
-    let status = described.replication_tasks()[0]
-        .status()
-        .map(str::to_string);
+    let status = described_task(&clients, &task_arn).await.status;
     assert_eq!(status.as_deref(), Some("stopped"));
 }
 
@@ -464,21 +501,19 @@ fn files_only(db: &str, table: &str, bucket: &str) -> Settings {
 /// byte-identical CSV fields, for the types whose `::text` cast and output function differ.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_load_and_cdc_write_identical_text_for_every_type() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
     let values = "'ab', '10.0.0.1', '10.1.0.0/16', 12.500, '2024-06-12 12:30:27.5+02', true, \
          '\\x00ff', '{1,2}', '{x,yz}', '{\"b\": 1, \"a\": [1, 2]}', '{\"b\":1,  \"a\":2}', \
          0.1, 1.5, ' padded  ', '2024-06-12 10:30:27', '2024-06-12', \
          'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'";
     let insert = |id: u32| format!("INSERT INTO types VALUES ({id}, {values})");
-    src.batch_execute(&format!(
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(&format!(
         "CREATE TABLE types (id integer PRIMARY KEY, c char(5), ip inet, net cidr,
            n numeric(10,3), tz timestamptz, b boolean, raw bytea, ints integer[],
            chars char(3)[], jb jsonb, js json, r real, d double precision, t text,
@@ -486,12 +521,7 @@ async fn full_load_and_cdc_write_identical_text_for_every_type() {
          {};",
         insert(1)
     ))
-    .await
-    .expect("schema and data");
-
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
+    .await;
     let settings = files_only(&db, "types", &bucket);
     let mut run = DmsLocal::connect(&pg(&db), settings, aws)
         .await
@@ -533,21 +563,14 @@ async fn full_load_and_cdc_write_identical_text_for_every_type() {
 /// and names the table and the column.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn column_added_while_replicating_fails_the_poll_naming_table_and_column() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
-    src.batch_execute("CREATE TABLE grow (id integer PRIMARY KEY, name text)")
-        .await
-        .expect("schema");
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
+    let Fixture {
+        db,
+        src,
+        bucket,
+        aws,
+        _cleanup,
+        ..
+    } = fixture("CREATE TABLE grow (id integer PRIMARY KEY, name text)").await;
     let mut run = DmsLocal::connect(&pg(&db), files_only(&db, "grow", &bucket), aws)
         .await
         .expect("connect");
@@ -595,28 +618,22 @@ async fn capture_rows(run: &mut DmsLocal, rows: usize) -> usize {
 /// also carries its before-image.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unchanged_toast_values_are_written_whole_under_default_and_full_identity() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
     // 9 600 hexadecimal characters compress badly: stored out of line (TOAST).
-    src.batch_execute(
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(
         "CREATE TABLE docs (id integer PRIMARY KEY, v text, body text);
          CREATE TABLE docs_full (id integer PRIMARY KEY, v text, body text);
          ALTER TABLE docs_full REPLICA IDENTITY FULL;
          CREATE FUNCTION big() RETURNS text LANGUAGE sql AS
            $$ SELECT string_agg(md5(g::text), '') FROM generate_series(1, 300) g $$;",
     )
-    .await
-    .expect("schema");
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
+    .await;
     let mut settings = files_only(&db, "docs", &bucket);
     settings.tables.push(("public".into(), "docs_full".into()));
     let mut run = DmsLocal::connect(&pg(&db), settings, aws)
@@ -666,24 +683,18 @@ async fn unchanged_toast_values_are_written_whole_under_default_and_full_identit
 /// says `cdc`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdc_only_task_writes_no_load_files_and_captures_from_its_start() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
-    src.batch_execute(
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(
         "CREATE TABLE t (id integer PRIMARY KEY, v text);
          INSERT INTO t VALUES (1, 'before the task');",
     )
-    .await
-    .expect("schema");
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
+    .await;
     let mut settings = files_only(&db, "t", &bucket);
     settings.migration_type = dms_local::MigrationType::Cdc;
     settings.create_task = true;
@@ -720,24 +731,9 @@ async fn cdc_only_task_writes_no_load_files_and_captures_from_its_start() {
         [("I", "2"), ("U", "1"), ("D", "2")].map(|(o, k)| (o.to_string(), k.to_string()))
     );
     let task_arn = run.task_arn().expect("task").to_string();
-    let described = clients
-        .dms
-        .describe_replication_tasks()
-        .filters(
-            aws_sdk_databasemigration::types::Filter::builder()
-                .name("replication-task-arn")
-                .values(&task_arn)
-                .build()
-                .expect("filter"),
-        )
-        .send()
-        .await
-        .expect("describe the task");
+    let task = described_task(&clients, &task_arn).await;
     assert_eq!(
-        described.replication_tasks()[0]
-            .migration_type()
-            .map(|m| m.as_str().to_string())
-            .as_deref(),
+        task.migration_type.as_ref().map(|m| m.as_str()),
         Some("cdc")
     );
 }
@@ -747,21 +743,14 @@ async fn cdc_only_task_writes_no_load_files_and_captures_from_its_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_follows_an_added_column_with_its_catalog_type() {
     use dmslake::parquet_footer::{footer_from_suffix, FooterStep};
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
-    src.batch_execute("CREATE TABLE grow (id integer PRIMARY KEY, name text)")
-        .await
-        .expect("schema");
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture("CREATE TABLE grow (id integer PRIMARY KEY, name text)").await;
     let mut settings = files_only(&db, "grow", &bucket);
     settings.format = dms_local::DataFormat::Parquet;
     let mut run = DmsLocal::connect(&pg(&db), settings, aws)
