@@ -94,15 +94,6 @@ pub enum MigrationType {
     Cdc,
 }
 
-impl MigrationType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FullLoadAndCdc => "full-load-and-cdc",
-            Self::Cdc => "cdc",
-        }
-    }
-}
-
 impl std::str::FromStr for MigrationType {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
@@ -783,5 +774,24 @@ mod tests {
         assert!(parse_table("orders").is_err());
         assert!(validate_slot("dms_local_1").is_ok());
         assert!(validate_slot("bad'; drop").is_err());
+    }
+
+    #[test]
+    fn migration_types_are_spelled_as_the_api_spells_them() {
+        assert_eq!(
+            "full-load-and-cdc".parse::<MigrationType>().ok(),
+            Some(MigrationType::FullLoadAndCdc)
+        );
+        assert_eq!(
+            "CDC".parse::<MigrationType>().ok(),
+            Some(MigrationType::Cdc)
+        );
+        let error = "full-load"
+            .parse::<MigrationType>()
+            .expect_err("full-load-only tasks are not played");
+        assert!(
+            error.to_string().contains("full-load-and-cdc or cdc"),
+            "{error}"
+        );
     }
 }
