@@ -167,6 +167,11 @@ case "${1:-}" in
     if [[ -f $DATA/postmaster.pid ]]; then
       as_owner "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
     fi
+    # The PostgreSQL 15 cluster earlier versions of this script ran from .local/pg (the OS's
+    # server): `start` reuses a server that answers on the port, so it may still be the one.
+    if [[ -f $STATE/pg/postmaster.pid && -x $CLIENT_BIN/pg_ctl ]]; then
+      as_owner "$CLIENT_BIN/pg_ctl" -D "$STATE/pg" -m fast -w stop >/dev/null
+    fi
     ;;
   status)
     if answers; then echo "running on 127.0.0.1:$PORT"; else echo "not running"; exit 1; fi
