@@ -204,7 +204,19 @@ async fn on_event(deps: &Deps, event: DmsEvent) -> Result<Outcome, WatcherError>
         DmsEventKind::Stopped => Trigger::Stopped,
         DmsEventKind::Failed => Trigger::Failed,
         DmsEventKind::InstanceLowStorage | DmsEventKind::InstanceFailure => {
-            return Ok(instance_alert(deps, &event).await)
+            let outcome = instance_alert(deps, &event).await;
+            // An alert that could not be published is retried rather than lost.
+            if let Some(lost) = outcome
+                .reports()
+                .iter()
+                .find(|r| r.done.is_empty() && !r.errors.is_empty())
+            {
+                return Err(WatcherError::NothingDone {
+                    resource: lost.task_arn.clone(),
+                    errors: lost.errors.join("; "),
+                });
+            }
+            return Ok(outcome);
         }
         DmsEventKind::Informational { event_type }
         | DmsEventKind::InstanceInformational { event_type } => {

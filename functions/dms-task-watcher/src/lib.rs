@@ -30,6 +30,9 @@ pub enum WatcherError {
         #[source]
         source: dmslake::state::StateError,
     },
+    /// Every step for an event failed (an instance alert not published): retry the invocation.
+    #[error("{resource}: nothing done ({errors}); the invocation is retried")]
+    NothingDone { resource: String, errors: String },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 }
