@@ -19,9 +19,13 @@ case "${1:-}" in
   start)
     if answers; then exit 0; fi
     mkdir -p "$STATE"
+    # scripts/local.env with the endpoints of this stack's ports (MOTO_PORT, ATHENA_LOCAL_PORT),
+    # so several stacks can run side by side; the defaults leave it unchanged.
+    ENV_FILE=$STATE/lambda-$PORT.env
+    scripts/local-env.sh >"$ENV_FILE"
     # The log lives outside the crates so watching for changes does not trigger rebuilds.
     nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-      --env-file scripts/local.env >"$LOG" 2>&1 &
+      --env-file "$ENV_FILE" >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 150); do
       if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi
