@@ -2,7 +2,7 @@
 //! latency of capture → catalog → current state). Both drive `dmslake_tests::pipeline`.
 //!
 //! ```text
-//! cargo run -p dmslake-tests --example pipeline -- demo [--lambda]
+//! cargo run -p dmslake-tests --example pipeline -- demo
 //! cargo run -p dmslake-tests --example pipeline -- bench [--changes N] [--format csv|parquet]
 //! ```
 //! Needs the local stack (`scripts/moto.sh start`, `scripts/local_resources.py`) and
@@ -19,9 +19,7 @@ use dms_local::DataFormat;
 use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
 
 fn usage() -> ExitCode {
-    eprintln!(
-        "usage: pipeline demo [--lambda] | pipeline bench [--changes N] [--format csv|parquet]"
-    );
+    eprintln!("usage: pipeline demo | pipeline bench [--changes N] [--format csv|parquet]");
     ExitCode::from(2)
 }
 
@@ -29,7 +27,7 @@ fn usage() -> ExitCode {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(args.iter().any(|a| a == "--lambda")).await,
+        Some("demo") => demo().await,
         Some("bench") => {
             let changes = args
                 .iter()
@@ -138,6 +136,17 @@ fn watch_event(p: &Pipeline, index: usize, dir: &std::path::Path, progress: &Pro
     }
 }
 
+/// One progress line with what the round's compactor Lambda run did.
+fn compactor_line(p: &Pipeline, round: &str, progress: &Progress) {
+    if let Some(run) = p.compactor_runs.last() {
+        progress.line(&format!(
+            "{round}: compactor Lambda (cargo-lambda emulator, scheduled event) in {:.1} s: {}",
+            run.elapsed.as_secs_f64(),
+            run.describe()
+        ));
+    }
+}
+
 /// `DMSLAKE_DEMO_FAULT=drop|duplicate|swap` damages one file of round 2, to show a failing
 /// comparison.
 fn fault_from_env() -> Result<Option<(usize, Perturbation)>> {
@@ -174,7 +183,9 @@ fn add_column_from_env(format: DataFormat) -> Result<Option<usize>> {
     Ok(add.then_some(3))
 }
 
-async fn demo(lambda: bool) -> Result<bool> {
+/// The demo on the stack's services: the functions under the stack's Lambda emulator
+/// (`scripts/lambda-local.sh`, `LAMBDA_PORT`), the local Athena on Trino.
+async fn demo() -> Result<bool> {
     let progress = Progress(Instant::now());
     let repo = std::fs::canonicalize(dmslake_tests::repo_dir()).context("repository path")?;
     let work_dir = repo.join(".local/demo");
@@ -205,7 +216,11 @@ async fn demo(lambda: bool) -> Result<bool> {
         add_column: add_column_from_env(format)?,
         cdc_max_rows: Some(40),
         format,
-        dms_task: lambda,
+        dms_task: true,
+        // scripts/local.env's DMSLAKE_CURATED_PARTITIONING, as the Lambda reads it.
+        curated_partitioning: None,
+        tables: None,
+        load_max_bytes: 64 * 1024,
     };
     progress.line(&format!(
         "workload seed {seed} (set DMSLAKE_E2E_SEED to change it); DMS files as {} (DMSLAKE_DEMO_FORMAT)",
@@ -230,22 +245,20 @@ async fn demo(lambda: bool) -> Result<bool> {
         files.len(),
         p.bucket
     ));
-    if lambda {
-        watch_event(&p, 0, &work_dir, &progress);
-        match invoke_lambda(
-            "partition-registrar",
-            &p.notification(&files),
-            &work_dir,
-            "s3-event-load.json",
-        ) {
-            Ok(out) => progress.line(&format!(
-                "partition-registrar Lambda (cargo-lambda emulator) registered the full load: {out}"
-            )),
-            Err(e) => progress.line(&format!("partition-registrar Lambda invoke failed: {e:#}")),
-        }
+    watch_event(&p, 0, &work_dir, &progress);
+    match invoke_lambda(
+        "partition-registrar",
+        &p.notification(&files),
+        &work_dir,
+        "s3-event-load.json",
+    ) {
+        Ok(out) => progress.line(&format!(
+            "partition-registrar Lambda (cargo-lambda emulator) registered the full load: {out}"
+        )),
+        Err(e) => progress.line(&format!("partition-registrar Lambda invoke failed: {e:#}")),
     }
     p.settle(&files, false).await?;
-    progress.line("full load registered (Glue) and merged (DuckDB)");
+    compactor_line(&p, "full load", &progress);
     let rounds = p.opts.rounds;
     let mut reports = Vec::new();
     for round in 1..=rounds {
@@ -259,7 +272,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         let last = round == rounds;
         reports = p.settle(&files, last).await?;
         progress.line(&format!(
-            "round {round}/{rounds}: {} changes committed, {} CDC files, {} partitions, merged",
+            "round {round}/{rounds}: {} changes committed, {} CDC files, {} partitions registered",
             p.workload.stats.changes() - before,
             files.len(),
             reports
@@ -267,11 +280,11 @@ async fn demo(lambda: bool) -> Result<bool> {
                 .map(|r| r.partitions_registered)
                 .sum::<usize>()
         ));
+        compactor_line(&p, &format!("round {round}"), &progress);
     }
+    progress.line("current state read through the local Athena and compared with PostgreSQL");
     p.finish().await?;
-    if lambda {
-        watch_event(&p, 1, &work_dir, &progress);
-    }
+    watch_event(&p, 1, &work_dir, &progress);
     let stats = p.workload.stats.clone();
     summary(&reports);
     println!(
@@ -282,19 +295,18 @@ async fn demo(lambda: bool) -> Result<bool> {
         println!("fault injected on purpose (DMSLAKE_DEMO_FAULT): {f}");
     }
     let equal = reports.iter().filter(|r| r.equal()).count();
-    let db = p.duckdb.display().to_string();
     let first = reports
         .first()
         .and_then(|r| compactor::catalog::raw_table_name(&r.source).ok())
         .unwrap_or_default();
     println!(
-        "\nThe stack keeps running.\nquery the current state:  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{db}', read_only=True); c.sql('SELECT * FROM {}.{first} LIMIT 5').show()\"",
+        "\nThe stack keeps running.\nquery the current state:  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \\\n  .venv/bin/aws athena start-query-execution --endpoint-url {} --work-group {} \\\n  --query-string 'SELECT * FROM {}.{first} LIMIT 5'   (then get-query-results --query-execution-id ...)",
+        dmslake_tests::athena::endpoint(),
+        p.workgroup,
         p.curated_database
     );
     println!("query the source:         scripts/postgres.sh psql -c 'SELECT * FROM demo.customers LIMIT 5'");
-    if lambda {
-        println!("DMS task history:         make status   (what dms-task-watcher recorded)");
-    }
+    println!("DMS task history:         make status   (what dms-task-watcher recorded)");
     println!(
         "raw catalog:              Glue database {} on the emulator at {}",
         p.raw_database,
@@ -322,6 +334,9 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
         cdc_max_rows: None,
         format,
         dms_task: false,
+        curated_partitioning: None,
+        tables: None,
+        load_max_bytes: 64 * 1024,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;
