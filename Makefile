@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export MOTO_PORT ?= 5055
+export TRINO_PORT ?= 8085
+export ATHENA_LOCAL_PORT ?= 5056
 CARGO ?= cargo
 
 .PHONY: help
@@ -13,13 +15,17 @@ setup: ## Install the local tools once (Python venv with moto, cfn-lint, SAM CLI
 	@scripts/dev-env.sh
 
 .PHONY: stack-up
-stack-up: setup ## Start the local AWS emulator (moto server on 127.0.0.1:$MOTO_PORT) with dmslake's local resources
+stack-up: setup ## Start the local stack: AWS emulator (moto, :$MOTO_PORT), Trino (:$TRINO_PORT), the local Athena (:$ATHENA_LOCAL_PORT), dmslake's local resources
 	@scripts/moto.sh start
+	@scripts/trino.sh start
+	@scripts/athena-local.sh start
 	@.venv/bin/python scripts/local_resources.py >/dev/null
 
 .PHONY: stack-down
-stack-down: ## Stop the local stack (Lambda emulator, moto server)
+stack-down: ## Stop the local stack (Lambda emulator, local Athena, Trino, moto server)
 	@scripts/lambda-local.sh stop
+	@scripts/athena-local.sh stop
+	@scripts/trino.sh stop
 	@scripts/moto.sh stop
 
 # Invoke a function by hand under cargo-lambda's runtime emulator against the local stack:

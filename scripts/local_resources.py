@@ -3,7 +3,8 @@ DMS writes to, the lake bucket (state, curated data, Athena results), the regist
 dead-letter queue with the bucket notification, the alert topic with a queue subscribed to it
 (so alerts can be read locally), the Glue databases and the Athena workgroup.
 
-Reads the names from scripts/local.env; talks only to the local emulator (AWS_ENDPOINT_URL)."""
+Reads the names from scripts/local.env; talks only to the local emulator (AWS_ENDPOINT_URL)
+and, for the workgroup, the local Athena (AWS_ENDPOINT_URL_ATHENA)."""
 
 import json
 import os
@@ -34,6 +35,16 @@ def moto_endpoint(env):
     return env["AWS_ENDPOINT_URL"]
 
 
+def athena_endpoint(env):
+    """The local Athena (tools/athena-local): AWS_ENDPOINT_URL_ATHENA, else its port
+    ATHENA_LOCAL_PORT on 127.0.0.1, else scripts/local.env's."""
+    if os.environ.get("AWS_ENDPOINT_URL_ATHENA"):
+        return os.environ["AWS_ENDPOINT_URL_ATHENA"]
+    if os.environ.get("ATHENA_LOCAL_PORT"):
+        return f"http://127.0.0.1:{os.environ['ATHENA_LOCAL_PORT']}"
+    return env["AWS_ENDPOINT_URL_ATHENA"]
+
+
 def main():
     env = load_env()
     endpoint = moto_endpoint(env)
@@ -43,7 +54,8 @@ def main():
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    s3, sqs, sns, glue, athena = (boto3.client(n, **kw) for n in ("s3", "sqs", "sns", "glue", "athena"))
+    s3, sqs, sns, glue = (boto3.client(n, **kw) for n in ("s3", "sqs", "sns", "glue"))
+    athena = boto3.client("athena", **{**kw, "endpoint_url": athena_endpoint(env)})
 
     data_bucket = env["DMSLAKE_DATA_BUCKET"]
     lake_bucket = env["DMSLAKE_STATE_BUCKET"]

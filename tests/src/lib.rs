@@ -188,3 +188,30 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     assert!(out.status.success());
     out.stdout
 }
+
+/// Endpoint of the local Athena (tools/athena-local, on Trino): `DMSLAKE_TEST_ATHENA_ENDPOINT`,
+/// else `ATHENA_LOCAL_PORT` (default 5056) on 127.0.0.1.
+pub fn athena_local_endpoint() -> String {
+    if let Ok(url) = std::env::var("DMSLAKE_TEST_ATHENA_ENDPOINT") {
+        return url;
+    }
+    let port = std::env::var("ATHENA_LOCAL_PORT").unwrap_or_else(|_| "5056".into());
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An Athena client of the local Athena; panics with a clear message when it is not running.
+pub async fn athena_local() -> aws_sdk_athena::Client {
+    let config = sdk_config_with_attempts(1).await;
+    let athena_config = aws_sdk_athena::config::Builder::from(&config)
+        .endpoint_url(athena_local_endpoint())
+        .build();
+    let client = aws_sdk_athena::Client::from_conf(athena_config);
+    if let Err(err) = client.list_work_groups().send().await {
+        panic!(
+            "the local Athena is not reachable at {} ({err:?}); start the stack with `make stack-up` \
+             (scripts/trino.sh start, scripts/athena-local.sh start) or run the tests through `make test`",
+            athena_local_endpoint()
+        );
+    }
+    client
+}
