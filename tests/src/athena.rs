@@ -2,8 +2,7 @@
 //! or a report would run them: `StartQueryExecution` in a workgroup, wait, then
 //! `GetQueryResults` page by page.
 //!
-//! The endpoint is `DMSLAKE_TEST_ATHENA_ENDPOINT`, else `AWS_ENDPOINT_URL_ATHENA`, else
-//! 127.0.0.1 on `ATHENA_LOCAL_PORT` (default [`DEFAULT_ATHENA_PORT`]).
+//! The endpoint is [`crate::athena_local_endpoint`].
 
 use std::time::{Duration, Instant};
 
@@ -11,30 +10,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use aws_sdk_athena::types::{ResultConfiguration, WorkGroupConfiguration};
 use dmslake::athena::{request_token, Backoff, QueryOutcome, Runner};
 
-/// Port of the local Athena when `ATHENA_LOCAL_PORT` is not set.
-pub const DEFAULT_ATHENA_PORT: u16 = 5155;
-
-/// The local Athena's endpoint (see the module documentation).
+/// The local Athena's endpoint ([`crate::athena_local_endpoint`]).
 pub fn endpoint() -> String {
-    for var in ["DMSLAKE_TEST_ATHENA_ENDPOINT", "AWS_ENDPOINT_URL_ATHENA"] {
-        if let Ok(url) = std::env::var(var) {
-            if !url.is_empty() {
-                return url;
-            }
-        }
-    }
-    let port =
-        std::env::var("ATHENA_LOCAL_PORT").unwrap_or_else(|_| DEFAULT_ATHENA_PORT.to_string());
-    format!("http://127.0.0.1:{port}")
+    crate::athena_local_endpoint()
 }
 
-/// An Athena client for the local Athena (the emulator's region and dummy credentials).
+/// An Athena client for the local Athena (panics naming it when it is not running).
 pub async fn client() -> aws_sdk_athena::Client {
-    let sdk = crate::sdk_config().await;
-    let conf = aws_sdk_athena::config::Builder::from(&sdk)
-        .endpoint_url(endpoint())
-        .build();
-    aws_sdk_athena::Client::from_conf(conf)
+    crate::athena_local().await
 }
 
 /// Creates `name` with its query results under `output` (`s3://bucket/prefix/`), as the
