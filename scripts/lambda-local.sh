@@ -24,8 +24,10 @@ case "${1:-}" in
     ENV_FILE=$STATE/lambda-$PORT.env
     scripts/local-env.sh >"$ENV_FILE"
     # The log lives outside the crates so watching for changes does not trigger rebuilds.
+    # --timeout: the invocation deadline the functions see, the compactor's Timeout in
+    # template.yaml (the longest of the three).
     nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-      --env-file "$ENV_FILE" >"$LOG" 2>&1 &
+      --env-file "$ENV_FILE" --timeout 900 >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 150); do
       if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
+/// The invocation timeout the emulator gives (the deadline a function sees): the compactor's
+/// `Timeout` in template.yaml, the longest of the three functions'.
+pub const TIMEOUT_SECONDS: u32 = 900;
+
 /// The directory holding `cargo-lambda` (installed into `.venv` by `scripts/cargo-lambda.sh`).
 fn cargo_lambda_dir() -> Result<String> {
     let script = crate::repo_dir().join("scripts/cargo-lambda.sh");
@@ -84,7 +88,14 @@ impl LambdaEmulator {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = path_with(&cargo_lambda_dir()?);
         let env_file = dir.join("lambda.env");
-        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        // Values single-quoted (literal in the env-file syntax; an unquoted '=' is refused).
+        let mut text = String::new();
+        for (k, v) in env {
+            if v.contains(['\'', '\n']) {
+                bail!("{k}={v:?}: a value for the Lambda emulator cannot hold a quote or newline");
+            }
+            text.push_str(&format!("{k}='{v}'\n"));
+        }
         std::fs::write(&env_file, text)
             .with_context(|| format!("writing {}", env_file.display()))?;
         let log = dir.join("lambda.log");
@@ -105,6 +116,7 @@ impl LambdaEmulator {
             .arg(port.to_string())
             .arg("--env-file")
             .arg(&env_file)
+            .args(["--timeout", &TIMEOUT_SECONDS.to_string()])
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

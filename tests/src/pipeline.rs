@@ -1027,7 +1027,15 @@ pub fn local_env() -> Result<BTreeMap<String, String>> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .map(|(k, v)| {
+            let v = v.trim();
+            // A single-quoted value is taken literally (dotenv syntax).
+            let v = v
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or(v);
+            (k.trim().to_string(), v.to_string())
+        })
         .collect())
 }
 
@@ -1314,6 +1322,25 @@ impl Pipeline {
             clients.s3.clone(),
             StateLocation::new(compactor.state_bucket.clone(), &compactor.state_prefix),
         );
+        // The curated Glue database, as the template creates it (the compactor creates tables,
+        // never databases); one that exists already is kept.
+        let created = clients
+            .glue
+            .create_database()
+            .database_input(
+                aws_sdk_glue::types::DatabaseInput::builder()
+                    .name(&curated_database)
+                    .build()
+                    .context("curated database input")?,
+            )
+            .send()
+            .await;
+        if let Err(e) = created {
+            let e = e.into_service_error();
+            if !e.is_already_exists_exception() {
+                bail!("creating the Glue database {curated_database}: {e:?}");
+            }
+        }
         // The local Athena: the workgroup, its results in the state bucket as the template's.
         let athena_client = crate::athena::client().await;
         crate::athena::create_workgroup(
