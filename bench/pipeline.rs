@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run -p dmslake-tests --example pipeline -- demo
 //! cargo run -p dmslake-tests --example pipeline -- bench [--changes N] [--format csv|parquet]
+//! cargo run -p dmslake-tests --example pipeline -- merge-cost [--sizes 10000,100000,1000000] [--batch 1000]
 //! ```
+//! `merge-cost` prints, per MERGE of a fixed batch of changes into a current-state table of
+//! each size, the bytes the engine read from the curated table and from the raw table (Trino's
+//! statistics of the query the compactor's MERGE ran as, `TRINO_PORT`).
 //! Needs the local stack (`scripts/moto.sh start`, `scripts/local_resources.py`) and
 //! PostgreSQL (`scripts/postgres.sh start`, which the program also runs). `DMSLAKE_E2E_SEED`
 //! chooses the workload; `DMSLAKE_DEMO_FORMAT` (`parquet`, the default, or `csv`) the files the
@@ -19,7 +23,7 @@ use dms_local::DataFormat;
 use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: pipeline demo | pipeline bench [--changes N] [--format csv|parquet]");
+    eprintln!("usage: pipeline demo | pipeline bench [--changes N] [--format csv|parquet] | pipeline merge-cost [--sizes N,N,...] [--batch N]");
     ExitCode::from(2)
 }
 
@@ -43,6 +47,26 @@ async fn main() -> ExitCode {
                 None => DataFormat::Csv,
             };
             bench(changes, format).await.map(|()| true)
+        }
+        Some("merge-cost") => {
+            let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
+                Some(i) => match args.get(i + 1).map(|v| {
+                    v.split(',')
+                        .map(|n| n.trim().parse::<usize>())
+                        .collect::<Result<Vec<_>, _>>()
+                }) {
+                    Some(Ok(sizes)) if !sizes.is_empty() => sizes,
+                    _ => return usage(),
+                },
+                None => vec![10_000, 100_000, 1_000_000],
+            };
+            let batch = args
+                .iter()
+                .position(|a| a == "--batch")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000);
+            merge_cost(&sizes, batch).await.map(|()| true)
         }
         _ => return usage(),
     };
@@ -375,5 +399,147 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
     println!("seconds from commit to registered partition: {registered_secs:.2}");
     println!("seconds from commit to current state: {current_secs:.2}");
     println!("tables equal to source: {equal}/{}", reports.len());
+    Ok(())
+}
+
+/// Bytes a size string of Trino's statistics stands for (`4197B`, `1.50kB`, `2.31MB`, ...).
+fn data_size(text: &str) -> f64 {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor = match unit {
+        "B" | "" => 1.0,
+        "kB" => 1024.0,
+        "MB" => 1024.0 * 1024.0,
+        "GB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" => 1024f64.powi(4),
+        "PB" => 1024f64.powi(5),
+        _ => f64::NAN,
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+fn trino_get(path: &str) -> Result<serde_json::Value> {
+    let port = std::env::var("TRINO_PORT").unwrap_or_else(|_| "8085".into());
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "-H", "X-Trino-User: dmslake-bench"])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .context("running curl")?;
+    if !out.status.success() {
+        bail!("GET {path} on Trino (TRINO_PORT={port}) failed");
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| format!("Trino's answer to {path}"))
+}
+
+/// Bytes the newest finished `MERGE INTO <curated table>` read, per side: (curated, raw).
+/// Trino names each table a query reads with the plan fragment that scans it; the scan
+/// operators of that fragment's stage carry the bytes read from storage.
+fn merge_bytes(curated_db: &str, table: &str) -> Result<(f64, f64)> {
+    let prefix = format!("MERGE INTO \"{curated_db}\".\"{table}\"");
+    let queries = trino_get("/v1/query")?;
+    let newest = queries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|q| {
+            q["state"] == "FINISHED" && q["query"].as_str().is_some_and(|t| t.starts_with(&prefix))
+        })
+        .max_by_key(|q| {
+            q["queryStats"]["createTime"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .ok_or_else(|| anyhow::anyhow!("Trino lists no finished {prefix}"))?;
+    let id = newest["queryId"].as_str().unwrap_or_default();
+    let info = trino_get(&format!("/v1/query/{id}"))?;
+    let mut per_stage: std::collections::BTreeMap<String, f64> = Default::default();
+    for op in info["queryStats"]["operatorSummaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if op["operatorType"]
+            .as_str()
+            .is_some_and(|t| t.contains("Scan"))
+        {
+            let bytes = data_size(op["physicalInputDataSize"].as_str().unwrap_or("0B"));
+            *per_stage.entry(op["stageId"].to_string()).or_default() += bytes;
+        }
+    }
+    let (mut curated, mut raw) = (0.0, 0.0);
+    for input in info["inputs"].as_array().into_iter().flatten() {
+        let stage = input["fragmentId"].to_string();
+        let bytes = per_stage.remove(&stage).unwrap_or(0.0);
+        if input["schema"] == curated_db {
+            curated += bytes;
+        } else {
+            raw += bytes;
+        }
+    }
+    Ok((curated, raw))
+}
+
+/// For each size: a fresh `orders` table of that many rows (full load, first merge), then a
+/// batch of `batch` random changes, captured, registered and merged by the compactor Lambda;
+/// one line per measured MERGE.
+async fn merge_cost(sizes: &[usize], batch: usize) -> Result<()> {
+    println!(
+        "{:>10} {:>7} {:>16} {:>16} {:>16} {:>9}",
+        "rows", "changes", "curated bytes", "raw bytes", "Athena scanned", "seconds"
+    );
+    for &size in sizes {
+        let progress = Progress(Instant::now());
+        let schema = dmslake_tests::unique_name("mcost", '_');
+        let opts = Options {
+            work_dir: std::env::temp_dir().join(&schema),
+            schema,
+            seed: 20_261_129,
+            initial_rows: 0,
+            rounds: 0,
+            transactions_per_round: 0,
+            perturb: None,
+            compare_each_round: false,
+            local_stack: false,
+            add_column: None,
+            cdc_max_rows: None,
+            format: DataFormat::Parquet,
+            dms_task: false,
+            curated_partitioning: None,
+            tables: Some(vec!["orders".into()]),
+            load_max_bytes: 256 * 1024 * 1024,
+        };
+        let work_dir = opts.work_dir.clone();
+        let mut p = Pipeline::setup(opts).await?;
+        let insert = p.workload.bulk_insert_sql(0, size)?;
+        p.pg.batch_execute(&insert).await.context("bulk rows")?;
+        let files = p.full_load().await?;
+        p.settle(&files, false).await?;
+        progress.line(&format!("{size} rows loaded and merged"));
+        let base = p.workload.stats.changes();
+        while p.workload.stats.changes() - base < batch {
+            p.run_workload(1).await?;
+        }
+        let changes = p.workload.stats.changes() - base;
+        let files = p.capture(1).await?;
+        p.register(&files).await?;
+        let run = p.compact_all().await?;
+        let table = run
+            .tables
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the compactor reported no table"))?;
+        let (curated, raw) = merge_bytes(&p.curated_database, &table.table)?;
+        println!(
+            "{size:>10} {changes:>7} {curated:>16.0} {raw:>16.0} {:>16} {:>9.1}",
+            table.scanned_bytes,
+            run.elapsed.as_secs_f64()
+        );
+        p.cleanup().await?;
+        let _ = std::fs::remove_dir_all(work_dir);
+    }
     Ok(())
 }

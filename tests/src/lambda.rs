@@ -117,6 +117,9 @@ impl LambdaEmulator {
             .arg("--env-file")
             .arg(&env_file)
             .args(["--timeout", &TIMEOUT_SECONDS.to_string()])
+            // The functions run as built when the emulator started: an edit in the clone
+            // during a test must not restart them mid-invocation.
+            .arg("--ignore-changes")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
