@@ -1267,6 +1267,18 @@ impl Pipeline {
         if selected.is_empty() {
             bail!("no sample table is named {:?}", opts.tables);
         }
+        let selected: Vec<TableDef> = selected
+            .into_iter()
+            .map(|mut t| {
+                // DMS writes a `time` column to Parquet as TIME32, which Athena's engine cannot
+                // read from the raw table (Trino: "Unsupported Trino column type (integer) for
+                // Parquet column ... TIME(MILLIS,true)"): Parquet runs leave such columns out.
+                if opts.format == DataFormat::Parquet {
+                    t.columns.retain(|c| c.kind != Kind::Time);
+                }
+                t
+            })
+            .collect();
         let mut workload = Workload::new(&opts.schema, selected.clone(), opts.seed);
         workload.time_micros = opts.format == DataFormat::Csv;
         pg.batch_execute(&workload.ddl())
@@ -2127,7 +2139,14 @@ pub fn normalise(kind: Kind, value: Option<&str>) -> Option<String> {
         Kind::TimestampTz | Kind::Timestamp => {
             let v = v.strip_suffix("+00").unwrap_or(v);
             match chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f") {
-                Ok(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                // Rounded to the millisecond: Athena keeps timestamps to the millisecond (the
+                // MERGE's casts and the raw table's Parquet reader round the microseconds).
+                Ok(t) => {
+                    chrono::DurationRound::duration_round(t, chrono::TimeDelta::milliseconds(1))
+                        .unwrap_or(t)
+                        .format("%Y-%m-%d %H:%M:%S%.3f")
+                        .to_string()
+                }
                 Err(_) => v.to_string(),
             }
         }
@@ -2364,6 +2383,12 @@ D,2026-11-24 10:00:00.000000,1,,20261124100000000000000000000000013,1
                 Kind::Timestamp,
                 Some("2021-10-31 15:34:12.458"),
                 Some("2021-10-31 15:34:12.458000"),
+            ),
+            // Microseconds rounded to the millisecond, as Athena keeps them.
+            (
+                Kind::Timestamp,
+                Some("2004-12-26 00:43:33.866948"),
+                Some("2004-12-26 00:43:33.867"),
             ),
         ];
         for (kind, pg, dms) in cases {

@@ -264,22 +264,41 @@ async fn a_failed_merge_is_retried_by_the_next_run_and_only_then_moves_the_water
     let opts = options("e2e_retry", 20_261_129, 1, 60);
     let dir = opts.work_dir.clone();
     let mut p = pipeline::Pipeline::setup(opts).await.expect("setup");
-    let files = p.full_load().await.expect("full load");
-    p.settle(&files, false).await.expect("full load merged");
-    p.run_workload(p.opts.transactions_per_round)
-        .await
-        .expect("workload");
-    let files = p.capture(1).await.expect("capture");
+    // The scenario returns its failure rather than panicking, so the slot is dropped either way.
+    let outcome = failed_merge_then_retry(&mut p).await;
+    p.cleanup().await.expect("cleanup");
+    let _ = std::fs::remove_dir_all(dir);
+    let (failed, retried, reports) = outcome.unwrap_or_else(|e| panic!("{e:?}"));
+    eprintln!("failed: {failed:?}\nretried: {retried:?}");
+    assert_eq!(failed.status, "failed");
+    assert_eq!(retried.status, "merged");
+    assert_ne!(failed.query_id, retried.query_id);
+    let summary = describe(&reports);
+    eprintln!("{summary}");
+    assert!(reports.iter().all(TableReport::equal), "{summary}");
+}
+
+/// Full load, one round whose `orders` file carries a value that does not cast, a compactor
+/// run (fails), the file repaired, a compactor run (merges), then every table compared.
+/// Returns the failed and the retried MERGE of `orders` and the comparison.
+async fn failed_merge_then_retry(
+    p: &mut pipeline::Pipeline,
+) -> anyhow::Result<(pipeline::TableMerge, pipeline::TableMerge, Vec<TableReport>)> {
+    use anyhow::{ensure, Context};
+    let files = p.full_load().await?;
+    p.settle(&files, false).await.context("full load merged")?;
+    p.run_workload(p.opts.transactions_per_round).await?;
+    let files = p.capture(1).await?;
     // `orders.qty` is typed `int` (DMSLAKE_COLUMN_TYPES): one row gets a value that is not.
     let orders = p.workload.tables[1].clone();
     let qty = 2 + orders
         .columns
         .iter()
         .position(|c| c.name == "qty")
-        .expect("qty column");
+        .context("qty column")?;
     let mut damaged = None;
     for f in files.iter().filter(|f| f.key.contains("/orders/")) {
-        let body = get(&p, &f.key).await;
+        let body = get(p, &f.key).await;
         let mut lines: Vec<Vec<String>> = body.lines().map(dms_local::format::split_line).collect();
         let Some(row) = lines.iter_mut().find(|r| {
             r.first().is_some_and(|op| op != "D") && r.get(qty).is_some_and(|v| !v.is_empty())
@@ -300,67 +319,58 @@ async fn a_failed_merge_is_retried_by_the_next_run_and_only_then_moves_the_water
             }
             text.push('\n');
         }
-        put(&p, &f.key, text).await;
+        put(p, &f.key, text).await;
         damaged = Some((f.key.clone(), body));
         break;
     }
-    let (key, original) = damaged.expect("a CDC file of orders with a qty value");
-    p.register(&files).await.expect("register");
-    let name = compactor::catalog::raw_table_name(&p.sources()[1]).expect("name");
+    let (key, original) = damaged.context("a CDC file of orders with a qty value")?;
+    p.register(&files).await?;
+    let name = compactor::catalog::raw_table_name(&p.sources()[1])?;
+    let doc = compactor::watermark::watermark_doc(&name);
     let watermark = |p: &pipeline::Pipeline| {
-        let (state, name) = (p.state.clone(), name.clone());
+        let (state, doc) = (p.state.clone(), doc.clone());
         async move {
             state
-                .get::<compactor::watermark::Watermark>(&compactor::watermark::watermark_doc(&name))
+                .get::<compactor::watermark::Watermark>(&doc)
                 .await
-                .expect("watermark")
-                .map(|w| w.value)
+                .map(|w| w.map(|w| w.value))
         }
     };
-    let before = watermark(&p).await.expect("watermark of the full load");
+    let before = watermark(p).await?.context("watermark of the full load")?;
+    let of_orders = |run: &pipeline::CompactorRun| {
+        run.tables
+            .iter()
+            .find(|t| t.table == name)
+            .cloned()
+            .with_context(|| format!("{name} not in {}", run.describe()))
+    };
 
-    let failed_run = p.compact().await.expect("compactor run");
-    let failed = failed_run
-        .tables
-        .iter()
-        .find(|t| t.table == name)
-        .cloned()
-        .expect("orders in the report");
-    assert_eq!(failed.status, "failed", "{}", failed_run.describe());
-    assert!(!failed.reason.is_empty());
-    assert_eq!(
-        watermark(&p).await,
-        Some(before.clone()),
+    let failed = of_orders(&p.compact().await?)?;
+    ensure!(failed.status == "failed", "not failed: {failed:?}");
+    ensure!(!failed.reason.is_empty(), "no reason: {failed:?}");
+    ensure!(
+        watermark(p).await? == Some(before.clone()),
         "a failed MERGE moved the watermark"
     );
 
-    // The file is repaired; the next scheduled run merges the same range again.
-    put(&p, &key, original).await;
-    let retry_run = p.compact().await.expect("compactor run");
-    let retried = retry_run
-        .tables
-        .iter()
-        .find(|t| t.table == name)
-        .cloned()
-        .expect("orders in the report");
-    assert_eq!(retried.status, "merged", "{}", retry_run.describe());
-    let after = watermark(&p).await.expect("watermark");
-    assert_eq!(
-        after.query_id, retried.query_id,
-        "the watermark names the retried MERGE"
-    );
-    assert_ne!(after, before);
-    assert!(
+    // The file is repaired; the next scheduled run merges the same range again, as a new query.
+    put(p, &key, original).await;
+    let retried = of_orders(&p.compact().await?)?;
+    ensure!(retried.status == "merged", "not merged: {retried:?}");
+    ensure!(
         !failed.reason.contains(&retried.query_id),
         "the retry returned the failed execution: {failed:?} / {retried:?}"
     );
-
-    let reports = p.settle(&[], true).await.expect("compare");
-    let summary = describe(&reports);
-    p.cleanup().await.expect("cleanup");
-    let _ = std::fs::remove_dir_all(dir);
-    eprintln!("{summary}");
-    assert!(reports.iter().all(TableReport::equal), "{summary}");
+    let after = watermark(p).await?.context("watermark")?;
+    ensure!(after != before, "the watermark did not move");
+    ensure!(
+        after.query_id == retried.query_id,
+        "the watermark names {}, not the retried MERGE {}",
+        after.query_id,
+        retried.query_id
+    );
+    let reports = p.settle(&[], true).await.context("compare")?;
+    Ok((failed, retried, reports))
 }
 
 async fn get(p: &pipeline::Pipeline, key: &str) -> String {
