@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use dms_local::DataFormat;
+use dms_local::{DataFormat, MigrationType};
 use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
 
 fn usage() -> ExitCode {
@@ -241,6 +241,7 @@ async fn demo() -> Result<bool> {
         cdc_max_rows: Some(40),
         format,
         dms_task: true,
+        migration_type: MigrationType::FullLoadAndCdc,
         // scripts/local.env's DMSLAKE_CURATED_PARTITIONING, as the Lambda reads it.
         curated_partitioning: None,
         tables: None,
@@ -251,8 +252,13 @@ async fn demo() -> Result<bool> {
         format.extension()
     ));
     let mut p = Pipeline::setup(opts).await?;
+    let version: String =
+        p.pg.query_one("SHOW server_version", &[])
+            .await
+            .context("PostgreSQL server version")?
+            .get(0);
     progress.line(&format!(
-        "PostgreSQL: schema demo with {} tables ({}), {} rows each; replication slot {}",
+        "PostgreSQL {version}: schema demo with {} tables ({}), {} rows each; replication slot {} (test_decoding, as DMS reads it)",
         p.workload.tables.len(),
         p.workload
             .tables
@@ -358,6 +364,7 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
         cdc_max_rows: None,
         format,
         dms_task: false,
+        migration_type: MigrationType::FullLoadAndCdc,
         curated_partitioning: None,
         tables: None,
         load_max_bytes: 64 * 1024,
@@ -515,6 +522,7 @@ async fn merge_cost(sizes: &[usize], batch: usize) -> Result<()> {
             cdc_max_rows: None,
             format: DataFormat::Parquet,
             dms_task: false,
+            migration_type: MigrationType::FullLoadAndCdc,
             curated_partitioning: None,
             tables: Some(vec!["orders".into()]),
             load_max_bytes: 256 * 1024 * 1024,

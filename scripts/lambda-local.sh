@@ -19,15 +19,17 @@ case "${1:-}" in
   start)
     if answers; then exit 0; fi
     mkdir -p "$STATE"
-    # scripts/local.env with the endpoints of this stack's ports (MOTO_PORT, ATHENA_LOCAL_PORT),
-    # so several stacks can run side by side; the defaults leave it unchanged.
-    ENV_FILE=$STATE/lambda-$PORT.env
-    scripts/local-env.sh >"$ENV_FILE"
+    # The functions' environment is scripts/local.env, pointed at the emulator on $MOTO_PORT
+    # and the local Athena on $ATHENA_LOCAL_PORT.
+    env_file=$STATE/lambda-$PORT.env
+    sed -e "s|^AWS_ENDPOINT_URL=.*|AWS_ENDPOINT_URL=http://127.0.0.1:${MOTO_PORT:-5055}|" \
+      -e "s|^AWS_ENDPOINT_URL_ATHENA=.*|AWS_ENDPOINT_URL_ATHENA=http://127.0.0.1:${ATHENA_LOCAL_PORT:-5056}|" \
+      scripts/local.env >"$env_file"
     # The log lives outside the crates so watching for changes does not trigger rebuilds.
     # --timeout: the invocation deadline the functions see, the compactor's Timeout in
     # template.yaml (the longest of the three).
     nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-      --env-file "$ENV_FILE" --timeout 900 >"$LOG" 2>&1 &
+      --env-file "$env_file" --timeout 900 >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 150); do
       if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi

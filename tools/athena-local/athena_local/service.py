@@ -397,10 +397,13 @@ class Service:
             return
         last = outcomes[-1]
         cancelled = any(o.cancelled for o in outcomes)
-        for o in outcomes:
-            e.scanned += int(o.stats.get("physicalInputBytes") or 0)
-            e.queued_ms += int(o.stats.get("queuedTimeMillis") or 0)
-            e.engine_ms += max(0, int(o.stats.get("elapsedTimeMillis") or 0) - int(o.stats.get("queuedTimeMillis") or 0))
+        with self.lock:
+            # Trino's final stats of every statement run for this query.
+            for o in outcomes:
+                queued = int(o.stats.get("queuedTimeMillis") or 0)
+                e.scanned += int(o.stats.get("physicalInputBytes") or 0)
+                e.queued_ms += queued
+                e.engine_ms += max(0, int(o.stats.get("elapsedTimeMillis") or 0) - queued)
         if cancelled:
             with self.lock:
                 self._finish(e, "CANCELLED", "Query cancelled by user")
