@@ -554,7 +554,12 @@ async fn merge_cost(sizes: &[usize], batch: usize) -> Result<()> {
             let (curated, raw) = merge_bytes(&p.curated_database, &table.table)?;
             let from = table.range["from"]
                 .as_array()
-                .map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("/"))
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
                 .unwrap_or_else(|| "start".into());
             println!(
                 "{size:>10} {changes:>7} {curated:>16.0} {raw:>16.0} {:>16} {:>9.1}  from {from}",
