@@ -287,8 +287,10 @@ mod tests {
 
     #[test]
     fn partitioning_keeps_the_transform_and_normalises_the_column() {
+        /// A value and the fields it gives per table.
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a [&'a str])]);
         #[rustfmt::skip]
-        let cases: &[(&str, &[(&str, &[&str])])] = &[
+        let cases: &[Case] = &[
             ("public.orders=day(created_at)", &[("public.orders", &["day(created_at)"])]),
             (" public.orders = Day( Created_At ) ; ", &[("public.orders", &["day(created_at)"])]),
             ("public.orders=region,month(at);sales.items=hour(ts)",
