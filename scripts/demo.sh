@@ -17,8 +17,10 @@ step() { printf '==> %s\n' "$*"; }
 
 step "tools: Python environment (.venv)"
 scripts/dev-env.sh
-step "local AWS: moto server and dmslake's local resources"
+step "local AWS: moto server, the local Athena on Trino, dmslake's local resources"
 scripts/moto.sh start
+scripts/trino.sh start
+scripts/athena-local.sh start
 .venv/bin/python scripts/local_resources.py >/dev/null
 step "PostgreSQL 17, logical decoding with test_decoding as DMS uses it (127.0.0.1:${PGPORT:-55432})"
 scripts/postgres.sh start
