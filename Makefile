@@ -47,8 +47,11 @@ status: stack-up ## Print the watched DMS tasks' state and history on the local 
 	@set -a && . scripts/local.env && set +a && AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) $(CARGO) run --quiet --locked -p dmslake-cli -- status
 
 .PHONY: test
-test: stack-up ## Run every test (unit, integration against the local emulator and PostgreSQL, template checks); prints how many ran
+test: stack-up ## Run every test (unit, integration against the local emulator, the local Athena on Trino and PostgreSQL, template checks); prints how many ran
 	@scripts/postgres.sh start
+	@# The end-to-end tests run the functions under cargo-lambda's emulator: installed once
+	@# here, not by several tests at the same moment.
+	@scripts/cargo-lambda.sh >/dev/null
 	@mkdir -p .local
 	@set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | tee .local/test-output.log
 	@awk '/^test result:/ {p += $$4; f += $$6; i += $$8} END {printf "tests run: %d passed, %d failed, %d ignored\n", p, f, i}' .local/test-output.log

@@ -2,9 +2,13 @@
 //! latency of capture → catalog → current state). Both drive `dmslake_tests::pipeline`.
 //!
 //! ```text
-//! cargo run -p dmslake-tests --example pipeline -- demo [--lambda]
+//! cargo run -p dmslake-tests --example pipeline -- demo
 //! cargo run -p dmslake-tests --example pipeline -- bench [--changes N] [--format csv|parquet]
+//! cargo run -p dmslake-tests --example pipeline -- merge-cost [--sizes 10000,100000,1000000] [--batch 1000]
 //! ```
+//! `merge-cost` prints, per MERGE of a fixed batch of changes into a current-state table of
+//! each size, the bytes the engine read from the curated table and from the raw table (Trino's
+//! statistics of the query the compactor's MERGE ran as, `TRINO_PORT`).
 //! Needs the local stack (`scripts/moto.sh start`, `scripts/local_resources.py`) and
 //! PostgreSQL (`scripts/postgres.sh start`, which the program also runs). `DMSLAKE_E2E_SEED`
 //! chooses the workload; `DMSLAKE_DEMO_FORMAT` (`parquet`, the default, or `csv`) the files the
@@ -19,9 +23,7 @@ use dms_local::{DataFormat, MigrationType};
 use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
 
 fn usage() -> ExitCode {
-    eprintln!(
-        "usage: pipeline demo [--lambda] | pipeline bench [--changes N] [--format csv|parquet]"
-    );
+    eprintln!("usage: pipeline demo | pipeline bench [--changes N] [--format csv|parquet] | pipeline merge-cost [--sizes N,N,...] [--batch N]");
     ExitCode::from(2)
 }
 
@@ -29,7 +31,7 @@ fn usage() -> ExitCode {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(args.iter().any(|a| a == "--lambda")).await,
+        Some("demo") => demo().await,
         Some("bench") => {
             let changes = args
                 .iter()
@@ -45,6 +47,26 @@ async fn main() -> ExitCode {
                 None => DataFormat::Csv,
             };
             bench(changes, format).await.map(|()| true)
+        }
+        Some("merge-cost") => {
+            let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
+                Some(i) => match args.get(i + 1).map(|v| {
+                    v.split(',')
+                        .map(|n| n.trim().parse::<usize>())
+                        .collect::<Result<Vec<_>, _>>()
+                }) {
+                    Some(Ok(sizes)) if !sizes.is_empty() => sizes,
+                    _ => return usage(),
+                },
+                None => vec![10_000, 100_000, 1_000_000],
+            };
+            let batch = args
+                .iter()
+                .position(|a| a == "--batch")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000);
+            merge_cost(&sizes, batch).await.map(|()| true)
         }
         _ => return usage(),
     };
@@ -138,6 +160,17 @@ fn watch_event(p: &Pipeline, index: usize, dir: &std::path::Path, progress: &Pro
     }
 }
 
+/// One progress line with what the round's compactor Lambda run did.
+fn compactor_line(p: &Pipeline, round: &str, progress: &Progress) {
+    if let Some(run) = p.compactor_runs.last() {
+        progress.line(&format!(
+            "{round}: compactor Lambda (cargo-lambda emulator, scheduled event) in {:.1} s: {}",
+            run.elapsed.as_secs_f64(),
+            run.describe()
+        ));
+    }
+}
+
 /// `DMSLAKE_DEMO_FAULT=drop|duplicate|swap` damages one file of round 2, to show a failing
 /// comparison.
 fn fault_from_env() -> Result<Option<(usize, Perturbation)>> {
@@ -174,7 +207,9 @@ fn add_column_from_env(format: DataFormat) -> Result<Option<usize>> {
     Ok(add.then_some(3))
 }
 
-async fn demo(lambda: bool) -> Result<bool> {
+/// The demo on the stack's services: the functions under the stack's Lambda emulator
+/// (`scripts/lambda-local.sh`, `LAMBDA_PORT`), the local Athena on Trino.
+async fn demo() -> Result<bool> {
     let progress = Progress(Instant::now());
     let repo = std::fs::canonicalize(dmslake_tests::repo_dir()).context("repository path")?;
     let work_dir = repo.join(".local/demo");
@@ -205,8 +240,12 @@ async fn demo(lambda: bool) -> Result<bool> {
         add_column: add_column_from_env(format)?,
         cdc_max_rows: Some(40),
         format,
-        dms_task: lambda,
+        dms_task: true,
         migration_type: MigrationType::FullLoadAndCdc,
+        // scripts/local.env's DMSLAKE_CURATED_PARTITIONING, as the Lambda reads it.
+        curated_partitioning: None,
+        tables: None,
+        load_max_bytes: 64 * 1024,
     };
     progress.line(&format!(
         "workload seed {seed} (set DMSLAKE_E2E_SEED to change it); DMS files as {} (DMSLAKE_DEMO_FORMAT)",
@@ -236,22 +275,20 @@ async fn demo(lambda: bool) -> Result<bool> {
         files.len(),
         p.bucket
     ));
-    if lambda {
-        watch_event(&p, 0, &work_dir, &progress);
-        match invoke_lambda(
-            "partition-registrar",
-            &p.notification(&files),
-            &work_dir,
-            "s3-event-load.json",
-        ) {
-            Ok(out) => progress.line(&format!(
-                "partition-registrar Lambda (cargo-lambda emulator) registered the full load: {out}"
-            )),
-            Err(e) => progress.line(&format!("partition-registrar Lambda invoke failed: {e:#}")),
-        }
+    watch_event(&p, 0, &work_dir, &progress);
+    match invoke_lambda(
+        "partition-registrar",
+        &p.notification(&files),
+        &work_dir,
+        "s3-event-load.json",
+    ) {
+        Ok(out) => progress.line(&format!(
+            "partition-registrar Lambda (cargo-lambda emulator) registered the full load: {out}"
+        )),
+        Err(e) => progress.line(&format!("partition-registrar Lambda invoke failed: {e:#}")),
     }
     p.settle(&files, false).await?;
-    progress.line("full load registered (Glue) and merged (DuckDB)");
+    compactor_line(&p, "full load", &progress);
     let rounds = p.opts.rounds;
     let mut reports = Vec::new();
     for round in 1..=rounds {
@@ -265,7 +302,7 @@ async fn demo(lambda: bool) -> Result<bool> {
         let last = round == rounds;
         reports = p.settle(&files, last).await?;
         progress.line(&format!(
-            "round {round}/{rounds}: {} changes committed, {} CDC files, {} partitions, merged",
+            "round {round}/{rounds}: {} changes committed, {} CDC files, {} partitions registered",
             p.workload.stats.changes() - before,
             files.len(),
             reports
@@ -273,11 +310,11 @@ async fn demo(lambda: bool) -> Result<bool> {
                 .map(|r| r.partitions_registered)
                 .sum::<usize>()
         ));
+        compactor_line(&p, &format!("round {round}"), &progress);
     }
+    progress.line("current state read through the local Athena and compared with PostgreSQL");
     p.finish().await?;
-    if lambda {
-        watch_event(&p, 1, &work_dir, &progress);
-    }
+    watch_event(&p, 1, &work_dir, &progress);
     let stats = p.workload.stats.clone();
     summary(&reports);
     println!(
@@ -288,19 +325,18 @@ async fn demo(lambda: bool) -> Result<bool> {
         println!("fault injected on purpose (DMSLAKE_DEMO_FAULT): {f}");
     }
     let equal = reports.iter().filter(|r| r.equal()).count();
-    let db = p.duckdb.display().to_string();
     let first = reports
         .first()
         .and_then(|r| compactor::catalog::raw_table_name(&r.source).ok())
         .unwrap_or_default();
     println!(
-        "\nThe stack keeps running.\nquery the current state:  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{db}', read_only=True); c.sql('SELECT * FROM {}.{first} LIMIT 5').show()\"",
+        "\nThe stack keeps running.\nquery the current state:  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \\\n  aws athena start-query-execution --endpoint-url {} --work-group {} \\\n  --query-string 'SELECT * FROM {}.{first} LIMIT 5'   (then get-query-results --query-execution-id ...; README: The local Athena)",
+        dmslake_tests::athena::endpoint(),
+        p.workgroup,
         p.curated_database
     );
     println!("query the source:         scripts/postgres.sh psql -c 'SELECT * FROM demo.customers LIMIT 5'");
-    if lambda {
-        println!("DMS task history:         make status   (what dms-task-watcher recorded)");
-    }
+    println!("DMS task history:         make status   (what dms-task-watcher recorded)");
     println!(
         "raw catalog:              Glue database {} on the emulator at {}",
         p.raw_database,
@@ -329,6 +365,9 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
         format,
         dms_task: false,
         migration_type: MigrationType::FullLoadAndCdc,
+        curated_partitioning: None,
+        tables: None,
+        load_max_bytes: 64 * 1024,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;
@@ -367,5 +406,169 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
     println!("seconds from commit to registered partition: {registered_secs:.2}");
     println!("seconds from commit to current state: {current_secs:.2}");
     println!("tables equal to source: {equal}/{}", reports.len());
+    Ok(())
+}
+
+/// Bytes a size string of Trino's statistics stands for (`4197B`, `1.50kB`, `2.31MB`, ...).
+fn data_size(text: &str) -> f64 {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor = match unit {
+        "B" | "" => 1.0,
+        "kB" => 1024.0,
+        "MB" => 1024.0 * 1024.0,
+        "GB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" => 1024f64.powi(4),
+        "PB" => 1024f64.powi(5),
+        _ => f64::NAN,
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+fn trino_get(path: &str) -> Result<serde_json::Value> {
+    let port = std::env::var("TRINO_PORT").unwrap_or_else(|_| "8085".into());
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "-H", "X-Trino-User: dmslake-bench"])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .context("running curl")?;
+    if !out.status.success() {
+        bail!("GET {path} on Trino (TRINO_PORT={port}) failed");
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| format!("Trino's answer to {path}"))
+}
+
+/// A stage or fragment id, a number or a string in Trino's JSON.
+fn json_id(v: &serde_json::Value) -> String {
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// Bytes the newest finished `MERGE INTO <curated table>` read, per side: (curated, raw).
+/// Trino names each table a query reads with the plan fragment that scans it; the scan
+/// operators of that fragment's stage carry the bytes read from storage.
+fn merge_bytes(curated_db: &str, table: &str) -> Result<(f64, f64)> {
+    let prefix = format!("MERGE INTO \"{curated_db}\".\"{table}\"");
+    let queries = trino_get("/v1/query")?;
+    let newest = queries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|q| {
+            q["state"] == "FINISHED" && q["query"].as_str().is_some_and(|t| t.starts_with(&prefix))
+        })
+        .max_by_key(|q| {
+            q["queryStats"]["createTime"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .ok_or_else(|| anyhow::anyhow!("Trino lists no finished {prefix}"))?;
+    let id = newest["queryId"].as_str().unwrap_or_default();
+    let info = trino_get(&format!("/v1/query/{id}"))?;
+    let mut per_stage: std::collections::BTreeMap<String, f64> = Default::default();
+    for op in info["queryStats"]["operatorSummaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if op["operatorType"]
+            .as_str()
+            .is_some_and(|t| t.contains("Scan"))
+        {
+            let bytes = data_size(op["physicalInputDataSize"].as_str().unwrap_or("0B"));
+            *per_stage.entry(json_id(&op["stageId"])).or_default() += bytes;
+        }
+    }
+    let (mut curated, mut raw) = (0.0, 0.0);
+    for input in info["inputs"].as_array().into_iter().flatten() {
+        let stage = json_id(&input["fragmentId"]);
+        let bytes = per_stage.remove(&stage).unwrap_or(0.0);
+        if input["schema"] == curated_db {
+            curated += bytes;
+        } else {
+            raw += bytes;
+        }
+    }
+    Ok((curated, raw))
+}
+
+/// For each size: a fresh `orders` table of that many rows (full load, first merge), then a
+/// batch of `batch` random changes, captured, registered and merged by the compactor Lambda;
+/// one line per measured MERGE.
+async fn merge_cost(sizes: &[usize], batch: usize) -> Result<()> {
+    println!(
+        "{:>10} {:>7} {:>16} {:>16} {:>16} {:>9}  raw partitions read",
+        "rows", "changes", "curated bytes", "raw bytes", "Athena scanned", "seconds"
+    );
+    for &size in sizes {
+        let progress = Progress(Instant::now());
+        let schema = dmslake_tests::unique_name("mcost", '_');
+        let opts = Options {
+            work_dir: std::env::temp_dir().join(&schema),
+            schema,
+            seed: 20_261_129,
+            initial_rows: 0,
+            rounds: 0,
+            transactions_per_round: 0,
+            perturb: None,
+            compare_each_round: false,
+            local_stack: false,
+            add_column: None,
+            cdc_max_rows: None,
+            format: DataFormat::Parquet,
+            dms_task: false,
+            migration_type: MigrationType::FullLoadAndCdc,
+            curated_partitioning: None,
+            tables: Some(vec!["orders".into()]),
+            load_max_bytes: 256 * 1024 * 1024,
+        };
+        let work_dir = opts.work_dir.clone();
+        let mut p = Pipeline::setup(opts).await?;
+        let insert = p.workload.bulk_insert_sql(0, size)?;
+        p.pg.batch_execute(&insert).await.context("bulk rows")?;
+        let files = p.full_load().await?;
+        p.settle(&files, false).await?;
+        progress.line(&format!("{size} rows loaded and merged"));
+        // Two batches: the first MERGE after the full load still reads from the full-load
+        // partition (the watermark partition is read again, inclusive); the second is the
+        // steady state, from the day's partition on.
+        for round in 1..=2 {
+            let base = p.workload.stats.changes();
+            while p.workload.stats.changes() - base < batch {
+                p.run_workload(1).await?;
+            }
+            let changes = p.workload.stats.changes() - base;
+            let files = p.capture(round).await?;
+            p.register(&files).await?;
+            let run = p.compact_all().await?;
+            let table = run
+                .tables
+                .first()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("the compactor reported no table"))?;
+            let (curated, raw) = merge_bytes(&p.curated_database, &table.table)?;
+            let from = table.range["from"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .unwrap_or_else(|| "start".into());
+            println!(
+                "{size:>10} {changes:>7} {curated:>16.0} {raw:>16.0} {:>16} {:>9.1}  from {from}",
+                table.scanned_bytes,
+                run.elapsed.as_secs_f64()
+            );
+        }
+        p.cleanup().await?;
+        let _ = std::fs::remove_dir_all(work_dir);
+    }
     Ok(())
 }

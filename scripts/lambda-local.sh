@@ -26,8 +26,10 @@ case "${1:-}" in
       -e "s|^AWS_ENDPOINT_URL_ATHENA=.*|AWS_ENDPOINT_URL_ATHENA=http://127.0.0.1:${ATHENA_LOCAL_PORT:-5056}|" \
       scripts/local.env >"$env_file"
     # The log lives outside the crates so watching for changes does not trigger rebuilds.
+    # --timeout: the invocation deadline the functions see, the compactor's Timeout in
+    # template.yaml (the longest of the three).
     nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-      --env-file "$env_file" >"$LOG" 2>&1 &
+      --env-file "$env_file" --timeout 900 >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 150); do
       if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi

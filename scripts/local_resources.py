@@ -26,6 +26,15 @@ def load_env():
     return env
 
 
+def moto_endpoint(env):
+    """AWS_ENDPOINT_URL, else the emulator on MOTO_PORT, else local.env's endpoint."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return os.environ["AWS_ENDPOINT_URL"]
+    if os.environ.get("MOTO_PORT"):
+        return f"http://127.0.0.1:{os.environ['MOTO_PORT']}"
+    return env["AWS_ENDPOINT_URL"]
+
+
 def athena_endpoint(env):
     """The local Athena (tools/athena-local): AWS_ENDPOINT_URL_ATHENA, else its port
     ATHENA_LOCAL_PORT on 127.0.0.1, else scripts/local.env's."""
@@ -38,8 +47,7 @@ def athena_endpoint(env):
 
 def main():
     env = load_env()
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or (
-        f"http://127.0.0.1:{os.environ['MOTO_PORT']}" if os.environ.get("MOTO_PORT") else env["AWS_ENDPOINT_URL"])
+    endpoint = moto_endpoint(env)
     kw = dict(
         endpoint_url=endpoint,
         region_name=env["AWS_REGION"],

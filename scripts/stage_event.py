@@ -64,6 +64,15 @@ def csv_bytes(env):
     return ("\n".join(rows) + "\n").encode()
 
 
+def moto_endpoint(env):
+    """AWS_ENDPOINT_URL, else the emulator on MOTO_PORT, else local.env's endpoint."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return os.environ["AWS_ENDPOINT_URL"]
+    if os.environ.get("MOTO_PORT"):
+        return f"http://127.0.0.1:{os.environ['MOTO_PORT']}"
+    return env["AWS_ENDPOINT_URL"]
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
@@ -74,7 +83,7 @@ def main():
     event = json.loads(text)
     s3 = boto3.client(
         "s3",
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL", env["AWS_ENDPOINT_URL"]),
+        endpoint_url=moto_endpoint(env),
         region_name=env["AWS_REGION"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

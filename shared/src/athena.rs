@@ -1,8 +1,11 @@
 //! Athena query runner: start in a workgroup, poll with backoff, respect the deadline.
 //!
-//! `StartQueryExecution` carries a `ClientRequestToken` derived from the statement, so a retried
-//! start (SDK retry, Lambda retry) returns the same execution instead of running it twice
-//! (API reference: StartQueryExecution). Polling stops at the caller's deadline (the Lambda's
+//! `StartQueryExecution` carries the caller's `ClientRequestToken`: Athena answers a start whose
+//! token it has seen with the execution it already created and runs nothing (API reference:
+//! StartQueryExecution). The token must therefore name one attempt of one statement (the
+//! compactor: its run's lock owner plus the statement), never the statement alone: a
+//! statement text that repeats in a later run would otherwise return the earlier run's
+//! execution, finished or failed, without running. Polling stops at the caller's deadline (the Lambda's
 //! remaining time minus a margin): the query keeps running in Athena, the outcome is
 //! [`QueryOutcome::TimedOut`], and the caller must leave its watermark untouched.
 
@@ -90,8 +93,9 @@ impl Backoff {
     }
 }
 
-/// A stable `ClientRequestToken` (Athena: 32-128 characters) for a statement and its context:
-/// the same inputs give the same token, so a restarted start is deduplicated by Athena.
+/// A `ClientRequestToken` (Athena: 32-128 characters) hashed from `parts`: the same parts give
+/// the same token, so a retried start is deduplicated by Athena. The parts must identify the
+/// attempt (e.g. a run id and the statement), not only the statement.
 pub fn request_token(parts: &[&str]) -> String {
     let mut a: u64 = 0xcbf2_9ce4_8422_2325;
     let mut b: u64 = 0x8422_2325_cbf2_9ce4;

@@ -11,8 +11,8 @@
 //!   `EXTERNAL=TRUE`, and for CSV with a header row `skip.header.line.count=1`.
 //! - SerDe: Parquet uses `ParquetHiveSerDe` with `MapredParquetInputFormat` /
 //!   `MapredParquetOutputFormat`; CSV uses `OpenCSVSerde` (`separatorChar` `,`, `quoteChar` `"`,
-//!   `escapeChar` `\`) with `TextInputFormat` / `HiveIgnoreKeyTextOutputFormat` (the input
-//!   format reads `.gz` files transparently). Glue: "Defining tables in the AWS Glue Data
+//!   `escapeChar` [`CSV_ESCAPE`]) with `TextInputFormat` / `HiveIgnoreKeyTextOutputFormat` (the
+//!   input format reads `.gz` files transparently). Glue: "Defining tables in the AWS Glue Data
 //!   Catalog"; Athena: "CSV SerDe (OpenCSVSerDe)" and "Parquet SerDe".
 //! - Partitions (date partitioning on): string keys `year`, `month`, `day`, `hour` (those in
 //!   `DatePartitionSequence`) in that order; location = the folder holding the file. A full-load
@@ -44,6 +44,13 @@ pub const PARQUET_INPUT_FORMAT: &str =
 pub const PARQUET_OUTPUT_FORMAT: &str =
     "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
 pub const CSV_SERDE: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
+
+/// `OpenCSVSerde`'s `escapeChar` for DMS CSV: NUL. DMS quotes a field and doubles the quotes
+/// inside it, and escapes nothing else, so a backslash is data (`O\'Brien`, `tab\tin`, JSON
+/// text). With the SerDe's default escape `\` Athena drops each backslash and takes the next
+/// character literally (Athena user guide, "Open CSV SerDe": `escapeChar` defaults to `\`). A
+/// NUL cannot occur in PostgreSQL text, so nothing is escaped.
+pub const CSV_ESCAPE: &str = "\u{0}";
 pub const TEXT_INPUT_FORMAT: &str = "org.apache.hadoop.mapred.TextInputFormat";
 pub const TEXT_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
 
@@ -220,7 +227,7 @@ impl TableDef {
                 let mut parameters = BTreeMap::from([
                     ("separatorChar".to_string(), ",".to_string()),
                     ("quoteChar".to_string(), "\"".to_string()),
-                    ("escapeChar".to_string(), "\\".to_string()),
+                    ("escapeChar".to_string(), CSV_ESCAPE.to_string()),
                 ]);
                 if self.csv_header {
                     parameters.insert(PARAM_SKIP_HEADER.to_string(), "1".to_string());
@@ -668,7 +675,7 @@ mod tests {
         assert_eq!(sd.serde.library, CSV_SERDE);
         assert_eq!(sd.serde.parameters["separatorChar"], ",");
         assert_eq!(sd.serde.parameters["quoteChar"], "\"");
-        assert_eq!(sd.serde.parameters["escapeChar"], "\\");
+        assert_eq!(sd.serde.parameters["escapeChar"], "\u{0}");
         assert_eq!(sd.input_format, TEXT_INPUT_FORMAT);
         assert_eq!(sd.output_format, TEXT_OUTPUT_FORMAT);
         assert_eq!(csv.partition_keys, ["year", "month", "day"]);

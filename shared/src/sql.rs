@@ -279,6 +279,10 @@ impl CuratedType {
             Self::Boolean => "boolean".into(),
             Self::String => "varchar".into(),
             Self::Date => "date".into(),
+            // Millisecond precision (`timestamp` is `timestamp(3)` in DML): Athena and Glue
+            // handle timestamps to the millisecond only (AWS DMS API reference, S3Settings
+            // `ParquetTimestampInMillisecond`), so a DMS value's microseconds are rounded, as
+            // a Parquet timestamp read from the raw table is.
             Self::Timestamp => "timestamp".into(),
             Self::Binary => "varbinary".into(),
         }

@@ -164,6 +164,8 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+pub mod athena;
+pub mod lambda;
 pub mod pipeline;
 
 /// `bytes` compressed by the system's `gzip` (as DMS `CompressionType=GZIP` writes files).

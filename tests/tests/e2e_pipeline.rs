@@ -1,5 +1,11 @@
-//! End to end: PostgreSQL → dms-local → S3 (emulator) → partition registrar → compactor SQL on
-//! DuckDB → current state equal to the source, row for row (see `dmslake_tests::pipeline`).
+//! End to end: PostgreSQL → dms-local → S3 (emulator) → partition registrar → each round the
+//! compactor Lambda (cargo-lambda's emulator) started by a scheduled event, its statements run
+//! by the local Athena on Trino → current state, read through the local Athena, equal to the
+//! source, row for row (see `dmslake_tests::pipeline`).
+//!
+//! The rounds' CDC files land in one day's partition (`YYYYMMDD`), so from the second round on
+//! each run's MERGE has the same text as the one before: each must still be a new query that
+//! reads the files that arrived since.
 //!
 //! The randomized test takes its seed from `DMSLAKE_E2E_SEED` (else the clock) and prints it;
 //! rerun a failure with that variable set. The perturbation tests damage one file and assert
@@ -28,6 +34,9 @@ fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options
         format: DataFormat::Csv,
         dms_task: false,
         migration_type: MigrationType::FullLoadAndCdc,
+        curated_partitioning: None,
+        tables: None,
+        load_max_bytes: 64 * 1024,
     }
 }
 
@@ -36,12 +45,16 @@ fn describe(reports: &[TableReport]) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{}: {} files, {} partitions, {} current rows, {} source rows, {}",
+                "{}: {} files, {} partitions, {} current rows, {} source rows, last run {}, {}",
                 r.source,
                 r.files_written,
                 r.partitions_registered,
                 r.current_rows,
                 r.source_rows,
+                match &r.merge {
+                    Some(m) => format!("{} {}", m.status, m.query_id),
+                    None => "not merged".into(),
+                },
                 if r.equal() {
                     "equal".to_string()
                 } else {
@@ -66,8 +79,44 @@ async fn run(opts: Options) -> (pipeline::Pipeline, Vec<TableReport>) {
 async fn randomized_workload_current_state_equals_source_row_for_row() {
     let seed = pipeline::seed_from_env();
     eprintln!("DMSLAKE_E2E_SEED={seed}");
-    let (p, reports) = run(options("e2e_rand", seed, 4, 100)).await;
+    let mut opts = options("e2e_rand", seed, 4, 100);
+    // A partitioned current-state table (Iceberg `day` transform), the others unpartitioned.
+    opts.curated_partitioning = Some(format!("{}.customers=day(created)", opts.schema));
+    let (p, reports) = run(opts).await;
     let stats = p.workload.stats.clone();
+    // Full load + 4 rounds: five scheduled runs, each merging every table with a new query,
+    // though from the third run on a table's MERGE repeats the text of the run before (the
+    // same day's partition, from the watermark to the newest).
+    assert_eq!(p.compactor_runs.len(), 5);
+    let mut repeated_text = 0;
+    for source in p.sources() {
+        let name = compactor::catalog::raw_table_name(&source).expect("name");
+        let merges: Vec<&pipeline::TableMerge> = p
+            .compactor_runs
+            .iter()
+            .map(|run| {
+                run.tables
+                    .iter()
+                    .find(|t| t.table == name)
+                    .unwrap_or_else(|| panic!("{name} not in {}", run.describe()))
+            })
+            .collect();
+        let ids: std::collections::BTreeSet<&str> =
+            merges.iter().map(|m| m.query_id.as_str()).collect();
+        assert_eq!(
+            ids.len(),
+            merges.len(),
+            "{name}: a run reused a query: {merges:?}"
+        );
+        repeated_text += merges
+            .windows(2)
+            .filter(|w| w[0].range == w[1].range)
+            .count();
+    }
+    assert!(
+        repeated_text > 0,
+        "no run repeated its MERGE text (did the day change?)"
+    );
     // DMSLAKE_COLUMN_TYPES typed these curated columns from the CSV strings.
     let create = compactor::preview::statement(
         &p.glue,
@@ -84,6 +133,7 @@ async fn randomized_workload_current_state_equals_source_row_for_row() {
         "`born` date",
         "`created` timestamp",
         "`name` string",
+        " PARTITIONED BY (day(`created`)) ",
     ] {
         assert!(create.contains(typed), "{typed} not in {create}");
     }
@@ -207,6 +257,140 @@ async fn parquet_files_with_a_column_added_mid_stream_equal_the_source() {
         reports.iter().all(TableReport::equal),
         "seed {seed}: current state differs from the source:\n{summary}"
     );
+}
+
+/// A MERGE that fails on the engine (a CSV value that does not cast to the configured type) is
+/// reported failed and leaves the watermark; once the file is repaired the next scheduled run
+/// starts the same statement again as a new query, it succeeds, and only then does the
+/// watermark move. The current state then equals the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_merge_is_retried_by_the_next_run_and_only_then_moves_the_watermark() {
+    let opts = options("e2e_retry", 20_261_129, 1, 60);
+    let dir = opts.work_dir.clone();
+    let mut p = pipeline::Pipeline::setup(opts).await.expect("setup");
+    // The scenario returns its failure rather than panicking, so the slot is dropped either way.
+    let outcome = failed_merge_then_retry(&mut p).await;
+    p.cleanup().await.expect("cleanup");
+    let _ = std::fs::remove_dir_all(dir);
+    let (failed, retried, reports) = outcome.unwrap_or_else(|e| panic!("{e:?}"));
+    eprintln!("failed: {failed:?}\nretried: {retried:?}");
+    assert_eq!(failed.status, "failed");
+    assert_eq!(retried.status, "merged");
+    assert_ne!(failed.query_id, retried.query_id);
+    let summary = describe(&reports);
+    eprintln!("{summary}");
+    assert!(reports.iter().all(TableReport::equal), "{summary}");
+}
+
+/// Full load, one round whose `orders` file carries a value that does not cast, a compactor
+/// run (fails), the file repaired, a compactor run (merges), then every table compared.
+/// Returns the failed and the retried MERGE of `orders` and the comparison.
+async fn failed_merge_then_retry(
+    p: &mut pipeline::Pipeline,
+) -> anyhow::Result<(pipeline::TableMerge, pipeline::TableMerge, Vec<TableReport>)> {
+    use anyhow::{ensure, Context};
+    let files = p.full_load().await?;
+    p.settle(&files, false).await.context("full load merged")?;
+    p.run_workload(p.opts.transactions_per_round).await?;
+    let files = p.capture(1).await?;
+    // `orders.qty` is typed `int` (DMSLAKE_COLUMN_TYPES): one row gets a value that is not.
+    let orders = p.workload.tables[1].clone();
+    let qty = 2 + orders
+        .columns
+        .iter()
+        .position(|c| c.name == "qty")
+        .context("qty column")?;
+    let mut damaged = None;
+    for f in files.iter().filter(|f| f.key.contains("/orders/")) {
+        let body = get(p, &f.key).await;
+        let mut lines: Vec<Vec<String>> = body.lines().map(dms_local::format::split_line).collect();
+        let Some(row) = lines.iter_mut().find(|r| {
+            r.first().is_some_and(|op| op != "D") && r.get(qty).is_some_and(|v| !v.is_empty())
+        }) else {
+            continue;
+        };
+        row[qty] = "twelve".into();
+        let mut text = String::new();
+        for r in &lines {
+            for (i, field) in r.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                dms_local::format::push_field(
+                    &mut text,
+                    (!field.is_empty()).then_some(field.as_str()),
+                );
+            }
+            text.push('\n');
+        }
+        put(p, &f.key, text).await;
+        damaged = Some((f.key.clone(), body));
+        break;
+    }
+    let (key, original) = damaged.context("a CDC file of orders with a qty value")?;
+    p.register(&files).await?;
+    let name = compactor::catalog::raw_table_name(&p.sources()[1])?;
+    let doc = compactor::watermark::watermark_doc(&name);
+    let watermark = |p: &pipeline::Pipeline| {
+        let (state, doc) = (p.state.clone(), doc.clone());
+        async move {
+            state
+                .get::<compactor::watermark::Watermark>(&doc)
+                .await
+                .map(|w| w.map(|w| w.value))
+        }
+    };
+    let before = watermark(p).await?.context("watermark of the full load")?;
+    let of_orders = |run: &pipeline::CompactorRun| {
+        run.tables
+            .iter()
+            .find(|t| t.table == name)
+            .cloned()
+            .with_context(|| format!("{name} not in {}", run.describe()))
+    };
+
+    let failed = of_orders(&p.compact().await?)?;
+    ensure!(failed.status == "failed", "not failed: {failed:?}");
+    ensure!(!failed.reason.is_empty(), "no reason: {failed:?}");
+    ensure!(
+        watermark(p).await? == Some(before.clone()),
+        "a failed MERGE moved the watermark"
+    );
+
+    // The file is repaired; the next scheduled run merges the same range again, as a new query.
+    put(p, &key, original).await;
+    let retried = of_orders(&p.compact().await?)?;
+    ensure!(retried.status == "merged", "not merged: {retried:?}");
+    ensure!(
+        !failed.reason.contains(&retried.query_id),
+        "the retry returned the failed execution: {failed:?} / {retried:?}"
+    );
+    let after = watermark(p).await?.context("watermark")?;
+    ensure!(after != before, "the watermark did not move");
+    ensure!(
+        after.query_id == retried.query_id,
+        "the watermark names {}, not the retried MERGE {}",
+        after.query_id,
+        retried.query_id
+    );
+    let reports = p.settle(&[], true).await.context("compare")?;
+    Ok((failed, retried, reports))
+}
+
+async fn get(p: &pipeline::Pipeline, key: &str) -> String {
+    let out =
+        p.s3.get_object()
+            .bucket(&p.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {key}: {e:?}"));
+    let bytes = out.body.collect().await.expect("body").into_bytes();
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 CSV")
+}
+
+async fn put(p: &pipeline::Pipeline, key: &str, body: String) {
+    dmslake_tests::put_object(&p.s3, &p.bucket, key, body.into_bytes()).await;
 }
 
 /// A CDC-only task (MigrationType `cdc`) writes no LOAD file. From its first CDC files the

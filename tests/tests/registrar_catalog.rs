@@ -702,7 +702,7 @@ async fn csv_with_header_rows_gets_an_opencsv_table_that_skips_the_header() {
     );
     assert_eq!(t["serde_parameters"]["separatorChar"], json!(","));
     assert_eq!(t["serde_parameters"]["quoteChar"], json!("\""));
-    assert_eq!(t["serde_parameters"]["escapeChar"], json!("\\"));
+    assert_eq!(t["serde_parameters"]["escapeChar"], json!("\u{0}"));
     assert_eq!(t["parameters"]["skip.header.line.count"], json!("1"));
     assert_eq!(t["parameters"]["classification"], json!("csv"));
     assert_eq!(

@@ -59,6 +59,104 @@ pub fn parse_table_lists(
     Ok(out)
 }
 
+/// The Iceberg partition transforms a curated table may use, besides identity (a bare column):
+/// the time transforms of Athena's `PARTITIONED BY` for Iceberg tables (Athena user guide,
+/// "Create Iceberg tables", querying-iceberg-creating-tables.md).
+const PARTITION_TRANSFORMS: &[&str] = &["year", "month", "day", "hour"];
+
+/// Splits `a, day(b), c` at the commas outside parentheses.
+fn split_top_level(list: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, ch) in list.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&list[start..]);
+    out
+}
+
+/// One partition field, `column` or `transform(column)`, with the column normalised like the
+/// raw table's column names and the transform in lower case: `Day(Created_At)` →
+/// `day(created_at)`. `None` for anything else.
+fn parse_partition_field(field: &str) -> Option<String> {
+    let field = field.trim();
+    let column = |c: &str| {
+        let c = c.trim();
+        let plain = !c.is_empty()
+            && c.chars()
+                .all(|ch| !matches!(ch, '(' | ')' | ',' | '`' | '"' | '\'') && !ch.is_whitespace());
+        plain.then(|| dmslake::sql::normalise(c))
+    };
+    match field.split_once('(') {
+        None => column(field),
+        Some((transform, rest)) => {
+            let transform = transform.trim().to_ascii_lowercase();
+            let inner = rest.strip_suffix(')')?;
+            if !PARTITION_TRANSFORMS.contains(&transform.as_str()) {
+                return None;
+            }
+            Some(format!("{transform}({})", column(inner)?))
+        }
+    }
+}
+
+/// Parses `public.orders=day(created_at);public.events=region,month(at)`: the Iceberg partition
+/// fields of each curated table, each `column` or `year|month|day|hour(column)`. Whether the
+/// column exists and has a date or timestamp type is checked against the table when it is
+/// planned ([`dmslake::sql::CompactionTable::plan`]).
+pub fn parse_partitioning(
+    variable: &str,
+    value: &str,
+) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for entry in value.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = |why: String| {
+            ConfigError::new(
+                variable,
+                value,
+                format!(
+                    "`schema.table=field[,field...]` entries separated by ';', each field \
+                     `column` or `{}(column)` ({why})",
+                    PARTITION_TRANSFORMS.join("|")
+                ),
+            )
+        };
+        let (table, fields) = entry
+            .split_once('=')
+            .ok_or_else(|| bad(format!("{entry:?} has no '='")))?;
+        let table = table.trim();
+        if table
+            .split_once('.')
+            .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
+        {
+            return Err(bad(format!("{table:?} is not schema.table")));
+        }
+        let mut parsed = Vec::new();
+        for field in split_top_level(fields) {
+            if field.trim().is_empty() {
+                continue;
+            }
+            parsed.push(
+                parse_partition_field(field)
+                    .ok_or_else(|| bad(format!("{:?} is not such a field", field.trim())))?,
+            );
+        }
+        if parsed.is_empty() {
+            return Err(bad(format!("{table} has no field")));
+        }
+        out.insert(table.to_string(), parsed);
+    }
+    Ok(out)
+}
+
 /// Parses `public.orders.total=decimal(12,2);public.orders.qty=int`: the curated type of a
 /// column, as a Glue (Hive DDL) type Iceberg can hold. Types are checked here, so a typo
 /// stops the function at start rather than failing a merge.
@@ -118,7 +216,7 @@ impl CompactorConfig {
             "DMSLAKE_PRIMARY_KEYS",
             &get("DMSLAKE_PRIMARY_KEYS").unwrap_or_default(),
         )?;
-        let partitioning = parse_table_lists(
+        let partitioning = parse_partitioning(
             "DMSLAKE_CURATED_PARTITIONING",
             &get("DMSLAKE_CURATED_PARTITIONING").unwrap_or_default(),
         )?;
@@ -185,6 +283,93 @@ mod tests {
                 .to_string();
             assert!(err.contains("DMSLAKE_COLUMN_TYPES"), "{err}");
         }
+    }
+
+    #[test]
+    fn partitioning_keeps_the_transform_and_normalises_the_column() {
+        /// A value and the fields it gives per table.
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a [&'a str])]);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("public.orders=day(created_at)", &[("public.orders", &["day(created_at)"])]),
+            (" public.orders = Day( Created_At ) ; ", &[("public.orders", &["day(created_at)"])]),
+            ("public.orders=region,month(at);sales.items=hour(ts)",
+             &[("public.orders", &["region", "month(at)"]), ("sales.items", &["hour(ts)"])]),
+            ("public.orders=YEAR(born), id", &[("public.orders", &["year(born)", "id"])]),
+            ("public.orders=Order-Date", &[("public.orders", &["order_date"])]),
+            ("", &[]),
+        ];
+        for (value, want) in cases {
+            let got = parse_partitioning("V", value).expect(value);
+            let want: BTreeMap<String, Vec<String>> = want
+                .iter()
+                .map(|(t, f)| (t.to_string(), f.iter().map(|s| s.to_string()).collect()))
+                .collect();
+            assert_eq!(got, want, "{value}");
+        }
+        for bad in [
+            "public.orders",
+            "orders=day(at)",
+            "public.orders=",
+            "public.orders=week(at)",
+            "public.orders=bucket(4, id)",
+            "public.orders=day(at",
+            "public.orders=day()",
+            "public.orders=day(a b)",
+            "public.orders=day(at) OR (1",
+            "public.orders=day(`at`)",
+        ] {
+            let err = parse_partitioning("DMSLAKE_CURATED_PARTITIONING", bad)
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("DMSLAKE_CURATED_PARTITIONING"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_configured_partitioning_reaches_the_create_table() {
+        let config = CompactorConfig::from_lookup(&|n| {
+            match n {
+                "DMSLAKE_CURATED_LOCATION" => Some("s3://lake/curated/"),
+                "DMSLAKE_STATE_BUCKET" => Some("lake"),
+                "DMSLAKE_PRIMARY_KEYS" => Some("public.orders=id"),
+                "DMSLAKE_CURATED_PARTITIONING" => Some("public.orders=day(created_at)"),
+                _ => None,
+            }
+            .map(str::to_string)
+        })
+        .expect("config");
+        let spec = dmslake::sql::TableSpec {
+            raw_database: "raw".into(),
+            table: "public_orders".into(),
+            format: dmslake::sql::RawFormat::Parquet,
+            columns: [
+                ("op", "string"),
+                ("dms_commit_ts", "string"),
+                ("id", "bigint"),
+                ("created_at", "timestamp"),
+            ]
+            .iter()
+            .map(|(n, t)| dmslake::sql::RawColumn {
+                name: n.to_string(),
+                glue_type: t.to_string(),
+            })
+            .collect(),
+            partition_keys: vec![],
+            dms: dmslake::sql::DmsColumnNames::from_config(&config.common.columns),
+            primary_key: config.primary_keys["public.orders"].clone(),
+            curated_database: "cur".into(),
+            curated_location: config.curated_location.clone(),
+            partitioning: config.partitioning["public.orders"].clone(),
+            type_overrides: BTreeMap::new(),
+        };
+        let sql = dmslake::sql::CompactionTable::plan(&spec)
+            .expect("plan")
+            .create_table_sql();
+        assert!(
+            sql.contains(" PARTITIONED BY (day(`created_at`)) "),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -480,8 +480,8 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
         Err(e) => return fail(e.to_string()),
     };
     let result = match action {
-        Action::Merge => merge(deps, &table, deadline).await,
-        Action::Maintain => maintain(deps, &table, deadline).await,
+        Action::Merge => merge(deps, &table, &owner, deadline).await,
+        Action::Maintain => maintain(deps, &table, &owner, deadline).await,
     };
     match release_lock(&deps.state, &lock).await {
         Ok(true) => {}
@@ -519,13 +519,25 @@ pub fn outcome_report(table: &str, outcome: QueryOutcome) -> Result<(String, i64
     }
 }
 
+/// The `ClientRequestToken` of one statement in one run: the run's lock owner (unique to the
+/// run and the table, [`lock_owner`]) and the statement text. Athena answers a start whose
+/// token it has seen with the execution it already created, and creates no query (API
+/// reference, StartQueryExecution, `ClientRequestToken`). So within a run a retried start (the
+/// SDK retrying after a lost response) is not executed twice, while the next run starts its
+/// statements anew even when their text is unchanged: the same MERGE over the same partition
+/// range must read the files that arrived since, and a statement that failed must run again.
+pub fn statement_token(owner: &str, sql: &str) -> String {
+    request_token(&[owner, sql])
+}
+
 async fn execute(
     deps: &Deps,
     table: &CompactionTable,
+    owner: &str,
     sql: &str,
     deadline: Instant,
 ) -> Result<Result<(String, i64), TableReport>, String> {
-    let token = request_token(&[table.table(), sql]);
+    let token = statement_token(owner, sql);
     let db = &deps.config.common.curated_database;
     let outcome = deps
         .runner
@@ -538,6 +550,7 @@ async fn execute(
 async fn merge(
     deps: &Deps,
     table: &CompactionTable,
+    owner: &str,
     deadline: Instant,
 ) -> Result<TableReport, String> {
     let name = table.table();
@@ -554,15 +567,15 @@ async fn merge(
             table: name.to_string(),
         });
     }
-    if let Err(report) = execute(deps, table, &table.create_table_sql(), deadline).await? {
+    if let Err(report) = execute(deps, table, owner, &table.create_table_sql(), deadline).await? {
         return Ok(report);
     }
     let mut wm = wm;
-    if let Some(report) = add_columns(deps, table, &mut wm, deadline).await? {
+    if let Some(report) = add_columns(deps, table, owner, &mut wm, deadline).await? {
         return Ok(report);
     }
     let sql = table.merge_sql(&range).map_err(|e| e.to_string())?;
-    let (query_id, scanned_bytes) = match execute(deps, table, &sql, deadline).await? {
+    let (query_id, scanned_bytes) = match execute(deps, table, owner, &sql, deadline).await? {
         Ok(done) => done,
         Err(report) => return Ok(report),
     };
@@ -611,6 +624,7 @@ async fn merge(
 async fn add_columns(
     deps: &Deps,
     table: &CompactionTable,
+    owner: &str,
     wm: &mut Option<Versioned<Watermark>>,
     deadline: Instant,
 ) -> Result<Option<TableReport>, String> {
@@ -626,7 +640,7 @@ async fn add_columns(
     let mut added = Vec::new();
     let mut stop = Ok(None);
     for (column, sql) in adds {
-        match execute(deps, table, &sql, deadline).await {
+        match execute(deps, table, owner, &sql, deadline).await {
             Ok(Ok((query_id, _))) => {
                 tracing::info!(
                     table = name,
@@ -667,10 +681,11 @@ async fn add_columns(
 async fn maintain(
     deps: &Deps,
     table: &CompactionTable,
+    owner: &str,
     deadline: Instant,
 ) -> Result<TableReport, String> {
     for sql in [table.optimize_sql(), table.vacuum_sql()] {
-        if let Err(report) = execute(deps, table, &sql, deadline).await? {
+        if let Err(report) = execute(deps, table, owner, &sql, deadline).await? {
             return Ok(report);
         }
     }
@@ -695,6 +710,27 @@ pub async fn handle(deps: &Deps, payload: Value, deadline: Instant) -> Result<Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_tokens_repeat_within_a_run_and_differ_between_runs() {
+        let merge = "MERGE INTO \"cur\".\"public_t\" AS \"t\" USING (SELECT 1) AS \"s\" ON true";
+        let create = "CREATE TABLE IF NOT EXISTS `cur`.`public_t` (`id` int)";
+        let (run1, run2) = (lock_owner("public_t"), lock_owner("public_t"));
+        assert_ne!(run1, run2, "each run owns its lock under its own name");
+        // A retried start within the run: same token, Athena returns the same execution.
+        assert_eq!(statement_token(&run1, merge), statement_token(&run1, merge));
+        // The next run's identical MERGE text (same partition range): a new query.
+        assert_ne!(statement_token(&run1, merge), statement_token(&run2, merge));
+        // Another statement of the same run.
+        assert_ne!(
+            statement_token(&run1, merge),
+            statement_token(&run1, create)
+        );
+        // Another table in the same run has another owner.
+        assert_ne!(lock_owner("public_u"), run1);
+        let token = statement_token(&run1, merge);
+        assert!((32..=128).contains(&token.len()), "{token}");
+    }
 
     #[test]
     fn failed_and_timed_out_queries_stop_the_table_with_athenas_reason() {
