@@ -39,6 +39,12 @@ const FILE_ALIAS: &str = "_dmslake_file";
 const ROW_ALIAS: &str = "_dmslake_rn";
 /// Athena's pseudo-column with the S3 path of the file a row came from.
 const PATH_COLUMN: &str = "$path";
+/// The file paths of full-load rows, as a Trino regular expression over `"$path"`: the last
+/// path segment is `LOAD` + a hexadecimal counter, optionally after a parallel-load segment
+/// index (`SEGMENT2_LOAD0000000A.csv`), as [`crate::layout`] classifies DMS's file names
+/// (CHAP_Target.S3.md; "Parallel load" in CHAP_Tasks.CustomizingTasks.TableMapping
+/// .SelectionTransformation.Tablesettings.md).
+pub const FULL_LOAD_PATH_PATTERN: &str = "/(SEGMENT[0-9]+_)?LOAD[0-9A-F]+[.][^/]*$";
 /// Width the change sequence is padded to (decimal(38,0) digits).
 const SEQ_WIDTH: u32 = 38;
 /// Athena's limit on a query string (bytes).
@@ -349,12 +355,25 @@ impl CompactionTable {
         let timestamp = pick(&spec.dms.timestamp)?;
         let change_sequence = pick(&spec.dms.change_sequence)?;
         let prefix = spec.dms.before_image_prefix.as_str();
-        // A before-image column is `<prefix><name>` where `<name>` is itself a raw column.
+        // A before-image column is `<prefix><key>` for a primary-key column `<key>` of the
+        // raw table, and nothing else. DMS's `add-before-image-columns` transformation names
+        // them `<column-prefix><column><column-suffix>` (prefix `BI_` by default) and its
+        // default `column-filter` is `pk-only`; a PostgreSQL source supplies before-image
+        // values for primary-key columns only (CHAP_Tasks.CustomizingTasks.TableMapping
+        // .SelectionTransformation.Transformations.md; "Before image" in CHAP_Target.Kinesis.md).
+        // So an ordinary column that merely starts with the prefix (`bi_id` beside a key
+        // `order_id`) stays a source column.
+        let key_columns: Vec<&str> = spec
+            .primary_key
+            .iter()
+            .map(String::as_str)
+            .filter(|k| has(k))
+            .collect();
         let is_before_image = |n: &str| {
             !prefix.is_empty()
                 && n.len() > prefix.len()
                 && n.starts_with(prefix)
-                && has(&n[prefix.len()..])
+                && key_columns.contains(&&n[prefix.len()..])
         };
         let mut columns = Vec::new();
         for (c, ident) in spec.columns.iter().zip(&names) {
@@ -585,8 +604,9 @@ impl CompactionTable {
                 seq.quoted()
             ),
             (None, Some(ts)) => format!(
-                "(CASE WHEN regexp_like(\"r\".{}, '/LOAD[0-9A-Fa-f]+[^/]*$') THEN '0' ELSE '1' END || COALESCE(CAST(\"r\".{} AS varchar), ''))",
+                "(CASE WHEN regexp_like(\"r\".{}, {}) THEN '0' ELSE '1' END || COALESCE(CAST(\"r\".{} AS varchar), ''))",
                 quote_dml(PATH_COLUMN),
+                string_literal(FULL_LOAD_PATH_PATTERN),
                 ts.quoted()
             ),
             // `plan` refuses a table with neither column.
@@ -1009,6 +1029,36 @@ mod tests {
         assert!(t.handles_key_updates());
         assert!(t.has_change_sequence());
         assert_eq!(t.location(), "s3://lake/curated/public_t/");
+    }
+
+    #[test]
+    fn only_the_prefix_paired_with_a_key_column_is_a_before_image() {
+        let cols: &[(&str, &str)] = &[
+            ("op", "string"),
+            ("ts", "string"),
+            ("order_id", "string"),
+            ("id", "string"),
+            ("before_id", "string"),
+            ("before_code", "string"),
+            ("seq", "string"),
+            ("before_order_id", "string"),
+        ];
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, cols, &["order_id"])).expect("plan");
+        let names: Vec<&str> = t.columns().iter().map(|c| c.name.as_str()).collect();
+        // `before_id` pairs with a column but not with a key column: an ordinary column.
+        assert_eq!(names, ["order_id", "id", "before_id", "before_code"]);
+        assert!(t.handles_key_updates());
+        let sql = t.merge_sql(&PartitionRange::default()).expect("merge");
+        assert!(sql.contains("\"before_order_id\""), "{sql}");
+        // Without the key's before-image, key updates are not handled and nothing is dropped.
+        let plain: Vec<(&str, &str)> = cols
+            .iter()
+            .copied()
+            .filter(|(n, _)| *n != "before_order_id")
+            .collect();
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, &plain, &["order_id"])).expect("plan");
+        assert!(!t.handles_key_updates());
+        assert_eq!(t.columns().len(), 4);
     }
 
     #[test]
