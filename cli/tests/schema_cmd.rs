@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 fn sample() -> PathBuf {
     let dir = std::env::var("DMSLAKE_SAMPLES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dms"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dms")
+        });
     let path = dir.join("parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet");
     assert!(
         path.is_file(),
