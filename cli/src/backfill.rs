@@ -30,7 +30,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let report = backfill::run(&deps, &req, None, PAGE_SIZE)
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.error_type, e.message))?;
+        .map_err(|e| anyhow::anyhow!("{}", dmslake::error::chain(&e)))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report.counts.failures.is_empty() {
         anyhow::bail!(

@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::LayoutConfig;
+pub use crate::glue_type::GlueType;
 use crate::layout::{self, DataKind, DmsObject, FileFormat};
 
 /// Most entries AWS accepts in one `BatchCreatePartition` / `BatchUpdatePartition` call
@@ -48,7 +49,7 @@ pub const TEXT_INPUT_FORMAT: &str = "org.apache.hadoop.mapred.TextInputFormat";
 pub const TEXT_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
 
 /// Why the catalog cannot take a file.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
     #[error(
         "Glue table {table:?} already belongs to source table {existing:?}; {incoming:?} maps to the same name (rename one source table or exclude it)"
@@ -77,19 +78,20 @@ pub enum CatalogError {
     Schema(#[from] Box<SchemaConflict>),
 }
 
-/// A column as the catalog stores it: normalised name and Glue (Hive DDL) type.
+/// A column as the catalog stores it: normalised name and Glue type. The one column type of
+/// dmslake: the registrar writes it, the compactor plans SQL from it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]
-    pub glue_type: String,
+    pub ty: GlueType,
 }
 
 impl Column {
-    pub fn new(name: impl Into<String>, glue_type: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, ty: GlueType) -> Self {
         Self {
             name: name.into(),
-            glue_type: glue_type.into(),
+            ty,
         }
     }
 }
@@ -398,16 +400,16 @@ pub fn evolve(
                     return Err(conflict(
                         &old.name,
                         ConflictKind::Renamed,
-                        &old.glue_type,
-                        &format!("{} {}", new.name, new.glue_type),
+                        &old.ty.to_string(),
+                        &format!("{} {}", new.name, new.ty),
                     ));
                 }
-                if !old.glue_type.eq_ignore_ascii_case(&new.glue_type) {
+                if old.ty != new.ty {
                     return Err(conflict(
                         &old.name,
                         ConflictKind::TypeChanged,
-                        &old.glue_type,
-                        &new.glue_type,
+                        &old.ty.to_string(),
+                        &new.ty.to_string(),
                     ));
                 }
             }
@@ -421,7 +423,7 @@ pub fn evolve(
                         &dup.name,
                         ConflictKind::Renamed,
                         ABSENT,
-                        &dup.glue_type,
+                        &dup.ty.to_string(),
                     ));
                 }
                 return Ok(Evolution::Append(added));
@@ -431,7 +433,7 @@ pub fn evolve(
                 return Err(conflict(
                     &gone.name,
                     ConflictKind::Removed,
-                    &gone.glue_type,
+                    &gone.ty.to_string(),
                     ABSENT,
                 ));
             }
@@ -443,12 +445,12 @@ pub fn evolve(
         FileFormat::Parquet => {
             for new in file_columns {
                 if let Some(old) = table.columns.iter().find(|c| c.name == new.name) {
-                    if !old.glue_type.eq_ignore_ascii_case(&new.glue_type) {
+                    if old.ty != new.ty {
                         return Err(conflict(
                             &old.name,
                             ConflictKind::TypeChanged,
-                            &old.glue_type,
-                            &new.glue_type,
+                            &old.ty.to_string(),
+                            &new.ty.to_string(),
                         ));
                     }
                 }
@@ -467,15 +469,15 @@ pub fn evolve(
                 return Err(conflict(
                     &gone.name,
                     ConflictKind::Renamed,
-                    &gone.glue_type,
-                    &format!("{} {}", new.name, new.glue_type),
+                    &gone.ty.to_string(),
+                    &format!("{} {}", new.name, new.ty),
                 ));
             }
             if let (Some(gone), true) = (missing.first(), newer) {
                 return Err(conflict(
                     &gone.name,
                     ConflictKind::Removed,
-                    &gone.glue_type,
+                    &gone.ty.to_string(),
                     ABSENT,
                 ));
             }
@@ -548,7 +550,9 @@ mod tests {
     }
 
     fn cols(spec: &[(&str, &str)]) -> Vec<Column> {
-        spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+        spec.iter()
+            .map(|(n, t)| Column::new(*n, GlueType::parse(t).expect("a test type")))
+            .collect()
     }
 
     #[test]

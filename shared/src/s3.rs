@@ -1,38 +1,49 @@
 //! Thin S3 adapter: listing DMS output page by page, object heads, small and ranged reads.
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::Client;
 
 /// An S3 call that failed (after the SDK's own retries).
 #[derive(Debug, thiserror::Error)]
 pub enum S3Error {
-    #[error("S3 {operation} s3://{bucket}/{key}: {message}")]
+    #[error("S3 {operation} s3://{bucket}/{key} failed")]
     Call {
         operation: &'static str,
         bucket: String,
         key: String,
         code: Option<String>,
-        message: String,
+        #[source]
+        source: Box<aws_sdk_s3::Error>,
+    },
+    /// The response started but its body could not be read to the end.
+    #[error("S3 {operation} s3://{bucket}/{key}: reading the body failed")]
+    Body {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        #[source]
+        source: aws_sdk_s3::primitives::ByteStreamError,
     },
     #[error("{0:?} is not an s3://bucket/prefix URL")]
     BadUrl(String),
 }
 
-fn call_error<E>(
+pub(crate) fn call_error<E, R>(
     operation: &'static str,
     bucket: &str,
     key: &str,
-    err: &aws_sdk_s3::error::SdkError<E>,
+    err: aws_sdk_s3::error::SdkError<E, R>,
 ) -> S3Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    aws_sdk_s3::Error: From<aws_sdk_s3::error::SdkError<E, R>>,
 {
+    let source = aws_sdk_s3::Error::from(err);
     S3Error::Call {
         operation,
         bucket: bucket.to_string(),
         key: key.to_string(),
-        code: err.code().map(str::to_string),
-        message: DisplayErrorContext(err).to_string(),
+        code: source.code().map(str::to_string),
+        source: Box::new(source),
     }
 }
 
@@ -75,7 +86,7 @@ pub async fn list_page(
         .set_continuation_token(continuation.map(str::to_string))
         .send()
         .await
-        .map_err(|err| call_error("ListObjectsV2", bucket, prefix, &err))?;
+        .map_err(|err| call_error("ListObjectsV2", bucket, prefix, err))?;
     let keys = out
         .contents()
         .iter()
@@ -94,7 +105,7 @@ pub async fn head_size(client: &Client, bucket: &str, key: &str) -> Result<Optio
     match client.head_object().bucket(bucket).key(key).send().await {
         Ok(out) => Ok(Some(out.content_length().unwrap_or(0))),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-        Err(err) => Err(call_error("HeadObject", bucket, key, &err)),
+        Err(err) => Err(call_error("HeadObject", bucket, key, err)),
     }
 }
 
@@ -131,13 +142,12 @@ async fn get_bytes(
         .set_range(range)
         .send()
         .await
-        .map_err(|err| call_error("GetObject", bucket, key, &err))?;
-    let data = out.body.collect().await.map_err(|e| S3Error::Call {
+        .map_err(|err| call_error("GetObject", bucket, key, err))?;
+    let data = out.body.collect().await.map_err(|source| S3Error::Body {
         operation: "GetObject",
         bucket: bucket.to_string(),
         key: key.to_string(),
-        code: None,
-        message: e.to_string(),
+        source,
     })?;
     Ok(data.into_bytes().to_vec())
 }

@@ -1424,7 +1424,13 @@ impl Pipeline {
                 None,
             )
             .await
-            .map_err(|e| anyhow!("registrar: {}: {}", e.error_type, e.message))?;
+            .map_err(|e| {
+                anyhow!(
+                    "registrar: {}: {}",
+                    e.error_type(),
+                    dmslake::error::chain(&e)
+                )
+            })?;
             match out {
                 partition_registrar::handler::Output::Sqs(resp) => {
                     if let Some(f) = resp.batch_item_failures.first() {

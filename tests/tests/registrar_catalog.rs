@@ -147,6 +147,11 @@ fn cdc_key(table: &str, day: u32, n: u32) -> String {
     format!("dms/public/{table}/2026/11/{day:02}/202611{day:02}-10{n:02}00000.parquet")
 }
 
+/// The error as a person reads it: the whole chain of sources.
+fn err_text(err: &handler::HandlerError) -> String {
+    dmslake::error::chain(err)
+}
+
 async fn run(deps: &Deps, payload: Value) -> Result<Output, handler::HandlerError> {
     handler::handle(deps, payload, None).await
 }
@@ -183,7 +188,7 @@ async fn snapshot(clients: &Clients, db: &str) -> BTreeMap<String, Value> {
                     p.partition.location,
                     p.columns
                         .iter()
-                        .map(|c| format!("{} {}", c.name, c.glue_type))
+                        .map(|c| format!("{} {}", c.name, c.ty))
                         .collect::<Vec<_>>()
                 ])
             })
@@ -479,12 +484,12 @@ async fn changed_type_is_a_named_error_and_the_table_is_unchanged() {
     let err = run(&deps, lake.s3_event(std::slice::from_ref(&bad)))
         .await
         .expect_err("type change must fail");
-    assert_eq!(err.error_type, "SchemaChangeRejected");
+    assert_eq!(err.error_type(), "SchemaChangeRejected");
     for part in ["public_orders", "\"id\"", "int", "bigint", &bad] {
         assert!(
-            err.message.contains(part),
+            err_text(&err).contains(part),
             "{part} missing in: {}",
-            err.message
+            err_text(&err)
         );
     }
     assert_eq!(
@@ -628,12 +633,12 @@ async fn bad_input_is_skipped_or_failed_never_dropped() {
     let err = run(&deps, json!({"hello": 1}))
         .await
         .expect_err("malformed");
-    assert_eq!(err.error_type, "InvalidEvent");
+    assert_eq!(err.error_type(), "InvalidEvent");
     // A missing file is an error for that record.
     let err = run(&deps, lake.s3_event(&[cdc_key("orders", 1, 0)]))
         .await
         .expect_err("missing file");
-    assert_eq!(err.error_type, "UnreadableFile");
+    assert_eq!(err.error_type(), "UnreadableFile");
     // EventBridge with a corrupt file: error.
     let k = cdc_key("orders", 2, 0);
     lake.put(&k, b"garbage".to_vec()).await;
@@ -641,7 +646,7 @@ async fn bad_input_is_skipped_or_failed_never_dropped() {
         "account": "1", "time": "2026-11-24T10:00:00Z", "region": "us-east-1", "resources": [],
         "detail": {"version": "0", "bucket": {"name": lake.bucket}, "object": {"key": k, "size": 7}}});
     let err = run(&deps, eb).await.expect_err("corrupt file");
-    assert_eq!(err.error_type, "UnreadableFile");
+    assert_eq!(err.error_type(), "UnreadableFile");
     // Nothing was registered.
     assert!(snapshot(&lake.clients, &lake.config.raw_database)
         .await
@@ -730,8 +735,8 @@ async fn csv_with_header_rows_gets_an_opencsv_table_that_skips_the_header() {
     let err = run(&deps, lake.s3_event(&[load]))
         .await
         .expect_err("positional mismatch");
-    assert_eq!(err.error_type, "SchemaChangeRejected");
-    assert!(err.message.contains("\"op\""), "{}", err.message);
+    assert_eq!(err.error_type(), "SchemaChangeRejected");
+    assert!(err_text(&err).contains("\"op\""), "{}", err_text(&err));
     assert_eq!(
         snapshot(&lake.clients, &lake.config.raw_database).await,
         snap
@@ -784,7 +789,7 @@ async fn gzipped_csv_header_rows_are_read_from_the_start_of_the_stream() {
     let err = run(&deps, lake.s3_event(std::slice::from_ref(&bad)))
         .await
         .expect_err("not gzip");
-    assert!(err.message.contains(&bad), "{}", err.message);
+    assert!(err_text(&err).contains(&bad), "{}", err_text(&err));
     assert!(!snapshot(&lake.clients, &lake.config.raw_database)
         .await
         .contains_key("hr_jobs"));
@@ -814,11 +819,11 @@ async fn headerless_csv_takes_its_columns_from_the_manifest_or_fails_naming_it()
     let err = run(&deps, lake.s3_event(&keys[..1]))
         .await
         .expect_err("no columns known");
-    assert_eq!(err.error_type, "UnreadableFile");
+    assert_eq!(err.error_type(), "UnreadableFile");
     assert!(
-        err.message.contains("DMSLAKE_CSV_COLUMNS_URI"),
+        err_text(&err).contains("DMSLAKE_CSV_COLUMNS_URI"),
         "{}",
-        err.message
+        err_text(&err)
     );
 
     let manifest = json!({"public.order_details": [
@@ -973,11 +978,11 @@ async fn two_source_tables_with_one_glue_name_are_an_error_not_a_merge() {
     let err = run(&deps, lake.s3_event(&[clash]))
         .await
         .expect_err("collision");
-    assert_eq!(err.error_type, "TableNameCollision");
+    assert_eq!(err.error_type(), "TableNameCollision");
     assert!(
-        err.message.contains("public.orders") && err.message.contains("public.Orders"),
+        err_text(&err).contains("public.orders") && err_text(&err).contains("public.Orders"),
         "{}",
-        err.message
+        err_text(&err)
     );
     assert_eq!(
         snapshot(&lake.clients, &lake.config.raw_database).await,
