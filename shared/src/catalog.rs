@@ -62,6 +62,14 @@ pub enum CatalogError {
     #[error("source name cannot name a Glue table: {0}")]
     BadName(String),
     #[error(
+        "source table {source_table:?} would be the Glue table <schema>_<table> of {length} characters; Glue and Athena allow at most 255 (rename the table with a DMS transformation rule or exclude it)"
+    )]
+    NameTooLong { source_table: String, length: usize },
+    #[error(
+        "{key}: a full-load file outside a date folder is read through a manifest, and no manifest location is configured (set DMSLAKE_STATE_BUCKET)"
+    )]
+    NoManifestLocation { key: String },
+    #[error(
         "{key}: a CDC file outside a date folder while date partitioning is on (check DMSLAKE_DATE_PARTITION_* against the endpoint settings)"
     )]
     MissingDatePartition { key: String },
@@ -97,11 +105,20 @@ impl Column {
 }
 
 /// The raw Glue table name of a source table: `<schema>_<table>`, both parts normalised.
+/// Longer than Glue's and Athena's 255 characters is refused (tables-databases-columns-names.md;
+/// Glue API `TableInput.Name`).
 pub fn table_name(schema: &str, table: &str) -> Result<String, CatalogError> {
     let part = |name: &str| {
         crate::schema::normalise_name(name).map_err(|e| CatalogError::BadName(e.to_string()))
     };
-    Ok(format!("{}_{}", part(schema)?, part(table)?))
+    let name = format!("{}_{}", part(schema)?, part(table)?);
+    if name.len() > crate::schema::MAX_NAME_LEN {
+        return Err(CatalogError::NameTooLong {
+            source_table: source_label(schema, table),
+            length: name.len(),
+        });
+    }
+    Ok(name)
 }
 
 /// `schema.table` as DMS names it, for messages.
@@ -181,6 +198,7 @@ impl TableDef {
         columns: Vec<Column>,
         csv_header: bool,
     ) -> Result<Self, CatalogError> {
+        let partition_keys = partition_keys_for(layout, &columns);
         Ok(Self {
             name: table_name(&obj.schema, &obj.table)?,
             source_schema: obj.schema.clone(),
@@ -188,7 +206,7 @@ impl TableDef {
             format: obj.format,
             csv_header: obj.format == FileFormat::Csv && csv_header,
             columns,
-            partition_keys: partition_keys(layout),
+            partition_keys,
             location: s3_url(bucket, &obj.table_prefix),
             schema_order: order_key(obj),
         })
@@ -250,6 +268,16 @@ impl TableDef {
         }
     }
 
+    /// Storage of one partition: the table's, at the partition's location, read through
+    /// manifests when the partition is one ([`PartitionDef::manifest`]).
+    pub fn partition_storage(&self, p: &PartitionDef) -> StorageDef {
+        let mut sd = self.storage(&p.location);
+        if p.manifest {
+            sd.input_format = SYMLINK_INPUT_FORMAT;
+        }
+        sd
+    }
+
     /// Refuses `obj` when the table belongs to another source table or another format.
     pub fn check_owner(&self, obj: &DmsObject) -> Result<(), CatalogError> {
         if self.source_schema != obj.schema || self.source_table != obj.table {
@@ -276,7 +304,8 @@ pub fn s3_url(bucket: &str, prefix: &str) -> String {
     format!("s3://{bucket}/{prefix}")
 }
 
-/// The partition keys of every raw table under this layout (canonical order).
+/// The default partition keys under this layout (canonical order): `year`, `month`, `day`,
+/// `hour` (those in `DatePartitionSequence`).
 pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
     layout::partition_columns(layout)
         .iter()
@@ -284,22 +313,90 @@ pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
         .collect()
 }
 
+/// Prefix of the partition keys of a table whose columns include a default key name
+/// (`_dmslake_year`, ...). dmslake reserves it: the compactor refuses source columns that
+/// start with it.
+pub const RESERVED_KEY_PREFIX: &str = "_dmslake_";
+
+/// The partition keys of a new table with `columns`: the defaults ([`partition_keys`]),
+/// unless one of them is also a column. Athena refuses a table whose partition key repeats a
+/// column name ("HIVE_INVALID_METADATA ... partition keys must not be repeated in the
+/// columns"; Glue `CreateTable` does not check it), so such a table gets every key with
+/// [`RESERVED_KEY_PREFIX`] instead. An existing table keeps the keys it was created with.
+pub fn partition_keys_for(layout: &LayoutConfig, columns: &[Column]) -> Vec<String> {
+    let defaults = partition_keys(layout);
+    if defaults.iter().any(|k| columns.iter().any(|c| c.name == *k)) {
+        defaults
+            .iter()
+            .map(|k| format!("{RESERVED_KEY_PREFIX}{k}"))
+            .collect()
+    } else {
+        defaults
+    }
+}
+
 /// One partition of a raw table.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionDef {
     /// Values in partition-key order.
     pub values: Vec<String>,
-    /// `s3://bucket/<folder>/`.
+    /// `s3://bucket/<folder>/`: the data folder, or for [`PartitionDef::manifest`] the folder
+    /// of manifests naming the partition's files.
     pub location: String,
+    /// Read through manifests (`SymlinkTextInputFormat`) rather than by listing a folder.
+    pub manifest: bool,
+}
+
+/// Hive's input format that reads the files named in the manifest files at a location, one
+/// `s3://` URL per line, with the table's SerDe (Athena reads it, e.g. for S3 Inventory and
+/// Delta Lake manifests; so does Trino's Hive connector).
+pub const SYMLINK_INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat";
+
+/// The folder of a table's full-load manifests under `root` (`s3://bucket/prefix/`).
+pub fn manifest_folder(root: &str, table: &str) -> String {
+    format!("{}/{table}/", root.trim_end_matches('/'))
+}
+
+/// One manifest object: where it goes and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// `s3://bucket/key` of the manifest object.
+    pub url: String,
+    /// One line: the data file's `s3://` URL.
+    pub body: String,
+}
+
+/// The manifest naming `obj` in the full-load partition read from `folder`: its name is the
+/// file's path below the table folder with `%` and `/` escaped (`part1%2FLOAD00000001.csv`),
+/// so files of parallel-load folders never share one, and writing it again is harmless.
+pub fn manifest_entry(bucket: &str, obj: &DmsObject, folder: &str) -> ManifestEntry {
+    let relative = obj
+        .key
+        .strip_prefix(&obj.table_prefix)
+        .unwrap_or(&obj.file_name);
+    let name = relative.replace('%', "%25").replace('/', "%2F");
+    ManifestEntry {
+        url: format!("{folder}{name}"),
+        body: format!("{}\n", s3_url(bucket, &obj.key)),
+    }
 }
 
 /// The partition `obj` belongs to, or `None` when the table is unpartitioned. A CDC file
 /// outside a date folder, or a date folder missing a part, is an error (the layout settings
 /// do not match what DMS wrote).
+///
+/// A full-load file outside a date folder belongs to the all-zero partition. Its files lie
+/// in the table folder, which also holds every date folder, and Athena reads everything
+/// under a location, subfolders included ("Table location in Amazon S3",
+/// tables-location-format.md); so that partition is read through manifests in
+/// `manifests` (the table's [`manifest_folder`]) naming exactly its files, one per file
+/// ([`manifest_entry`]): each row is read once, and a file refused or not DMS data that lies
+/// in the table folder is not read at all.
 pub fn partition_for(
     bucket: &str,
     obj: &DmsObject,
     layout: &LayoutConfig,
+    manifests: Option<&str>,
 ) -> Result<Option<PartitionDef>, CatalogError> {
     let parts = layout::partition_columns(layout);
     if parts.is_empty() {
@@ -311,8 +408,14 @@ pub fn partition_for(
                 key: obj.key.clone(),
             });
         }
-        // The full-load partition: zeros, at the table folder.
-        s3_url(bucket, &obj.table_prefix)
+        let folder = manifests.ok_or_else(|| CatalogError::NoManifestLocation {
+            key: obj.key.clone(),
+        })?;
+        return Ok(Some(PartitionDef {
+            values: obj.partition_values(layout),
+            location: folder.to_string(),
+            manifest: true,
+        }));
     } else {
         if let Some(part) = parts.iter().find(|p| obj.partition_value(**p).is_none()) {
             return Err(CatalogError::IncompletePartition {
@@ -325,6 +428,7 @@ pub fn partition_for(
     Ok(Some(PartitionDef {
         values: obj.partition_values(layout),
         location,
+        manifest: false,
     }))
 }
 
@@ -340,6 +444,8 @@ pub enum ConflictKind {
     TypeChanged,
     Removed,
     Renamed,
+    /// A new column with the name of one of the table's partition keys.
+    PartitionKey,
 }
 
 /// An incompatible schema change: never applied; the records fail with this error.
@@ -373,8 +479,32 @@ pub enum Evolution {
 const ABSENT: &str = "absent";
 
 /// Compares a file's columns with the table's. `file_order` / `table.schema_order` tell an
-/// older file (fewer columns is expected) from a newer one (fewer columns is a removal).
+/// older file (fewer columns is expected) from a newer one (fewer columns is a removal). A
+/// new column named like one of the table's partition keys is refused (Athena cannot read a
+/// table whose partition key repeats a column).
 pub fn evolve(
+    table: &TableDef,
+    key: &str,
+    file_order: &str,
+    file_columns: &[Column],
+) -> Result<Evolution, Box<SchemaConflict>> {
+    let evolution = evolve_columns(table, key, file_order, file_columns)?;
+    if let Evolution::Append(added) = &evolution {
+        if let Some(c) = added.iter().find(|c| table.partition_keys.contains(&c.name)) {
+            return Err(Box::new(SchemaConflict {
+                table: table.name.clone(),
+                key: key.to_string(),
+                column: c.name.clone(),
+                kind: ConflictKind::PartitionKey,
+                old_type: "partition key string".into(),
+                new_type: c.ty.to_string(),
+            }));
+        }
+    }
+    Ok(evolution)
+}
+
+fn evolve_columns(
     table: &TableDef,
     key: &str,
     file_order: &str,
@@ -635,24 +765,95 @@ mod tests {
             ["year", "month", "day"]
         );
 
-        let p = partition_for("bkt", &cdc, &on).unwrap().unwrap();
+        let m = Some("s3://lake/m/public_orders/");
+        let p = partition_for("bkt", &cdc, &on, m).unwrap().unwrap();
         assert_eq!(p.values, ["2026", "11", "24"]);
         assert_eq!(p.location, "s3://bkt/dms/public/orders/2026/11/24/");
+        assert!(!p.manifest);
 
-        let p = partition_for("bkt", &load, &hourly).unwrap().unwrap();
+        let p = partition_for("bkt", &load, &hourly, m).unwrap().unwrap();
         assert_eq!(p.values, ["0000", "00", "00", "00"]);
-        assert_eq!(p.location, "s3://bkt/dms/public/orders/");
+        assert_eq!(p.location, "s3://lake/m/public_orders/");
+        assert!(p.manifest, "the table folder holds the date folders: read by manifest");
+        assert!(matches!(
+            partition_for("bkt", &load, &hourly, None),
+            Err(CatalogError::NoManifestLocation { .. })
+        ));
+        // A full-load file inside a date folder is read with its date folder.
+        let dated_load = obj(DataKind::FullLoad, &ymd, "LOAD00000001.csv");
+        let p = partition_for("bkt", &dated_load, &on, None).unwrap().unwrap();
+        assert_eq!(p.location, "s3://bkt/dms/public/orders/2026/11/24/");
+        assert!(!p.manifest);
 
-        assert_eq!(partition_for("bkt", &cdc, &off).unwrap(), None);
+        assert_eq!(partition_for("bkt", &cdc, &off, m).unwrap(), None);
+        assert_eq!(partition_for("bkt", &load, &off, None).unwrap(), None);
         let stray = obj(DataKind::Cdc, &[], "20261124-101010000.csv");
         assert!(matches!(
-            partition_for("bkt", &stray, &on),
+            partition_for("bkt", &stray, &on, m),
             Err(CatalogError::MissingDatePartition { .. })
         ));
         assert!(matches!(
-            partition_for("bkt", &cdc, &hourly),
+            partition_for("bkt", &cdc, &hourly, m),
             Err(CatalogError::IncompletePartition { part: "hour", .. })
         ));
+    }
+
+    #[test]
+    fn manifests_name_each_full_load_file_once_under_the_table_folder() {
+        let load = obj(DataKind::FullLoad, &[], "LOAD0000000A.parquet");
+        let e = manifest_entry("bkt", &load, &manifest_folder("s3://lake/m/", "public_orders"));
+        assert_eq!(e.url, "s3://lake/m/public_orders/LOAD0000000A.parquet");
+        assert_eq!(e.body, "s3://bkt/dms/public/orders/LOAD0000000A.parquet\n");
+        // Parallel-load folders keep their files apart; '%' is escaped first.
+        let mut part = load.clone();
+        part.key = "dms/public/orders/p%1/LOAD0000000A.parquet".into();
+        let e = manifest_entry("bkt", &part, "s3://lake/m/t/");
+        assert_eq!(e.url, "s3://lake/m/t/p%251%2FLOAD0000000A.parquet");
+        assert_eq!(manifest_folder("s3://lake/m", "t"), "s3://lake/m/t/");
+    }
+
+    #[test]
+    fn partition_keys_avoid_the_table_columns() {
+        let hourly = layout(true, DatePartitionSequence::Yyyymmddhh);
+        let plain = cols(&[("op", "string"), ("id", "int")]);
+        assert_eq!(
+            partition_keys_for(&hourly, &plain),
+            ["year", "month", "day", "hour"]
+        );
+        let dated = cols(&[("op", "string"), ("day", "date"), ("hour", "int")]);
+        assert_eq!(
+            partition_keys_for(&hourly, &dated),
+            ["_dmslake_year", "_dmslake_month", "_dmslake_day", "_dmslake_hour"]
+        );
+        let load = obj(DataKind::FullLoad, &[], "LOAD00000001.parquet");
+        let def = TableDef::for_object("b", &load, &hourly, dated, false).unwrap();
+        assert_eq!(def.partition_keys[0], "_dmslake_year");
+        assert!(partition_keys_for(&layout(false, DatePartitionSequence::Yyyymmdd), &plain)
+            .is_empty());
+    }
+
+    #[test]
+    fn a_new_column_named_like_a_partition_key_is_refused() {
+        let mut t = table(FileFormat::Parquet, &[("op", "string"), ("id", "int")], "3");
+        t.partition_keys = vec!["year".into(), "month".into(), "day".into()];
+        let file = cols(&[("op", "string"), ("id", "int"), ("year", "int")]);
+        let err = evolve(&t, "k", "5", &file).unwrap_err();
+        assert_eq!(err.kind, ConflictKind::PartitionKey);
+        assert_eq!(err.column, "year");
+        t.partition_keys = vec!["_dmslake_year".into()];
+        assert!(matches!(
+            evolve(&t, "k", "5", &file),
+            Ok(Evolution::Append(_))
+        ));
+    }
+
+    #[test]
+    fn glue_table_names_longer_than_255_characters_are_refused() {
+        let long = "t".repeat(250);
+        assert_eq!(table_name("abcd", &long).unwrap().len(), 255);
+        let err = table_name("abcde", &long).unwrap_err();
+        assert!(matches!(err, CatalogError::NameTooLong { length: 256, .. }), "{err}");
+        assert!(err.to_string().contains("at most 255"), "{err}");
     }
 
     #[test]

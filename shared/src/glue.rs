@@ -45,6 +45,10 @@ pub enum GlueError {
     },
     #[error("Glue table {target} is not a table dmslake can read: {message}")]
     Unreadable { target: String, message: String },
+    /// Other writers changed the table first every time (optimistic locking): the records
+    /// are retried later.
+    #[error("Glue table {target} kept changing under concurrent writers; gave up after {attempts} attempts (the records are retried)")]
+    Contended { target: String, attempts: u32 },
     #[error(
         "Glue {operation} on {target}: {count} entries exceed the limit of {MAX_PARTITION_BATCH}"
     )]
@@ -311,6 +315,34 @@ pub async fn partition_values(
     Ok(out)
 }
 
+/// A raw table as read, with the Glue `VersionId` it was read at (the precondition of an
+/// [`update_table`] that must not overwrite a concurrent change).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionedTable {
+    pub def: TableDef,
+    pub version_id: Option<String>,
+    /// Glue `CreateTime` (seconds, nanoseconds): tells a table dropped and created again
+    /// from the one read before.
+    pub created: Option<(i64, u32)>,
+}
+
+/// Reads a raw table and the version it was read at; `None` when it does not exist.
+pub async fn get_table_versioned(
+    client: &Client,
+    database: &str,
+    name: &str,
+) -> Result<Option<VersionedTable>, GlueError> {
+    let target = format!("{database}.{name}");
+    match read_table(client, database, name).await? {
+        Some(table) => Ok(Some(VersionedTable {
+            def: table_def_from_glue(&table, &target)?,
+            version_id: table.version_id().map(str::to_string),
+            created: table.create_time().map(|t| (t.secs(), t.subsec_nanos())),
+        })),
+        None => Ok(None),
+    }
+}
+
 /// Reads a raw table back into its definition; `None` when it does not exist.
 pub async fn get_table(
     client: &Client,
@@ -391,21 +423,52 @@ pub async fn create_table(
     }
 }
 
-/// Replaces a table's definition (columns, parameters); partitions are untouched.
+/// What a conditional [`update_table`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Updated {
+    Done,
+    /// The table changed since `version_id` was read (`ConcurrentModificationException`):
+    /// read it again, plan again, retry.
+    Conflict,
+    /// The table no longer exists (`EntityNotFoundException`).
+    Missing,
+}
+
+/// Replaces a table's definition (columns, parameters); partitions are untouched. With
+/// `version_id` (from [`get_table_versioned`]) Glue applies the update only if the table is
+/// still at that version (API_UpdateTable `VersionId`; optimistic locking), so two writers
+/// never overwrite each other's columns.
 pub async fn update_table(
     client: &Client,
     database: &str,
     def: &TableDef,
-) -> Result<(), GlueError> {
+    version_id: Option<&str>,
+) -> Result<Updated, GlueError> {
     let input = table_input(def, "UpdateTable")?;
-    client
+    match client
         .update_table()
         .database_name(database)
         .table_input(input)
+        .set_version_id(version_id.map(str::to_string))
         .send()
         .await
-        .map(|_| ())
-        .map_err(|err| call_error("UpdateTable", &format!("{database}.{}", def.name), err))
+    {
+        Ok(_) => Ok(Updated::Done),
+        Err(err) => match err.as_service_error() {
+            Some(e) if e.is_concurrent_modification_exception() => Ok(Updated::Conflict),
+            Some(e) if e.is_entity_not_found_exception() => Ok(Updated::Missing),
+            _ => Err(call_error(
+                "UpdateTable",
+                &format!("{database}.{}", def.name),
+                err,
+            )),
+        },
+    }
+}
+
+/// Whether a failed call says its table (or database) does not exist.
+pub fn is_missing_entity(e: &GlueError) -> bool {
+    e.code() == Some("EntityNotFoundException")
 }
 
 /// Outcome of one batch call: entries that failed, with Glue's code and message.
@@ -426,7 +489,7 @@ fn partition_input(
     Ok(gt::PartitionInput::builder()
         .set_values(Some(p.values.clone()))
         .storage_descriptor(storage_descriptor(
-            &def.storage(&p.location),
+            &def.partition_storage(p),
             &def.name,
             op,
         )?)
@@ -577,6 +640,8 @@ pub async fn get_partitions(
                         .and_then(|s| s.location())
                         .unwrap_or_default()
                         .to_string(),
+                    manifest: sd.and_then(|s| s.input_format())
+                        == Some(catalog::SYMLINK_INPUT_FORMAT),
                 },
                 columns: catalog_columns(sd, &target)?,
             });

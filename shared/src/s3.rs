@@ -26,6 +26,22 @@ pub enum S3Error {
     },
     #[error("{0:?} is not an s3://bucket/prefix URL")]
     BadUrl(String),
+    /// A key in a URL-encoded listing that does not decode.
+    #[error("S3 ListObjectsV2 s3://{bucket}/{prefix}: a listed key does not decode")]
+    BadListedKey {
+        bucket: String,
+        prefix: String,
+        #[source]
+        source: crate::layout::LayoutError,
+    },
+}
+
+impl S3Error {
+    /// The object does not exist (`NoSuchKey`, or a HEAD's `NotFound`): it was deleted after
+    /// its event was sent, or never existed.
+    pub fn is_missing_object(&self) -> bool {
+        matches!(self, Self::Call { code: Some(code), .. } if code == "NoSuchKey" || code == "NotFound")
+    }
 }
 
 pub(crate) fn call_error<E, R>(
@@ -69,6 +85,12 @@ pub struct ListPage {
 
 /// Lists one page (at most `max_keys`, S3 caps it at 1 000) of keys under `prefix`, after
 /// `start_after` (first page) or from `continuation` (later pages).
+///
+/// The listing asks for `EncodingType=url`: keys may hold characters XML 1.0 cannot carry
+/// (`\x01`), and S3 then returns every key URL-encoded, which is decoded here
+/// (API_ListObjectsV2: "Encoding type used by Amazon S3 to encode object keys in the
+/// response"). A page whose keys all decode is returned whole, odd keys included: deciding
+/// what they are is the caller's job.
 pub async fn list_page(
     client: &Client,
     bucket: &str,
@@ -84,20 +106,57 @@ pub async fn list_page(
         .max_keys(max_keys)
         .set_start_after(start_after.map(str::to_string))
         .set_continuation_token(continuation.map(str::to_string))
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
         .send()
         .await
         .map_err(|err| call_error("ListObjectsV2", bucket, prefix, err))?;
+    let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
     let keys = out
         .contents()
         .iter()
-        .filter_map(|o| o.key().map(str::to_string))
-        .collect();
+        .filter_map(|o| o.key())
+        .map(|k| {
+            if encoded {
+                listed_key(k).map_err(|source| S3Error::BadListedKey {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.to_string(),
+                    source,
+                })
+            } else {
+                Ok(k.to_string())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let next = if out.is_truncated().unwrap_or(false) {
         out.next_continuation_token().map(str::to_string)
     } else {
         None
     };
     Ok(ListPage { keys, next })
+}
+
+/// A key from a listing made with `EncodingType=url` (`%XX` escapes; S3 encodes a space as
+/// `+` there, as in event notifications).
+pub fn listed_key(raw: &str) -> Result<String, crate::layout::LayoutError> {
+    crate::layout::decode_event_key(raw)
+}
+
+/// Writes a small object.
+pub async fn put_object_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> Result<(), S3Error> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| call_error("PutObject", bucket, key, err))
 }
 
 /// Size of an object; `None` when it does not exist.
@@ -173,5 +232,18 @@ mod tests {
         for bad in ["b/x", "s3:///x", "https://b/x"] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn url_encoded_listed_keys_decode_control_characters_and_spaces() {
+        assert_eq!(
+            listed_key("dms/public/t/%01odd.csv").unwrap(),
+            "dms/public/t/\u{1}odd.csv"
+        );
+        assert_eq!(
+            listed_key("dms/Sales+Dept/t/LOAD00000001.csv").unwrap(),
+            "dms/Sales Dept/t/LOAD00000001.csv"
+        );
+        assert!(listed_key("dms/%zz").is_err());
     }
 }

@@ -801,7 +801,13 @@ async fn register(lake: &Lake, config: &dmslake::config::Config, keys: &[String]
         lake.clients.s3.clone(),
         aws_sdk_glue::Client::new(&sdk),
         config.clone(),
-        partition_registrar::handler::Settings::default(),
+        partition_registrar::handler::Settings {
+            manifest_root: Some(partition_registrar::handler::Settings::manifest_root_for(
+                &lake.bucket,
+                "dmslake-state/",
+            )),
+            ..partition_registrar::handler::Settings::default()
+        },
     );
     let event = json!({"Records": keys.iter().map(|k| json!({
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",

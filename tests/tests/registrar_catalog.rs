@@ -36,9 +36,12 @@ impl Lake {
         Self {
             clients,
             calls: GlueCallCounter::default(),
+            settings: Settings {
+                manifest_root: Some(Settings::manifest_root_for(&bucket, "dmslake-state/")),
+                ..Settings::default()
+            },
             bucket,
             config,
-            settings: Settings::default(),
         }
     }
 

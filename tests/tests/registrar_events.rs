@@ -103,6 +103,7 @@ async fn every_registrar_sample_event_registers_what_it_names() {
 
     let settings = Settings {
         csv_columns_uri: Some(format!("s3://{bucket}/config/columns.json")),
+        manifest_root: Some(Settings::manifest_root_for(&bucket, "dmslake-state/")),
     };
     let deps = Deps::new(
         clients.s3.clone(),

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dmslake::catalog::{self, PartitionDef, TableDef};
-use dmslake::glue::{self, GlueError};
+use dmslake::glue::{self, GlueError, Updated};
 use dmslake::metrics::{self, Unit};
+use dmslake::s3::S3Error;
 
 use crate::plan::{PartitionPlan, TableWrite};
 use crate::report::Report;
@@ -18,9 +19,9 @@ use crate::report::Report;
 pub enum Written {
     /// Created, updated, or nothing to write.
     Done,
-    /// `CreateTable` found the table there already (created concurrently): plan again
-    /// against the table Glue holds.
-    AlreadyExists,
+    /// Another writer got there first: `CreateTable` found the table already there, or
+    /// `UpdateTable` found it changed since it was read (or gone). Read it again, plan again.
+    Retry(&'static str),
 }
 
 /// Creates or updates the table as planned (and, for a CSV table whose columns changed, its
@@ -30,21 +31,25 @@ pub async fn write_table(
     database: &str,
     def: &TableDef,
     write: TableWrite,
+    version_id: Option<&str>,
     report: &mut Report,
 ) -> Result<Written, GlueError> {
     match write {
         TableWrite::Nothing => Ok(Written::Done),
         TableWrite::Create => {
             if !glue::create_table(glue_client, database, def).await? {
-                tracing::info!(table = %def.name, "table appeared concurrently; re-planning");
-                return Ok(Written::AlreadyExists);
+                return Ok(Written::Retry("created concurrently"));
             }
             tracing::info!(table = %def.name, columns = def.columns.len(), format = ?def.format, "created raw table");
             report.tables_created += 1;
             Ok(Written::Done)
         }
         TableWrite::Update { partitions_follow } => {
-            glue::update_table(glue_client, database, def).await?;
+            match glue::update_table(glue_client, database, def, version_id).await? {
+                Updated::Done => {}
+                Updated::Conflict => return Ok(Written::Retry("updated concurrently")),
+                Updated::Missing => return Ok(Written::Retry("dropped concurrently")),
+            }
             tracing::info!(table = %def.name, columns = def.columns.len(), schema_order = %def.schema_order, "updated raw table");
             report.tables_updated += 1;
             if partitions_follow {
@@ -83,6 +88,28 @@ async fn update_partition_columns(
         updated += outcome.written;
     }
     Ok(updated)
+}
+
+/// Writes the planned manifests (one small object per file; writing one again is harmless).
+/// Returns, per file whose manifest could not be written, the error.
+pub async fn write_manifests(
+    s3: &aws_sdk_s3::Client,
+    entries: &[(usize, catalog::ManifestEntry)],
+) -> Vec<(usize, Arc<S3Error>)> {
+    let mut failed = Vec::new();
+    for (index, entry) in entries {
+        let written = match dmslake::s3::parse_url(&entry.url) {
+            Ok((bucket, key)) => {
+                dmslake::s3::put_object_bytes(s3, &bucket, &key, entry.body.clone().into_bytes())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            failed.push((*index, Arc::new(e)));
+        }
+    }
+    failed
 }
 
 /// Creates the planned partitions (`BatchCreatePartition`, at most 100 per call). Returns

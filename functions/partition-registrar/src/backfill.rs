@@ -44,8 +44,32 @@ pub struct BackfillReport {
     pub resume_after: Option<String>,
     pub pages: usize,
     pub keys_listed: usize,
+    /// A whole prefix listed from its start in which no key is a DMS data file (a wrong
+    /// prefix or `DMSLAKE_BUCKET_FOLDER`, most likely): registering nothing is then no
+    /// success. The CLI exits non-zero.
+    pub no_dms_files: bool,
+    /// What the run found, in a sentence, when it is not what a backfill is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(flatten)]
     pub counts: Report,
+}
+
+impl BackfillReport {
+    /// Marks a finished run that found no DMS data file from the start of its prefix.
+    fn check_found(&mut self, from_start: bool, bucket_folder: &str) {
+        let found = self.counts.files + self.counts.already_known + self.counts.missing;
+        if !(self.complete && from_start && found == 0) {
+            return;
+        }
+        self.no_dms_files = true;
+        let note = format!(
+            "no DMS data file under s3://{}/{} ({} keys listed, {} not DMS data): check the prefix and DMSLAKE_BUCKET_FOLDER ({:?}); DMS writes <BucketFolder>/<schema>/<table>/LOAD*.csv|parquet and time-named CDC files",
+            self.bucket, self.prefix, self.keys_listed, self.counts.skipped, bucket_folder
+        );
+        tracing::warn!(bucket = %self.bucket, prefix = %self.prefix, keys = self.keys_listed, "{note}");
+        self.note = Some(note);
+    }
 }
 
 /// Runs a backfill until the prefix is exhausted or `deadline` is near.
@@ -132,6 +156,10 @@ pub async fn run(
             Some(token) => continuation = Some(token),
             None => {
                 out.complete = true;
+                out.check_found(
+                    req.start_after.is_none(),
+                    &deps.config.layout.bucket_folder,
+                );
                 return Ok(out);
             }
         }

@@ -67,6 +67,17 @@ pub enum ColumnsError {
 }
 
 impl ColumnsError {
+    /// The file does not exist: deleted after its event was sent (a table truncated, a
+    /// reload), so there is nothing to register.
+    pub fn is_missing_object(&self) -> bool {
+        match self {
+            Self::S3(e) | Self::Footer(dmslake::parquet_footer::FooterError::S3(e)) => {
+                e.is_missing_object()
+            }
+            _ => false,
+        }
+    }
+
     /// True for a failed read (trying again may work); false when the file or the manifest
     /// is wrong.
     pub fn retryable(&self) -> bool {

@@ -9,11 +9,38 @@ use tokio::sync::Mutex;
 
 use crate::columns::CsvManifest;
 
-/// Registrar-only settings (`DMSLAKE_CSV_COLUMNS_URI`).
+/// Registrar-only settings (`DMSLAKE_CSV_COLUMNS_URI`, and where full-load manifests go:
+/// `DMSLAKE_STATE_BUCKET`, `DMSLAKE_STATE_PREFIX`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
     /// `s3://bucket/key` of the JSON column manifest for CSV tables without a header row.
     pub csv_columns_uri: Option<String>,
+    /// `s3://<state bucket>/<state prefix>full-load-manifests/`: the manifests naming the
+    /// full-load files that lie in a table folder (see [`dmslake::catalog::partition_for`]).
+    /// `None` without a state bucket.
+    pub manifest_root: Option<String>,
+}
+
+/// Folder of the full-load manifests under the state prefix.
+pub const MANIFEST_FOLDER: &str = "full-load-manifests/";
+
+impl Settings {
+    /// The manifest root for a state bucket and prefix.
+    pub fn manifest_root_for(bucket: &str, prefix: &str) -> String {
+        let prefix = prefix.trim_matches('/');
+        if prefix.is_empty() {
+            format!("s3://{bucket}/{MANIFEST_FOLDER}")
+        } else {
+            format!("s3://{bucket}/{prefix}/{MANIFEST_FOLDER}")
+        }
+    }
+
+    /// The folder of `table`'s full-load manifests in `database`.
+    pub fn manifest_folder(&self, database: &str, table: &str) -> Option<String> {
+        self.manifest_root
+            .as_ref()
+            .map(|root| dmslake::catalog::manifest_folder(&format!("{root}{database}"), table))
+    }
 }
 
 impl Settings {
@@ -33,7 +60,29 @@ impl Settings {
                 Some(v)
             }
         };
-        Ok(Self { csv_columns_uri })
+        let manifest_root = match get("DMSLAKE_STATE_BUCKET").map(|v| v.trim().to_string()) {
+            None => None,
+            Some(b) if b.is_empty() => None,
+            Some(b) => {
+                let ok = b.len() <= 63
+                    && b.bytes().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
+                    });
+                if !ok {
+                    return Err(ConfigError::new(
+                        "DMSLAKE_STATE_BUCKET",
+                        &b,
+                        "an S3 bucket name (lower-case letters, digits, '-' and '.')",
+                    ));
+                }
+                let prefix = get("DMSLAKE_STATE_PREFIX").unwrap_or_else(|| "dmslake-state/".into());
+                Some(Self::manifest_root_for(&b, &prefix))
+            }
+        };
+        Ok(Self {
+            csv_columns_uri,
+            manifest_root,
+        })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -49,6 +98,9 @@ const MAX_KNOWN_FILES: usize = 200_000;
 pub struct Known {
     pub database_ready: bool,
     pub tables: HashMap<String, TableDef>,
+    /// When each cached table was created (Glue `CreateTime`, seconds and nanoseconds): a
+    /// table dropped and created again is another table.
+    pub created: HashMap<String, Option<(i64, u32)>>,
     pub partitions: HashSet<(String, Vec<String>)>,
     /// `bucket/key` of data files fully registered (or skipped) already.
     files: HashSet<String>,
@@ -70,6 +122,13 @@ impl Known {
     pub fn knows_partition(&self, table: &str, values: &[String]) -> bool {
         self.partitions
             .contains(&(table.to_string(), values.to_vec()))
+    }
+
+    /// Forgets a table and its partitions (it was dropped, or changed under us).
+    pub fn forget_table(&mut self, table: &str) {
+        self.tables.remove(table);
+        self.created.remove(table);
+        self.partitions.retain(|(t, _)| t != table);
     }
 }
 

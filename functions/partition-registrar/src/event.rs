@@ -4,7 +4,8 @@
 //! - an S3 event notification delivered directly ([`S3Event`], `Records[].eventSource ==
 //!   "aws:s3"`);
 //! - the same notification inside SQS messages ([`SqsEvent`], the notification JSON in
-//!   `body`; S3's `s3:TestEvent` message is acknowledged and skipped);
+//!   `body`; S3's `s3:TestEvent` message is acknowledged and skipped), or the EventBridge
+//!   event below when an EventBridge rule targets the queue;
 //! - an EventBridge `Object Created` event from S3 ([`EventBridgeEvent`], `source ==
 //!   "aws.s3"`; its `detail` has no type in the crate, so [`ObjectCreatedDetail`] reads it);
 //! - a manual backfill request `{"action": "backfill", "bucket": ..., "prefix": ...}`.
@@ -217,7 +218,9 @@ fn parse_sqs(payload: &Value) -> Result<Invocation, EventError> {
     Ok(Invocation::Sqs(items))
 }
 
-/// Objects of one SQS message body (an S3 notification, or S3's test event).
+/// Objects of one SQS message body: an S3 notification, S3's test event, or an S3 event
+/// that an EventBridge rule sent to the queue (the whole event is the body: "Amazon SQS as a
+/// target", EventBridge user guide; S3 events on EventBridge: ev-events.md).
 fn sqs_body(body: &str) -> Result<Vec<ObjectRef>, EventError> {
     let doc: Value = serde_json::from_str(body).map_err(|source| EventError::Json {
         what: "SQS body (not JSON)",
@@ -226,6 +229,14 @@ fn sqs_body(body: &str) -> Result<Vec<ObjectRef>, EventError> {
     if doc.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         tracing::info!("acknowledging S3 test event");
         return Ok(Vec::new());
+    }
+    if doc.get("source").and_then(Value::as_str) == Some("aws.s3") {
+        let detail_type = doc.get("detail-type").and_then(Value::as_str).unwrap_or("");
+        if detail_type != "Object Created" {
+            tracing::info!(detail_type = %detail_type, "skipping EventBridge S3 event that is not Object Created");
+            return Ok(Vec::new());
+        }
+        return parse_eventbridge(&doc).map(|o| vec![o]);
     }
     if doc.get("Records").and_then(Value::as_array).is_none() {
         return Err(malformed("SQS body is not an S3 notification (no Records)"));
@@ -294,6 +305,27 @@ mod tests {
                 obj("dms/hr/my table/LOAD00000001.csv")
             ])
         );
+    }
+
+    #[test]
+    fn eventbridge_s3_events_delivered_through_sqs_are_read() {
+        let event = json!({"version": "0", "id": "i", "detail-type": "Object Created", "source": "aws.s3",
+            "account": "1", "time": "2026-11-24T10:00:00Z", "region": "us-east-1", "resources": ["arn:aws:s3:::lake"],
+            "detail": {"version": "0", "bucket": {"name": "lake"}, "object": {"key": "dms/public/orders/LOAD00000001.parquet", "size": 5}}});
+        let mut deleted = event.clone();
+        deleted["detail-type"] = json!("Object Deleted");
+        let payload = json!({"Records": [
+            {"messageId": "m1", "eventSource": "aws:sqs", "body": event.to_string()},
+            {"messageId": "m2", "eventSource": "aws:sqs", "body": deleted.to_string()},
+        ]});
+        let Invocation::Sqs(items) = parse(&payload).unwrap() else {
+            panic!("not sqs")
+        };
+        assert_eq!(
+            items[0].objects,
+            Ok(vec![obj("dms/public/orders/LOAD00000001.parquet")])
+        );
+        assert_eq!(items[1].objects, Ok(vec![]), "other types are acknowledged");
     }
 
     #[test]

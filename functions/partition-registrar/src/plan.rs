@@ -59,6 +59,9 @@ pub struct TablePlan {
     pub added: Vec<Column>,
     /// Partitions not yet registered, in partition-value order.
     pub partitions: Vec<PartitionPlan>,
+    /// The manifest each accepted file of a manifest partition needs (written before the
+    /// partition is registered; see [`catalog::partition_for`]).
+    pub manifests: Vec<(usize, catalog::ManifestEntry)>,
     /// Files registered once the writes succeed.
     pub accepted: Vec<usize>,
     /// Files refused, with the reason.
@@ -71,6 +74,7 @@ pub fn plan_table(
     current: Option<&TableDef>,
     mut files: Vec<FileToAdd>,
     layout: &LayoutConfig,
+    manifests: Option<&str>,
     registered: &dyn Fn(&[String]) -> bool,
 ) -> TablePlan {
     files.sort_by_cached_key(|f| (catalog::order_key(&f.obj), f.obj.key.clone()));
@@ -78,7 +82,7 @@ pub fn plan_table(
     // A file whose partition cannot be placed does not shape the table.
     let mut placed = Vec::with_capacity(files.len());
     for f in files {
-        match catalog::partition_for(&f.bucket, &f.obj, layout) {
+        match catalog::partition_for(&f.bucket, &f.obj, layout, manifests) {
             Ok(partition) => placed.push((f, partition)),
             Err(e) => refused.push((f.index, e)),
         }
@@ -104,6 +108,7 @@ pub fn plan_table(
     let mut order_changed = false;
     let mut accepted = Vec::new();
     let mut partitions: BTreeMap<Vec<String>, PartitionPlan> = BTreeMap::new();
+    let mut entries = Vec::new();
     for (f, partition) in placed {
         if let Err(e) = def.check_owner(&f.obj) {
             refused.push((f.index, e));
@@ -119,6 +124,10 @@ pub fn plan_table(
                 }
                 def.apply(&evolution, &order);
                 accepted.push(f.index);
+                if let Some(p) = partition.as_ref().filter(|p| p.manifest) {
+                    // Every file of a manifest partition needs its manifest, registered or not.
+                    entries.push((f.index, catalog::manifest_entry(&f.bucket, &f.obj, &p.location)));
+                }
                 if let Some(p) = partition.filter(|p| !registered(&p.values)) {
                     partitions
                         .entry(p.values.clone())
@@ -150,6 +159,7 @@ pub fn plan_table(
         write,
         added,
         partitions: partitions.into_values().collect(),
+        manifests: entries,
         accepted,
         refused,
     }
@@ -161,6 +171,7 @@ fn nothing(def: Option<TableDef>, refused: Vec<(usize, CatalogError)>) -> TableP
         write: TableWrite::Nothing,
         added: Vec::new(),
         partitions: Vec::new(),
+        manifests: Vec::new(),
         accepted: Vec::new(),
         refused,
     }
@@ -205,6 +216,7 @@ mod tests {
     }
 
     const V1: &str = "op string,id int,name string";
+    const M: &str = "s3://state/m/public_orders/";
     const V2: &str = "op string,id int,name string,email string";
 
     fn none(_: &[String]) -> bool {
@@ -228,10 +240,12 @@ mod tests {
                         ConflictKind::TypeChanged => "type",
                         ConflictKind::Removed => "removed",
                         ConflictKind::Renamed => "renamed",
+                        ConflictKind::PartitionKey => "partition key",
                     },
                     CatalogError::NameCollision { .. } => "collision",
                     CatalogError::FormatMismatch { .. } => "format",
                     CatalogError::MissingDatePartition { .. } => "no date",
+                    CatalogError::NoManifestLocation { .. } => "no manifest location",
                     _ => "other",
                 };
                 (*i, kind)
@@ -263,7 +277,7 @@ mod tests {
                 &l,
             ),
         ];
-        let plan = plan_table(None, files, &l, &none);
+        let plan = plan_table(None, files, &l, Some(M), &none);
         assert_eq!(plan.write, TableWrite::Create);
         let def = plan.def.as_ref().expect("table");
         assert_eq!(def.name, "public_orders");
@@ -279,9 +293,17 @@ mod tests {
                 (vec!["2026".into(), "11".into(), "24".into()], vec![2, 0]),
             ]
         );
+        assert_eq!(plan.partitions[0].partition.location, M);
+        assert!(plan.partitions[0].partition.manifest);
         assert_eq!(
-            plan.partitions[0].partition.location,
-            "s3://lake/dms/public/orders/"
+            plan.manifests,
+            [(
+                1,
+                catalog::ManifestEntry {
+                    url: format!("{M}LOAD00000001.parquet"),
+                    body: "s3://lake/dms/public/orders/LOAD00000001.parquet\n".into(),
+                }
+            )]
         );
         assert!(plan.refused.is_empty());
     }
@@ -294,6 +316,7 @@ mod tests {
                 None,
                 vec![file(0, "dms/public/orders/LOAD00000001.csv", columns, &l)],
                 &l,
+                Some(M),
                 &none,
             )
             .def
@@ -337,7 +360,7 @@ mod tests {
         ];
         for (table, order, columns, write, ok) in cases {
             let def = existing(table, order);
-            let plan = plan_table(Some(&def), vec![file(7, cdc, columns, &l)], &l, &none);
+            let plan = plan_table(Some(&def), vec![file(7, cdc, columns, &l)], &l, Some(M), &none);
             assert_eq!(plan.write, *write, "{table} / {columns}");
             assert_eq!(plan.accepted.is_empty(), !ok, "{table} / {columns}");
             assert!(plan.partitions.is_empty(), "unpartitioned");
@@ -350,10 +373,10 @@ mod tests {
         for (ext, follow) in [("csv", true), ("parquet", false)] {
             let load = format!("dms/public/orders/LOAD00000001.{ext}");
             let cdc = format!("dms/public/orders/2026/11/24/20261124-100000000.{ext}");
-            let def = plan_table(None, vec![file(0, &load, V1, &l)], &l, &none)
+            let def = plan_table(None, vec![file(0, &load, V1, &l)], &l, Some(M), &none)
                 .def
                 .expect("table");
-            let plan = plan_table(Some(&def), vec![file(1, &cdc, V2, &l)], &l, &none);
+            let plan = plan_table(Some(&def), vec![file(1, &cdc, V2, &l)], &l, Some(M), &none);
             assert_eq!(
                 plan.write,
                 TableWrite::Update {
@@ -371,6 +394,7 @@ mod tests {
             None,
             vec![file(0, "dms/public/orders/LOAD00000001.parquet", V1, &l)],
             &l,
+            Some(M),
             &none,
         )
         .def
@@ -413,7 +437,7 @@ mod tests {
                 &l,
             ),
         ];
-        let plan = plan_table(Some(&def), files, &l, &none);
+        let plan = plan_table(Some(&def), files, &l, Some(M), &none);
         let mut got = refused(&plan);
         got.sort();
         assert_eq!(
@@ -450,7 +474,7 @@ mod tests {
             ),
         ];
         let known = |v: &[String]| v == ["2026", "11", "24"];
-        let plan = plan_table(None, files, &l, &known);
+        let plan = plan_table(None, files, &l, Some(M), &known);
         assert_eq!(plan.accepted, [0, 1]);
         assert_eq!(
             values(&plan),
@@ -467,7 +491,7 @@ mod tests {
             V1,
             &layout(false),
         )];
-        let plan = plan_table(None, files, &l, &none);
+        let plan = plan_table(None, files, &l, Some(M), &none);
         assert_eq!(plan.def, None);
         assert_eq!(plan.write, TableWrite::Nothing);
         assert_eq!(refused(&plan), [(0, "no date")]);

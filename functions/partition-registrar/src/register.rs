@@ -23,7 +23,7 @@ use crate::apply::{self, Written};
 use crate::columns::{self, ColumnsError, CsvManifest};
 use crate::deps::{Deps, Known};
 use crate::event::ObjectRef;
-use crate::plan::{self, FileToAdd, TablePlan, TableWrite};
+use crate::plan::{self, FileToAdd, TablePlan};
 use crate::report::{Failure, RecordError, Registration, Report};
 
 /// Schema reads (S3 GETs) in flight at once within one invocation.
@@ -48,7 +48,7 @@ pub async fn register(deps: &Deps, objects: &[ObjectRef]) -> Registration {
     let mut refusals: Refusals = Vec::new();
 
     let reads = classify(deps, &mut known, objects, &mut report, &mut refusals).await;
-    let groups = read_columns(deps, objects, reads, &mut refusals).await;
+    let groups = read_columns(deps, objects, reads, &mut report, &mut refusals).await;
     if !groups.is_empty() && !known.database_ready {
         match glue::ensure_database(&deps.glue, &deps.config.raw_database).await {
             Ok(created) => {
@@ -155,6 +155,7 @@ async fn read_columns(
     deps: &Deps,
     objects: &[ObjectRef],
     reads: Vec<ToRead>,
+    report: &mut Report,
     refusals: &mut Refusals,
 ) -> BTreeMap<String, Vec<FileToAdd>> {
     let limit = Arc::new(Semaphore::new(SCHEMA_READS_IN_FLIGHT));
@@ -182,6 +183,13 @@ async fn read_columns(
                 columns: found.columns,
                 csv_header: found.header,
             }),
+            Ok((read, Err(source))) if source.is_missing_object() => {
+                // Deleted before it was read (a truncate, a reload, a cleanup): there is
+                // nothing to register, and retrying cannot bring it back.
+                tracing::warn!(bucket = %read.bucket, key = %read.obj.key, "object no longer exists (NoSuchKey): acknowledged, nothing registered");
+                report.files -= 1;
+                report.missing += 1;
+            }
             Ok((read, Err(source))) => refusals.push((
                 index,
                 RecordError::Columns {
@@ -211,7 +219,15 @@ fn glue_failure(f: &FileToAdd, e: &Arc<GlueError>) -> RecordError {
     }
 }
 
-/// Reads (at most once), plans, and applies one table's files.
+/// Attempts at one table's write when concurrent writers keep changing it first.
+const MAX_TABLE_ATTEMPTS: u32 = 8;
+
+/// Reads, plans and applies one table's files, again from a fresh read when another writer
+/// changed the table first (Glue `VersionId`), the table appeared meanwhile, or it vanished.
+///
+/// The table is read once per invocation even when the warm cache knows it: a table dropped
+/// in Glue is then noticed (its cache forgotten, the table and partitions created again), so
+/// a file is never counted as registered into a table that no longer exists.
 async fn register_table(
     deps: &Deps,
     known: &mut Known,
@@ -225,83 +241,116 @@ async fn register_table(
         let e = Arc::new(e);
         refusals.extend(files.iter().map(|f| (f.index, glue_failure(f, &e))));
     };
-    let cached = known.tables.get(table).cloned();
-    let from_cache = cached.is_some();
-    let current = match cached {
-        Some(def) => Some(def),
-        None => match glue::get_table(&deps.glue, db, table).await {
-            Ok(def) => def,
-            Err(e) => return fail_all(&files, e, refusals),
-        },
-    };
-    let mut plan = plan_for(deps, known, table, current.as_ref(), &files);
-    if from_cache && plan.write != TableWrite::Nothing {
-        // The warm copy may be stale: plan again against the table Glue holds now.
-        match glue::get_table(&deps.glue, db, table).await {
-            Ok(fresh) => plan = plan_for(deps, known, table, fresh.as_ref(), &files),
-            Err(e) => {
-                known.tables.remove(table);
-                return fail_all(&files, e, refusals);
-            }
-        }
-    }
-    let written = match &plan.def {
-        Some(def) => apply::write_table(&deps.glue, db, def, plan.write, report).await,
-        None => Ok(Written::Done),
-    };
-    match written {
-        Ok(Written::Done) => {}
-        Ok(Written::AlreadyExists) => {
-            // Created concurrently elsewhere: plan again against what Glue holds.
-            let retried = match glue::get_table(&deps.glue, db, table).await {
-                Ok(Some(existing)) => {
-                    plan = plan_for(deps, known, table, Some(&existing), &files);
-                    match &plan.def {
-                        Some(def) => {
-                            apply::write_table(&deps.glue, db, def, plan.write, report).await
-                        }
-                        None => Ok(Written::Done),
-                    }
-                }
-                Ok(None) => Err(GlueError::Unreadable {
-                    target: format!("{db}.{table}"),
-                    message: "CreateTable says the table exists, but GetTable finds none; \
-                              the records are retried"
-                        .into(),
-                }),
-                Err(e) => Err(e),
+    let manifests = deps.settings.manifest_folder(db, table);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if attempt > MAX_TABLE_ATTEMPTS {
+            let e = GlueError::Contended {
+                target: format!("{db}.{table}"),
+                attempts: MAX_TABLE_ATTEMPTS,
             };
-            if let Err(e) = retried {
+            return fail_all(&files, e, refusals);
+        }
+        if attempt > 1 {
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        let read = match glue::get_table_versioned(&deps.glue, db, table).await {
+            Ok(read) => read,
+            Err(e) => {
+                known.forget_table(table);
                 return fail_all(&files, e, refusals);
             }
+        };
+        let created = read.as_ref().and_then(|r| r.created);
+        if known.tables.contains_key(table) && known.created.get(table).copied().flatten() != created {
+            // Gone, or dropped and created again by another writer: what the cache says
+            // about its partitions is no longer true.
+            tracing::warn!(table = %table, exists = read.is_some(), "the table was dropped in Glue since it was cached: forgetting what was cached");
+            known.forget_table(table);
         }
-        Err(e) => {
-            known.tables.remove(table);
+        let (current, version) = match read {
+            Some(r) => (Some(r.def), r.version_id),
+            None => (None, None),
+        };
+        let plan = plan_for(deps, known, table, current.as_ref(), manifests.as_deref(), &files);
+        let written = match &plan.def {
+            Some(def) => {
+                apply::write_table(&deps.glue, db, def, plan.write, version.as_deref(), report)
+                    .await
+            }
+            None => Ok(Written::Done),
+        };
+        match written {
+            Ok(Written::Done) => {}
+            Ok(Written::Retry(why)) => {
+                tracing::info!(table = %table, attempt, reason = why, "table changed concurrently; reading it again");
+                known.forget_table(table);
+                continue;
+            }
+            Err(e) => {
+                known.forget_table(table);
+                refuse(&plan, &files, refusals);
+                let accepted: Vec<FileToAdd> = files
+                    .iter()
+                    .filter(|f| plan.accepted.contains(&f.index))
+                    .cloned()
+                    .collect();
+                return fail_all(&accepted, e, refusals);
+            }
+        }
+        let Some(def) = plan.def.clone().filter(|_| !plan.accepted.is_empty()) else {
             refuse(&plan, &files, refusals);
-            let accepted: Vec<FileToAdd> = files
-                .iter()
-                .filter(|f| plan.accepted.contains(&f.index))
-                .cloned()
-                .collect();
-            return fail_all(&accepted, e, refusals);
+            known.forget_table(table);
+            return;
+        };
+        let manifest_failures = apply::write_manifests(&deps.s3, &plan.manifests).await;
+        let (registered, failed) =
+            apply::create_partitions(&deps.glue, db, &def, &plan.partitions, report).await;
+        if failed.iter().any(|(_, e)| glue::is_missing_entity(e)) {
+            tracing::warn!(table = %table, "the table was dropped while its partitions were registered; creating it again");
+            known.forget_table(table);
+            continue;
         }
-    }
-    refuse(&plan, &files, refusals);
-    let Some(def) = plan.def.filter(|_| !plan.accepted.is_empty()) else {
-        known.tables.remove(table);
+        refuse(&plan, &files, refusals);
+        for (index, e) in manifest_failures {
+            if let Some(f) = files.iter().find(|f| f.index == index) {
+                refusals.push((
+                    index,
+                    RecordError::Manifest {
+                        bucket: f.bucket.clone(),
+                        key: f.obj.key.clone(),
+                        source: e,
+                    },
+                ));
+            }
+        }
+        for values in registered {
+            known.partitions.insert((def.name.clone(), values));
+        }
+        for (index, e) in failed {
+            if let Some(f) = files.iter().find(|f| f.index == index) {
+                refusals.push((index, glue_failure(f, &e)));
+            }
+        }
+        known.tables.insert(table.to_string(), def);
+        known.created.insert(table.to_string(), created);
         return;
-    };
-    let (registered, failed) =
-        apply::create_partitions(&deps.glue, db, &def, &plan.partitions, report).await;
-    for values in registered {
-        known.partitions.insert((def.name.clone(), values));
     }
-    for (index, e) in failed {
-        if let Some(f) = files.iter().find(|f| f.index == index) {
-            refusals.push((index, glue_failure(f, &e)));
-        }
-    }
-    known.tables.insert(table.to_string(), def);
+}
+
+/// Wait before attempt `attempt` (2, 3, ...): exponential from 50 ms, capped at 2 s, with
+/// full jitter, so writers that collided do not collide again in step ("Exponential Backoff
+/// And Jitter", AWS Architecture Blog).
+fn backoff(attempt: u32) -> std::time::Duration {
+    let cap = 50u64.saturating_mul(1 << attempt.min(6)).min(2_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // A cheap spread from the clock's low bits and the task: enough to break lockstep.
+    let spread = u64::from(nanos ^ (std::process::id().rotate_left(attempt)));
+    std::time::Duration::from_millis(spread % cap.max(1))
 }
 
 fn plan_for(
@@ -309,10 +358,17 @@ fn plan_for(
     known: &Known,
     table: &str,
     current: Option<&TableDef>,
+    manifests: Option<&str>,
     files: &[FileToAdd],
 ) -> TablePlan {
     let registered = |values: &[String]| known.knows_partition(table, values);
-    let plan = plan::plan_table(current, files.to_vec(), &deps.config.layout, &registered);
+    let plan = plan::plan_table(
+        current,
+        files.to_vec(),
+        &deps.config.layout,
+        manifests,
+        &registered,
+    );
     if let Some(def) = &plan.def {
         if !plan.added.is_empty() {
             tracing::info!(table = %def.name, added = ?plan.added.iter().map(|c| &c.name).collect::<Vec<_>>(), "schema evolution: appending columns");

@@ -36,6 +36,14 @@ pub enum RecordError {
         #[source]
         source: Arc<GlueError>,
     },
+    /// The manifest that makes the file readable could not be written.
+    #[error("s3://{bucket}/{key}: writing its full-load manifest failed")]
+    Manifest {
+        bucket: String,
+        key: String,
+        #[source]
+        source: Arc<dmslake::s3::S3Error>,
+    },
     /// The task reading the file's schema ended without an answer (it panicked or was
     /// cancelled).
     #[error("s3://{bucket}/{key}: reading the file's schema did not finish")]
@@ -59,6 +67,7 @@ impl RecordError {
             },
             RecordError::Columns { .. } => "UnreadableFile",
             RecordError::Glue { .. } => "GlueError",
+            RecordError::Manifest { .. } => "S3Error",
             RecordError::SchemaRead { .. } => "Internal",
         }
     }
@@ -67,7 +76,9 @@ impl RecordError {
     /// the input itself is wrong and only a change to it (or to the settings) helps.
     pub fn retryable(&self) -> bool {
         match self {
-            RecordError::Glue { .. } | RecordError::SchemaRead { .. } => true,
+            RecordError::Glue { .. }
+            | RecordError::SchemaRead { .. }
+            | RecordError::Manifest { .. } => true,
             RecordError::Columns { source, .. } => source.retryable(),
             RecordError::Event(_) | RecordError::Catalog { .. } => false,
         }
@@ -87,6 +98,8 @@ pub struct Failure {
 pub struct Report {
     pub files: usize,
     pub skipped: usize,
+    /// Files deleted before they could be read (`NoSuchKey`): acknowledged, nothing to register.
+    pub missing: usize,
     pub already_known: usize,
     pub tables_created: usize,
     pub tables_updated: usize,
@@ -100,6 +113,7 @@ impl Report {
     pub fn add(&mut self, other: Report) {
         self.files += other.files;
         self.skipped += other.skipped;
+        self.missing += other.missing;
         self.already_known += other.already_known;
         self.tables_created += other.tables_created;
         self.tables_updated += other.tables_updated;
