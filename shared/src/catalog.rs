@@ -325,7 +325,10 @@ pub const RESERVED_KEY_PREFIX: &str = "_dmslake_";
 /// [`RESERVED_KEY_PREFIX`] instead. An existing table keeps the keys it was created with.
 pub fn partition_keys_for(layout: &LayoutConfig, columns: &[Column]) -> Vec<String> {
     let defaults = partition_keys(layout);
-    if defaults.iter().any(|k| columns.iter().any(|c| c.name == *k)) {
+    if defaults
+        .iter()
+        .any(|k| columns.iter().any(|c| c.name == *k))
+    {
         defaults
             .iter()
             .map(|k| format!("{RESERVED_KEY_PREFIX}{k}"))
@@ -490,7 +493,10 @@ pub fn evolve(
 ) -> Result<Evolution, Box<SchemaConflict>> {
     let evolution = evolve_columns(table, key, file_order, file_columns)?;
     if let Evolution::Append(added) = &evolution {
-        if let Some(c) = added.iter().find(|c| table.partition_keys.contains(&c.name)) {
+        if let Some(c) = added
+            .iter()
+            .find(|c| table.partition_keys.contains(&c.name))
+        {
             return Err(Box::new(SchemaConflict {
                 table: table.name.clone(),
                 key: key.to_string(),
@@ -774,14 +780,19 @@ mod tests {
         let p = partition_for("bkt", &load, &hourly, m).unwrap().unwrap();
         assert_eq!(p.values, ["0000", "00", "00", "00"]);
         assert_eq!(p.location, "s3://lake/m/public_orders/");
-        assert!(p.manifest, "the table folder holds the date folders: read by manifest");
+        assert!(
+            p.manifest,
+            "the table folder holds the date folders: read by manifest"
+        );
         assert!(matches!(
             partition_for("bkt", &load, &hourly, None),
             Err(CatalogError::NoManifestLocation { .. })
         ));
         // A full-load file inside a date folder is read with its date folder.
         let dated_load = obj(DataKind::FullLoad, &ymd, "LOAD00000001.csv");
-        let p = partition_for("bkt", &dated_load, &on, None).unwrap().unwrap();
+        let p = partition_for("bkt", &dated_load, &on, None)
+            .unwrap()
+            .unwrap();
         assert_eq!(p.location, "s3://bkt/dms/public/orders/2026/11/24/");
         assert!(!p.manifest);
 
@@ -801,7 +812,11 @@ mod tests {
     #[test]
     fn manifests_name_each_full_load_file_once_under_the_table_folder() {
         let load = obj(DataKind::FullLoad, &[], "LOAD0000000A.parquet");
-        let e = manifest_entry("bkt", &load, &manifest_folder("s3://lake/m/", "public_orders"));
+        let e = manifest_entry(
+            "bkt",
+            &load,
+            &manifest_folder("s3://lake/m/", "public_orders"),
+        );
         assert_eq!(e.url, "s3://lake/m/public_orders/LOAD0000000A.parquet");
         assert_eq!(e.body, "s3://bkt/dms/public/orders/LOAD0000000A.parquet\n");
         // Parallel-load folders keep their files apart; '%' is escaped first.
@@ -823,13 +838,19 @@ mod tests {
         let dated = cols(&[("op", "string"), ("day", "date"), ("hour", "int")]);
         assert_eq!(
             partition_keys_for(&hourly, &dated),
-            ["_dmslake_year", "_dmslake_month", "_dmslake_day", "_dmslake_hour"]
+            [
+                "_dmslake_year",
+                "_dmslake_month",
+                "_dmslake_day",
+                "_dmslake_hour"
+            ]
         );
         let load = obj(DataKind::FullLoad, &[], "LOAD00000001.parquet");
         let def = TableDef::for_object("b", &load, &hourly, dated, false).unwrap();
         assert_eq!(def.partition_keys[0], "_dmslake_year");
-        assert!(partition_keys_for(&layout(false, DatePartitionSequence::Yyyymmdd), &plain)
-            .is_empty());
+        assert!(
+            partition_keys_for(&layout(false, DatePartitionSequence::Yyyymmdd), &plain).is_empty()
+        );
     }
 
     #[test]
@@ -852,7 +873,10 @@ mod tests {
         let long = "t".repeat(250);
         assert_eq!(table_name("abcd", &long).unwrap().len(), 255);
         let err = table_name("abcde", &long).unwrap_err();
-        assert!(matches!(err, CatalogError::NameTooLong { length: 256, .. }), "{err}");
+        assert!(
+            matches!(err, CatalogError::NameTooLong { length: 256, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("at most 255"), "{err}");
     }
 

@@ -1490,19 +1490,41 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// Objects directly inside `s3://bucket/prefix/` (Athena reads a partition's folder, not
-    /// its subfolders).
+    /// The data files of a partition at `location`: the objects directly inside a data folder
+    /// of the data bucket, or the files named by the manifests of a full-load partition
+    /// (`SymlinkTextInputFormat`, located under the state prefix).
     async fn objects_in(&self, location: &str) -> Result<Vec<String>> {
         let (bucket, prefix) =
             dmslake::s3::parse_url(location).map_err(|e| anyhow!("{location}: {e}"))?;
+        if prefix.contains(partition_registrar::deps::MANIFEST_FOLDER) {
+            let mut keys = Vec::new();
+            for manifest in self.keys_in(&bucket, &prefix).await? {
+                let body = dmslake::s3::get_object_bytes(&self.s3, &bucket, &manifest)
+                    .await
+                    .with_context(|| format!("manifest {manifest}"))?;
+                for line in String::from_utf8_lossy(&body).lines() {
+                    let (data_bucket, key) =
+                        dmslake::s3::parse_url(line).map_err(|e| anyhow!("{manifest}: {e}"))?;
+                    anyhow::ensure!(data_bucket == self.bucket, "{manifest} names {line}");
+                    keys.push(key);
+                }
+            }
+            return Ok(keys);
+        }
+        self.keys_in(&bucket, &prefix).await
+    }
+
+    /// Keys directly inside `s3://bucket/prefix`.
+    async fn keys_in(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let location = format!("s3://{bucket}/{prefix}");
         let mut keys = Vec::new();
         let mut token = None;
         loop {
             let page = self
                 .s3
                 .list_objects_v2()
-                .bucket(&bucket)
-                .prefix(&prefix)
+                .bucket(bucket)
+                .prefix(prefix)
                 .delimiter("/")
                 .set_continuation_token(token)
                 .send()

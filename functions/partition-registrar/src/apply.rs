@@ -71,7 +71,8 @@ async fn update_partition_columns(
     let stale: Vec<PartitionDef> = glue::get_partitions(glue_client, database, &def.name)
         .await?
         .into_iter()
-        .filter(|p| p.columns != def.columns)
+        // Only partitions behind the table: a writer never shortens a partition's list.
+        .filter(|p| p.columns.len() < def.columns.len())
         .map(|p| p.partition)
         .collect();
     let mut updated = 0;

@@ -156,10 +156,7 @@ pub async fn run(
             Some(token) => continuation = Some(token),
             None => {
                 out.complete = true;
-                out.check_found(
-                    req.start_after.is_none(),
-                    &deps.config.layout.bucket_folder,
-                );
+                out.check_found(req.start_after.is_none(), &deps.config.layout.bucket_folder);
                 return Ok(out);
             }
         }

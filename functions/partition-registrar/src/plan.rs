@@ -126,7 +126,10 @@ pub fn plan_table(
                 accepted.push(f.index);
                 if let Some(p) = partition.as_ref().filter(|p| p.manifest) {
                     // Every file of a manifest partition needs its manifest, registered or not.
-                    entries.push((f.index, catalog::manifest_entry(&f.bucket, &f.obj, &p.location)));
+                    entries.push((
+                        f.index,
+                        catalog::manifest_entry(&f.bucket, &f.obj, &p.location),
+                    ));
                 }
                 if let Some(p) = partition.filter(|p| !registered(&p.values)) {
                     partitions
@@ -360,7 +363,13 @@ mod tests {
         ];
         for (table, order, columns, write, ok) in cases {
             let def = existing(table, order);
-            let plan = plan_table(Some(&def), vec![file(7, cdc, columns, &l)], &l, Some(M), &none);
+            let plan = plan_table(
+                Some(&def),
+                vec![file(7, cdc, columns, &l)],
+                &l,
+                Some(M),
+                &none,
+            );
             assert_eq!(plan.write, *write, "{table} / {columns}");
             assert_eq!(plan.accepted.is_empty(), !ok, "{table} / {columns}");
             assert!(plan.partitions.is_empty(), "unpartitioned");

@@ -263,7 +263,10 @@ async fn register_table(
             }
         };
         let created = read.as_ref().and_then(|r| r.created);
-        if known.tables.contains_key(table) && known.created.get(table).copied().flatten() != created {
+        // A table this function created has no known creation time until it is read back.
+        let cached = known.created.get(table).copied().flatten();
+        let recreated = matches!((cached, created), (Some(a), Some(b)) if a != b);
+        if known.tables.contains_key(table) && (read.is_none() || recreated) {
             // Gone, or dropped and created again by another writer: what the cache says
             // about its partitions is no longer true.
             tracing::warn!(table = %table, exists = read.is_some(), "the table was dropped in Glue since it was cached: forgetting what was cached");
@@ -273,7 +276,14 @@ async fn register_table(
             Some(r) => (Some(r.def), r.version_id),
             None => (None, None),
         };
-        let plan = plan_for(deps, known, table, current.as_ref(), manifests.as_deref(), &files);
+        let plan = plan_for(
+            deps,
+            known,
+            table,
+            current.as_ref(),
+            manifests.as_deref(),
+            &files,
+        );
         let written = match &plan.def {
             Some(def) => {
                 apply::write_table(&deps.glue, db, def, plan.write, version.as_deref(), report)
@@ -334,7 +344,7 @@ async fn register_table(
             }
         }
         known.tables.insert(table.to_string(), def);
-        known.created.insert(table.to_string(), created);
+        known.created.insert(table.to_string(), created.or(cached));
         return;
     }
 }
