@@ -14,6 +14,7 @@ const REGISTRAR_EVENTS: &[&str] = &[
     "eventbridge-s3-object-created.json",
     "sqs-s3-object-created.json",
     "sqs-s3-test-event.json",
+    "sqs-eventbridge-s3-object-created.json",
     "registrar-backfill.json",
 ];
 
