@@ -381,8 +381,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/fixtures/dms/events/awsdocs_dms_eventbridge_replication_task_started.json"
         );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("fixture {path}: {e}"));
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"));
         let sample: Value = serde_json::from_str(&text).expect("json");
         let ours = TaskEvent::Started.detail("us-east-1", "taskName");
         assert_eq!(ours, sample["detail"]);
