@@ -285,7 +285,7 @@ async fn demo(lambda: bool) -> Result<bool> {
     let db = p.duckdb.display().to_string();
     let first = reports
         .first()
-        .and_then(|r| compactor::catalog::raw_table_name(&r.source).ok())
+        .and_then(|r| compactor::spec::raw_table_name(&r.source).ok())
         .unwrap_or_default();
     println!(
         "\nThe stack keeps running.\nquery the current state:  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{db}', read_only=True); c.sql('SELECT * FROM {}.{first} LIMIT 5').show()\"",

@@ -58,8 +58,9 @@ use compactor::config::CompactorConfig;
 use compactor::watermark::{recorded_columns, watermark_doc, Watermark};
 use dms_local::format::RowLayout;
 use dms_local::{AwsClients, DataFormat, DmsLocal, WrittenFile};
+use dmslake::catalog::GlueType;
 use dmslake::config::Config;
-use dmslake::sql::{CompactionTable, CuratedType};
+use dmslake::sql::CompactionTable;
 use dmslake::state::{StateLocation, StateStore};
 use serde_json::{json, Value};
 use tokio_postgres::{Client, NoTls};
@@ -1547,23 +1548,27 @@ impl Pipeline {
     /// from its watermark to the newest registered partition, over those partitions' files;
     /// then the watermark moves. Returns the current state's rows (curated column order).
     pub async fn merge(&mut self, source: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
-        let name = compactor::catalog::raw_table_name(source)?;
-        let spec = compactor::catalog::get_spec(&self.glue, &self.compactor, &name)
+        let name = compactor::spec::raw_table_name(source)?;
+        let spec = compactor::preview::load_spec(&self.glue, &self.compactor, &name)
             .await
             .map_err(|e| anyhow!("{e}"))?;
         let table = CompactionTable::plan(&spec).map_err(|e| anyhow!("{e}"))?;
-        let range =
-            compactor::preview::merge_range(&self.glue, &self.state, &self.compactor, &table)
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
-        // As the compactor's run: CREATE, the ALTERs for columns the raw table gained since
-        // the last merge, then the MERGE.
+        // As the compactor's run: the watermark read once, CREATE, the ALTERs for columns
+        // the raw table gained since the last merge, then the MERGE.
         let stored: Option<Watermark> = self
             .state
             .get::<Watermark>(&watermark_doc(&name))
             .await
             .map_err(|e| anyhow!("watermark {name}: {e}"))?
             .map(|w| w.value);
+        let range = compactor::preview::merge_range(
+            &self.glue,
+            &self.compactor,
+            &table,
+            stored.as_ref().and_then(|w| w.partition.clone()),
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
         let mut statements = vec![table.create_table_sql()];
         let alters = compactor::preview::column_additions(
             &self.glue,
@@ -1615,8 +1620,8 @@ impl Pipeline {
             .iter()
             .map(|c| {
                 let col = quote_ident(c.name.as_str());
-                match c.curated_type {
-                    CuratedType::Binary => format!("lower(hex({col}))"),
+                match c.ty {
+                    GlueType::Binary => format!("lower(hex({col}))"),
                     _ => format!("CAST({col} AS VARCHAR)"),
                 }
             })
@@ -1738,7 +1743,7 @@ impl Pipeline {
                 files_written: self.files.get(&table.name).copied().unwrap_or(0),
                 partitions_registered: self
                     .partitions
-                    .get(&compactor::catalog::raw_table_name(&source)?)
+                    .get(&compactor::spec::raw_table_name(&source)?)
                     .copied()
                     .unwrap_or(0),
                 current_rows: current.len(),
@@ -1958,7 +1963,7 @@ async fn reset_previous_run(
         StateLocation::new(compactor.state_bucket.clone(), &compactor.state_prefix),
     );
     for t in sample_tables() {
-        let name = compactor::catalog::raw_table_name(&format!("{schema}.{}", t.name))?;
+        let name = compactor::spec::raw_table_name(&format!("{schema}.{}", t.name))?;
         let _ = clients
             .glue
             .delete_table()

@@ -984,7 +984,7 @@ async fn compactor_statements_run_on_the_local_athena() {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })
     .expect("compactor config");
-    let spec = compactor::catalog::get_spec(&lake.clients.glue, &cfg, "public_dms_test_table")
+    let spec = compactor::preview::load_spec(&lake.clients.glue, &cfg, "public_dms_test_table")
         .await
         .expect("raw table spec");
     let full = dmslake::sql::CompactionTable::plan(&spec).expect("plan");
@@ -994,10 +994,14 @@ async fn compactor_statements_run_on_the_local_athena() {
     let narrow = dmslake::sql::CompactionTable::plan(&narrow_spec).expect("plan");
 
     lake.ok(&narrow.create_table_sql()).await;
-    let existing = compactor::catalog::curated_columns(&lake.clients.glue, &cfg, full.table())
-        .await
-        .expect("glue")
-        .expect("the curated table is in Glue");
+    let existing = dmslake::glue::column_names(
+        &lake.clients.glue,
+        &cfg.common.curated_database,
+        full.table(),
+    )
+    .await
+    .expect("glue")
+    .expect("the curated table is in Glue");
     assert!(!existing.contains(&dropped.name), "{existing:?}");
     let alters = full.add_columns_sql(&existing);
     assert_eq!(alters.len(), 1, "{alters:?}");

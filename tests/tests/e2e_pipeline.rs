@@ -156,7 +156,7 @@ async fn parquet_files_with_a_column_added_mid_stream_equal_the_source() {
     let (p, reports) = run(opts).await;
     let customers = p.workload.tables[0].clone();
     // The raw table was created from the files' typed schema and gained the new column.
-    let raw = compactor::catalog::raw_table_name(&p.sources()[0]).expect("name");
+    let raw = compactor::spec::raw_table_name(&p.sources()[0]).expect("name");
     let table = p
         .glue
         .get_table()
