@@ -32,7 +32,7 @@ stack-down: ## Stop the local stack (Lambda emulator, local Athena, Trino, moto 
 #   make invoke-watcher EVENT=events/dms-task-failed.json
 .PHONY: invoke-registrar
 invoke-registrar: stack-up ## Invoke partition-registrar with EVENT (default: an S3 notification sample), its objects staged locally
-	@scripts/lambda-local.sh invoke partition-registrar "$$(.venv/bin/python scripts/stage_event.py $(or $(EVENT),events/s3-object-created-dms-parquet.json))"
+	@scripts/lambda-local.sh invoke partition-registrar "$$(AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) .venv/bin/python scripts/stage_event.py $(or $(EVENT),events/s3-object-created-dms-parquet.json))"
 
 .PHONY: invoke-watcher
 invoke-watcher: stack-up ## Invoke dms-task-watcher with EVENT (default: events/dms-task-failed.json)
@@ -44,7 +44,7 @@ invoke-compactor: stack-up ## Invoke compactor with EVENT (default: events/compa
 
 .PHONY: status
 status: stack-up ## Print the watched DMS tasks' state and history on the local stack (dmslake status)
-	@set -a && . scripts/local.env && set +a && $(CARGO) run --quiet --locked -p dmslake-cli -- status
+	@set -a && . scripts/local.env && set +a && AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) $(CARGO) run --quiet --locked -p dmslake-cli -- status
 
 .PHONY: test
 test: stack-up ## Run every test (unit, integration against the local emulator and PostgreSQL, template checks); prints how many ran

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use dms_local::DataFormat;
+use dms_local::{DataFormat, MigrationType};
 use dmslake_tests::pipeline::{self, Options, Perturbation, Pipeline, TableReport};
 
 fn usage() -> ExitCode {
@@ -206,14 +206,20 @@ async fn demo(lambda: bool) -> Result<bool> {
         cdc_max_rows: Some(40),
         format,
         dms_task: lambda,
+        migration_type: MigrationType::FullLoadAndCdc,
     };
     progress.line(&format!(
         "workload seed {seed} (set DMSLAKE_E2E_SEED to change it); DMS files as {} (DMSLAKE_DEMO_FORMAT)",
         format.extension()
     ));
     let mut p = Pipeline::setup(opts).await?;
+    let version: String =
+        p.pg.query_one("SHOW server_version", &[])
+            .await
+            .context("PostgreSQL server version")?
+            .get(0);
     progress.line(&format!(
-        "PostgreSQL: schema demo with {} tables ({}), {} rows each; replication slot {}",
+        "PostgreSQL {version}: schema demo with {} tables ({}), {} rows each; replication slot {} (test_decoding, as DMS reads it)",
         p.workload.tables.len(),
         p.workload
             .tables
@@ -322,6 +328,7 @@ async fn bench(changes: usize, format: DataFormat) -> Result<()> {
         cdc_max_rows: None,
         format,
         dms_task: false,
+        migration_type: MigrationType::FullLoadAndCdc,
     };
     let work_dir: PathBuf = opts.work_dir.clone();
     let mut p = Pipeline::setup(opts).await?;

@@ -18,7 +18,7 @@ scripts/dev-env.sh
 step "local AWS: moto server and dmslake's local resources"
 scripts/moto.sh start
 .venv/bin/python scripts/local_resources.py >/dev/null
-step "PostgreSQL 15 with wal2json (127.0.0.1:${PGPORT:-55432})"
+step "PostgreSQL 17, logical decoding with test_decoding as DMS uses it (127.0.0.1:${PGPORT:-55432})"
 scripts/postgres.sh start
 step "building the pipeline driver (the first build compiles the workspace)"
 cargo build --quiet --locked -p dmslake-tests --example pipeline

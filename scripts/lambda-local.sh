@@ -19,9 +19,15 @@ case "${1:-}" in
   start)
     if answers; then exit 0; fi
     mkdir -p "$STATE"
+    # The functions' environment is scripts/local.env, pointed at the emulator on $MOTO_PORT
+    # and the local Athena on $ATHENA_LOCAL_PORT.
+    env_file=$STATE/lambda-$PORT.env
+    sed -e "s|^AWS_ENDPOINT_URL=.*|AWS_ENDPOINT_URL=http://127.0.0.1:${MOTO_PORT:-5055}|" \
+      -e "s|^AWS_ENDPOINT_URL_ATHENA=.*|AWS_ENDPOINT_URL_ATHENA=http://127.0.0.1:${ATHENA_LOCAL_PORT:-5056}|" \
+      scripts/local.env >"$env_file"
     # The log lives outside the crates so watching for changes does not trigger rebuilds.
     nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-      --env-file scripts/local.env >"$LOG" 2>&1 &
+      --env-file "$env_file" >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 150); do
       if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi

@@ -1,7 +1,7 @@
 //! The whole pipeline on one machine, as the end-to-end test, the demo and the benchmark run it:
 //!
-//! PostgreSQL (`scripts/postgres.sh`) → `dms-local` (full load, then wal2json CDC, flushed
-//! into DMS CSV or Parquet files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
+//! PostgreSQL (`scripts/postgres.sh`) → `dms-local` (full load unless CDC only, then CDC from a
+//! `test_decoding` slot, flushed into DMS CSV or Parquet files in an emulator bucket) → the bucket's own `s3:ObjectCreated:*`
 //! notifications to an SQS queue (moto delivers them) → the partition registrar's handler
 //! given those messages as its SQS trigger would (Glue catalog in the emulator) → the compactor's SQL
 //! (`CREATE TABLE` + `MERGE` generated from the Glue table, range from the compactor's
@@ -57,7 +57,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use compactor::config::CompactorConfig;
 use compactor::watermark::{recorded_columns, watermark_doc, Watermark};
 use dms_local::format::RowLayout;
-use dms_local::{AwsClients, DataFormat, DmsLocal, WrittenFile};
+use dms_local::{AwsClients, DataFormat, DmsLocal, MigrationType, WrittenFile};
 use dmslake::catalog::GlueType;
 use dmslake::config::Config;
 use dmslake::sql::CompactionTable;
@@ -65,12 +65,16 @@ use dmslake::state::{StateLocation, StateStore};
 use serde_json::{json, Value};
 use tokio_postgres::{Client, NoTls};
 
-/// Default connection string of `scripts/postgres.sh`'s cluster (`DMSLAKE_PG` overrides it).
-pub const DEFAULT_PG: &str = "host=127.0.0.1 port=55432 user=postgres dbname=postgres";
+/// Default connection string of `scripts/postgres.sh`'s cluster (`DMSLAKE_PG` overrides it),
+/// on port `PGPORT` (as the script), else 55432.
+pub fn default_pg() -> String {
+    let port = std::env::var("PGPORT").unwrap_or_else(|_| "55432".into());
+    format!("host=127.0.0.1 port={port} user=postgres dbname=postgres")
+}
 
-/// The PostgreSQL connection string: `DMSLAKE_PG`, else [`DEFAULT_PG`].
+/// The PostgreSQL connection string: `DMSLAKE_PG`, else [`default_pg`].
 pub fn pg_conninfo() -> String {
-    std::env::var("DMSLAKE_PG").unwrap_or_else(|_| DEFAULT_PG.to_string())
+    std::env::var("DMSLAKE_PG").unwrap_or_else(|_| default_pg())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -832,6 +836,10 @@ pub struct Options {
     /// `dms-local-<slot with dashes>`) and puts its state-change events on the default bus
     /// (kept in `dms.events` for invoking the watcher).
     pub dms_task: bool,
+    /// The task's migration type: with `Cdc` there is no full load (no LOAD files); the
+    /// changes start when the slot is created, so the source should start empty
+    /// (`initial_rows: 0`) for the current state to equal it.
+    pub migration_type: MigrationType,
 }
 
 /// What one table looks like after a round.
@@ -1126,6 +1134,7 @@ impl Pipeline {
             .collect();
         let dms_settings = dms_local::Settings {
             tables,
+            migration_type: opts.migration_type,
             slot: slot.clone(),
             bucket: bucket.clone(),
             layout: config.layout.clone(),
@@ -1195,6 +1204,9 @@ impl Pipeline {
         for _ in 0..3 {
             let txn = self.workload.transaction();
             run_transaction(&mut self.pg, &txn).await?;
+        }
+        if self.opts.migration_type == MigrationType::Cdc {
+            return Ok(Vec::new());
         }
         let files = self
             .dms
@@ -2160,10 +2172,17 @@ async fn drive(p: &mut Pipeline, progress: &mut dyn FnMut(&str)) -> Result<Vec<T
         p.opts.initial_rows,
         p.slot
     ));
-    let files = p.full_load().await?;
-    progress(&format!("full load: {} files written", files.len()));
-    let mut reports = p.settle(&files, p.opts.compare_each_round).await?;
-    progress("full load registered and merged");
+    let mut reports = Vec::new();
+    if p.opts.migration_type == MigrationType::Cdc {
+        // The transactions committed before the load go to CDC: the slot exists.
+        p.full_load().await?;
+        progress("CDC only: no full load");
+    } else {
+        let files = p.full_load().await?;
+        progress(&format!("full load: {} files written", files.len()));
+        reports = p.settle(&files, p.opts.compare_each_round).await?;
+        progress("full load registered and merged");
+    }
     for round in 1..=p.opts.rounds {
         if p.opts.add_column == Some(round) {
             let column = p.add_column().await?;

@@ -11,7 +11,11 @@ use dmslake::layout::{classify, decode_event_key, Classification, DataKind};
 use dmslake_tests::{clients, new_bucket, repo_dir, sdk_config, unique_name};
 use tokio_postgres::NoTls;
 
-const PG: &str = "host=127.0.0.1 port=55432 user=postgres";
+/// `scripts/postgres.sh`'s cluster: port `PGPORT`, else 55432.
+fn pg(db: &str) -> String {
+    let port = std::env::var("PGPORT").unwrap_or_else(|_| "55432".into());
+    format!("host=127.0.0.1 port={port} user=postgres dbname={db}")
+}
 
 fn start_postgres() {
     let status = Command::new(repo_dir().join("scripts/postgres.sh"))
@@ -39,11 +43,71 @@ impl Drop for Cleanup {
 }
 
 async fn connect(db: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&format!("{PG} dbname={db}"), NoTls)
+    let (client, conn) = tokio_postgres::connect(&pg(db), NoTls)
         .await
         .unwrap_or_else(|e| panic!("connect {db}: {e}"));
     tokio::spawn(conn);
     client
+}
+
+/// What a test starts from: a database of its own with `schema` applied (dropped, with the
+/// slot named after it, when the fixture is dropped), a bucket and the clients.
+struct Fixture {
+    db: String,
+    src: tokio_postgres::Client,
+    clients: dmslake::clients::Clients,
+    bucket: String,
+    aws: AwsClients,
+    _cleanup: Cleanup,
+}
+
+async fn fixture(schema: &str) -> Fixture {
+    start_postgres();
+    let db = unique_name("dmsl", '_');
+    let admin = connect("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let cleanup = Cleanup(db.clone());
+    let src = connect(&db).await;
+    src.batch_execute(schema).await.expect("schema");
+    let clients = clients().await;
+    let bucket = new_bucket(&clients, "dmslocal").await;
+    let aws = AwsClients::with_config(&sdk_config().await);
+    Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup: cleanup,
+    }
+}
+
+/// The emulator's description of a replication task.
+async fn described_task(
+    clients: &dmslake::clients::Clients,
+    task_arn: &str,
+) -> aws_sdk_databasemigration::types::ReplicationTask {
+    let described = clients
+        .dms
+        .describe_replication_tasks()
+        .filters(
+            aws_sdk_databasemigration::types::Filter::builder()
+                .name("replication-task-arn")
+                .values(task_arn)
+                .build()
+                .expect("filter"),
+        )
+        .send()
+        .await
+        .expect("describe the task");
+    described
+        .replication_tasks()
+        .first()
+        .cloned()
+        .expect("the task is described")
 }
 
 async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> String {
@@ -60,16 +124,14 @@ async fn body(clients: &dmslake::clients::Clients, bucket: &str, key: &str) -> S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
-    src.batch_execute(
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(
         "SET TimeZone = 'UTC';
          CREATE TABLE items (id integer PRIMARY KEY, name varchar(40), price real,
            weight double precision, qty numeric(10,2), active boolean, created timestamp,
@@ -84,13 +146,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
            (3, 'three', 1, 2, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
          INSERT INTO lines VALUES (1, 1, 'first'), (1, 2, 'second');",
     )
-    .await
-    .expect("schema and data");
-
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let sdk = sdk_config().await;
-    let aws = AwsClients::with_config(&sdk);
+    .await;
     let queue_name = unique_name("dmslocal-files", '-');
     let queue = aws
         .sqs
@@ -166,6 +222,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
             ("public".into(), "items".into()),
             ("public".into(), "lines".into()),
         ],
+        migration_type: dms_local::MigrationType::FullLoadAndCdc,
         slot: db.clone(),
         bucket: bucket.clone(),
         layout: layout.clone(),
@@ -181,7 +238,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         columns: dmslake::config::DmsColumns::default(),
         region: "us-east-1".into(),
     };
-    let mut run = DmsLocal::connect(&format!("{PG} dbname={db}"), settings, aws.clone())
+    let mut run = DmsLocal::connect(&pg(&db), settings, aws.clone())
         .await
         .expect("connect");
     assert!(
@@ -411,22 +468,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
         }
     }
     assert_eq!(ids, vec!["DMS-EVENT-0069", "DMS-EVENT-0079"]);
-    let described = clients
-        .dms
-        .describe_replication_tasks()
-        .filters(
-            aws_sdk_databasemigration::types::Filter::builder()
-                .name("replication-task-arn")
-                .values(&task_arn)
-                .build()
-                .expect("filter"),
-        )
-        .send()
-        .await
-        .expect("describe the task");
-    let status = described.replication_tasks()[0]
-        .status()
-        .map(str::to_string);
+    let status = described_task(&clients, &task_arn).await.status;
     assert_eq!(status.as_deref(), Some("stopped"));
 }
 
@@ -434,6 +476,7 @@ async fn full_load_then_cdc_writes_dms_files_exactly_once_in_commit_order() {
 fn files_only(db: &str, table: &str, bucket: &str) -> Settings {
     Settings {
         tables: vec![("public".into(), table.into())],
+        migration_type: dms_local::MigrationType::FullLoadAndCdc,
         slot: db.to_string(),
         bucket: bucket.to_string(),
         layout: LayoutConfig {
@@ -458,21 +501,19 @@ fn files_only(db: &str, table: &str, bucket: &str) -> Settings {
 /// byte-identical CSV fields, for the types whose `::text` cast and output function differ.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_load_and_cdc_write_identical_text_for_every_type() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
     let values = "'ab', '10.0.0.1', '10.1.0.0/16', 12.500, '2024-06-12 12:30:27.5+02', true, \
          '\\x00ff', '{1,2}', '{x,yz}', '{\"b\": 1, \"a\": [1, 2]}', '{\"b\":1,  \"a\":2}', \
          0.1, 1.5, ' padded  ', '2024-06-12 10:30:27', '2024-06-12', \
          'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'";
     let insert = |id: u32| format!("INSERT INTO types VALUES ({id}, {values})");
-    src.batch_execute(&format!(
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(&format!(
         "CREATE TABLE types (id integer PRIMARY KEY, c char(5), ip inet, net cidr,
            n numeric(10,3), tz timestamptz, b boolean, raw bytea, ints integer[],
            chars char(3)[], jb jsonb, js json, r real, d double precision, t text,
@@ -480,14 +521,9 @@ async fn full_load_and_cdc_write_identical_text_for_every_type() {
          {};",
         insert(1)
     ))
-    .await
-    .expect("schema and data");
-
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
+    .await;
     let settings = files_only(&db, "types", &bucket);
-    let mut run = DmsLocal::connect(&format!("{PG} dbname={db}"), settings, aws)
+    let mut run = DmsLocal::connect(&pg(&db), settings, aws)
         .await
         .expect("connect");
     run.start().await.expect("start");
@@ -527,28 +563,17 @@ async fn full_load_and_cdc_write_identical_text_for_every_type() {
 /// and names the table and the column.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn column_added_while_replicating_fails_the_poll_naming_table_and_column() {
-    start_postgres();
-    let db = unique_name("dmsl", '_');
-    let admin = connect("postgres").await;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create db");
-    let _cleanup = Cleanup(db.clone());
-    let src = connect(&db).await;
-    src.batch_execute("CREATE TABLE grow (id integer PRIMARY KEY, name text)")
-        .await
-        .expect("schema");
-    let clients = clients().await;
-    let bucket = new_bucket(&clients, "dmslocal").await;
-    let aws = AwsClients::with_config(&sdk_config().await);
-    let mut run = DmsLocal::connect(
-        &format!("{PG} dbname={db}"),
-        files_only(&db, "grow", &bucket),
+    let Fixture {
+        db,
+        src,
+        bucket,
         aws,
-    )
-    .await
-    .expect("connect");
+        _cleanup,
+        ..
+    } = fixture("CREATE TABLE grow (id integer PRIMARY KEY, name text)").await;
+    let mut run = DmsLocal::connect(&pg(&db), files_only(&db, "grow", &bucket), aws)
+        .await
+        .expect("connect");
     run.start().await.expect("start");
     run.full_load().await.expect("full load");
     src.batch_execute(
@@ -572,4 +597,201 @@ async fn column_added_while_replicating_fails_the_poll_naming_table_and_column()
         "{text}"
     );
     run.stop(true).await.expect("stop");
+}
+
+/// Polls until `rows` rows are captured (or 20 tries), returning how many were.
+async fn capture_rows(run: &mut DmsLocal, rows: usize) -> usize {
+    let mut captured = 0;
+    for _ in 0..20 {
+        captured += run.poll_once(1000).await.expect("poll");
+        if captured >= rows {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    captured
+}
+
+/// A TOASTed value an UPDATE leaves unchanged is not in the WAL (`test_decoding` prints
+/// `unchanged-toast-datum`): it is written whole all the same, read from the source by key
+/// under REPLICA IDENTITY DEFAULT and from the logged old row under FULL, where every update
+/// also carries its before-image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_toast_values_are_written_whole_under_default_and_full_identity() {
+    // 9 600 hexadecimal characters compress badly: stored out of line (TOAST).
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(
+        "CREATE TABLE docs (id integer PRIMARY KEY, v text, body text);
+         CREATE TABLE docs_full (id integer PRIMARY KEY, v text, body text);
+         ALTER TABLE docs_full REPLICA IDENTITY FULL;
+         CREATE FUNCTION big() RETURNS text LANGUAGE sql AS
+           $$ SELECT string_agg(md5(g::text), '') FROM generate_series(1, 300) g $$;",
+    )
+    .await;
+    let mut settings = files_only(&db, "docs", &bucket);
+    settings.tables.push(("public".into(), "docs_full".into()));
+    let mut run = DmsLocal::connect(&pg(&db), settings, aws)
+        .await
+        .expect("connect");
+    run.start().await.expect("start");
+    run.full_load().await.expect("full load");
+    src.batch_execute(
+        "INSERT INTO docs VALUES (1, 'a', big());
+         INSERT INTO docs_full VALUES (1, 'a', big());
+         UPDATE docs SET v = 'b' WHERE id = 1;
+         UPDATE docs_full SET v = 'b' WHERE id = 1;",
+    )
+    .await
+    .expect("workload");
+    assert_eq!(capture_rows(&mut run, 4).await, 4);
+    let cdc = run.flush(true).await.expect("flush");
+    run.stop(true).await.expect("stop");
+    let big: String = src
+        .query_one("SELECT big()", &[])
+        .await
+        .expect("big")
+        .get(0);
+    assert_eq!(big.len(), 9600);
+    for table in ["docs", "docs_full"] {
+        let file = cdc
+            .iter()
+            .find(|f| f.key.contains(&format!("/{table}/")))
+            .unwrap_or_else(|| panic!("no file for {table}: {cdc:?}"));
+        let text = body(&clients, &bucket, &file.key).await;
+        let rows: Vec<Vec<String>> = text.lines().map(split_line).collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        assert_eq!(
+            rows[1][..5],
+            ["U", rows[1][1].as_str(), "1", "b", big.as_str()]
+        );
+        let before_image = if table == "docs" { "" } else { "1" };
+        assert_eq!(
+            rows[1][6], before_image,
+            "{table}: before-image of the update"
+        );
+    }
+}
+
+/// A CDC-only task (MigrationType `cdc`) writes no LOAD file: rows present before the start
+/// are not written, changes committed after the slot was created are, and the emulator's task
+/// says `cdc`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdc_only_task_writes_no_load_files_and_captures_from_its_start() {
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture(
+        "CREATE TABLE t (id integer PRIMARY KEY, v text);
+         INSERT INTO t VALUES (1, 'before the task');",
+    )
+    .await;
+    let mut settings = files_only(&db, "t", &bucket);
+    settings.migration_type = dms_local::MigrationType::Cdc;
+    settings.create_task = true;
+    let mut run = DmsLocal::connect(&pg(&db), settings, aws)
+        .await
+        .expect("connect");
+    assert!(run.start().await.expect("start"), "a fresh slot");
+    let refused = run
+        .full_load()
+        .await
+        .expect_err("a CDC-only task has no full load");
+    assert!(refused.to_string().contains("cdc"), "{refused}");
+    src.batch_execute(
+        "INSERT INTO t VALUES (2, 'after');
+         UPDATE t SET v = 'changed' WHERE id = 1;
+         DELETE FROM t WHERE id = 2;",
+    )
+    .await
+    .expect("workload");
+    assert_eq!(capture_rows(&mut run, 3).await, 3);
+    let files = run.stop(true).await.expect("stop");
+    let keys: Vec<&str> = run.written.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(!keys[0].contains("LOAD"), "{keys:?}");
+    assert_eq!(files.len(), 1);
+    let text = body(&clients, &bucket, &files[0].key).await;
+    let ops: Vec<(String, String)> = text
+        .lines()
+        .map(split_line)
+        .map(|r| (r[0].clone(), r[2].clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        [("I", "2"), ("U", "1"), ("D", "2")].map(|(o, k)| (o.to_string(), k.to_string()))
+    );
+    let task_arn = run.task_arn().expect("task").to_string();
+    let task = described_task(&clients, &task_arn).await;
+    assert_eq!(
+        task.migration_type.as_ref().map(|m| m.as_str()),
+        Some("cdc")
+    );
+}
+
+/// Parquet output follows a column added while replicating, with the type the catalog gives it:
+/// `test_decoding` prints `numeric`, the file (and so the raw table) gets `decimal(5,1)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_follows_an_added_column_with_its_catalog_type() {
+    use dmslake::parquet_footer::{footer_from_suffix, FooterStep};
+    let Fixture {
+        db,
+        src,
+        clients,
+        bucket,
+        aws,
+        _cleanup,
+    } = fixture("CREATE TABLE grow (id integer PRIMARY KEY, name text)").await;
+    let mut settings = files_only(&db, "grow", &bucket);
+    settings.format = dms_local::DataFormat::Parquet;
+    let mut run = DmsLocal::connect(&pg(&db), settings, aws)
+        .await
+        .expect("connect");
+    run.start().await.expect("start");
+    run.full_load().await.expect("full load");
+    src.batch_execute(
+        "INSERT INTO grow VALUES (1, 'before');
+         ALTER TABLE grow ADD COLUMN amount numeric(5,1);
+         INSERT INTO grow VALUES (2, 'after', 12.5);",
+    )
+    .await
+    .expect("alter and insert");
+    assert_eq!(capture_rows(&mut run, 2).await, 2);
+    let cdc = run.flush(true).await.expect("flush");
+    run.stop(true).await.expect("stop");
+    assert_eq!(cdc.len(), 1, "{cdc:?}");
+    let bytes = clients
+        .s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&cdc[0].key)
+        .send()
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .to_vec();
+    let meta = match footer_from_suffix(&bytes, Some(bytes.len() as u64)).expect("footer") {
+        FooterStep::Complete(meta) => meta,
+        FooterStep::NeedSuffix(n) => panic!("whole file given, footer needs {n} bytes"),
+    };
+    let columns = dmslake::schema::glue_columns(&meta, &dmslake::config::DmsColumns::default())
+        .expect("glue columns");
+    let amount = columns
+        .iter()
+        .find(|c| c.column.name == "amount")
+        .map(|c| c.column.ty.to_string());
+    assert_eq!(amount.as_deref(), Some("decimal(5,1)"), "{columns:?}");
+    assert_eq!(meta.file_metadata().num_rows(), 2);
 }

@@ -5,7 +5,10 @@
 //! rerun a failure with that variable set. The perturbation tests damage one file and assert
 //! that the comparison notices it, so the main test cannot pass by comparing nothing.
 
-use dms_local::DataFormat;
+use dms_local::{DataFormat, MigrationType};
+use dms_task_watcher::config::{Policy, WatcherConfig};
+use dms_task_watcher::handler::{self, Done};
+use dmslake::state::StateLocation;
 use dmslake_tests::pipeline::{self, Options, Perturbation, TableReport};
 
 fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options {
@@ -24,6 +27,7 @@ fn options(name: &str, seed: u64, rounds: usize, transactions: usize) -> Options
         cdc_max_rows: Some(25),
         format: DataFormat::Csv,
         dms_task: false,
+        migration_type: MigrationType::FullLoadAndCdc,
     }
 }
 
@@ -203,4 +207,81 @@ async fn parquet_files_with_a_column_added_mid_stream_equal_the_source() {
         reports.iter().all(TableReport::equal),
         "seed {seed}: current state differs from the source:\n{summary}"
     );
+}
+
+/// A CDC-only task (MigrationType `cdc`) writes no LOAD file. From its first CDC files the
+/// registrar creates the raw tables, the compactor's first merge starts from no watermark, and
+/// the current state equals the source (which starts empty, as nothing before the task is
+/// replicated). The watcher records the running task, requests no baseline (there is no full
+/// load to wait for) and finds the lake fresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdc_only_task_without_load_files_current_state_equals_source() {
+    let seed = pipeline::seed_from_env();
+    eprintln!("DMSLAKE_E2E_SEED={seed}");
+    let mut opts = options("e2e_cdc", seed, 3, 80);
+    opts.initial_rows = 0;
+    opts.migration_type = MigrationType::Cdc;
+    opts.format = DataFormat::Parquet;
+    opts.dms_task = true;
+    let (p, reports) = run(opts).await;
+    let summary = describe(&reports);
+    eprintln!("{summary}");
+    let keys: Vec<String> = p.dms.written.iter().map(|f| f.key.clone()).collect();
+    let task_arn = p.dms.task_arn().map(str::to_string);
+    let started = p.dms.events.first().cloned();
+
+    // The watcher, as the stack would run it for this task.
+    let clients = dmslake_tests::clients().await;
+    let topic = clients
+        .sns
+        .create_topic()
+        .name(dmslake_tests::unique_name("e2e-cdc-alerts", '-'))
+        .send()
+        .await
+        .expect("alert topic");
+    let config = WatcherConfig {
+        watched: task_arn.iter().cloned().collect(),
+        alert_topic_arn: topic.topic_arn().unwrap_or_default().to_string(),
+        policy: Policy::default(),
+        event_bus: "default".into(),
+        data_bucket: Some(p.bucket.clone()),
+        layout: p.registrar.config.layout.clone(),
+        state: StateLocation::new(&p.bucket, "dmslake-state-watcher/"),
+    };
+    let deps = handler::Deps::with_config(&dmslake_tests::sdk_config().await, config);
+    let on_start = handler::handle(&deps, started.clone().unwrap_or_default()).await;
+    let health = handler::handle(&deps, serde_json::json!({"action": "health_check"})).await;
+    p.cleanup().await.expect("cleanup");
+
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| !k.contains("/LOAD")),
+        "CDC files only: {keys:?}"
+    );
+    assert!(
+        task_arn.is_some() && started.is_some(),
+        "task created and started"
+    );
+    assert!(
+        reports.iter().all(TableReport::equal),
+        "seed {seed}: current state differs from the source:\n{summary}"
+    );
+    assert!(
+        reports.iter().all(|r| r.source_rows > 0),
+        "the workload wrote every table: {summary}"
+    );
+    let on_start = on_start.expect("start event handled");
+    let recorded = on_start.reports().first().map(|r| r.done.clone());
+    assert!(
+        matches!(recorded.as_deref(), Some([Done::Recorded { to, .. }, ..]) if to == "running"),
+        "{on_start:?}"
+    );
+    let health = health.expect("health check handled");
+    assert!(
+        health
+            .reports()
+            .iter()
+            .all(|r| r.baselines() == 0 && r.alerts() == 0 && r.errors.is_empty()),
+        "no full load, fresh files: {health:?}"
+    );
+    assert_eq!(health.reports().len(), 1, "{health:?}");
 }

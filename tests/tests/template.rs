@@ -417,7 +417,13 @@ fn dms_target_endpoint_writes_what_the_functions_read() {
     );
     assert_eq!(
         props("ReplicationTask")["MigrationType"],
-        json!("full-load-and-cdc")
+        json!({"Ref": "MigrationType"})
+    );
+    let migration = &translated()["Parameters"]["MigrationType"];
+    assert_eq!(migration["Default"], json!("full-load-and-cdc"));
+    assert_eq!(
+        migration["AllowedValues"],
+        json!(["full-load-and-cdc", "cdc"])
     );
     assert_eq!(props("SourceEndpoint")["SslMode"], json!("require"));
     for id in [
@@ -433,6 +439,68 @@ fn dms_target_endpoint_writes_what_the_functions_read() {
             "{id} must exist only with DeployDms=true"
         );
     }
+}
+
+/// DeploySourceDatabase: RDS for PostgreSQL 17, private and encrypted, logical replication on,
+/// master password kept by Secrets Manager and handed to the DMS source endpoint; the
+/// replication instance pinned to a DMS version documented for a PostgreSQL 17 source.
+#[test]
+fn source_database_is_a_private_encrypted_postgresql_17_feeding_the_source_endpoint() {
+    let db = props("SourceDatabase");
+    assert_eq!(db["Engine"], json!("postgres"));
+    assert_eq!(
+        db["EngineVersion"],
+        json!({"Ref": "SourceDatabaseEngineVersion"})
+    );
+    assert_eq!(
+        translated()["Parameters"]["SourceDatabaseEngineVersion"]["Default"],
+        json!("17")
+    );
+    assert_eq!(db["PubliclyAccessible"], json!(false));
+    assert_eq!(db["StorageEncrypted"], json!(true));
+    assert_eq!(db["ManageMasterUserPassword"], json!(true));
+    assert!(
+        db.get("MasterUserPassword").is_none(),
+        "no password in the template"
+    );
+    assert_eq!(
+        db["DBParameterGroupName"],
+        json!({"Ref": "SourceDatabaseParameterGroup"})
+    );
+    let group = props("SourceDatabaseParameterGroup");
+    assert_eq!(group["Family"], json!("postgres17"));
+    assert_eq!(group["Parameters"]["rds.logical_replication"], json!("1"));
+    let endpoint = serde_json::to_string(props("SourceEndpoint")).expect("endpoint");
+    for wired in [
+        r#"["SourceDatabase","Endpoint.Address"]"#,
+        "SourceDatabase.MasterUserSecret.SecretArn}:SecretString:password",
+        "SecretsManagerSecretId",
+    ] {
+        assert!(endpoint.contains(wired), "{wired} not in {endpoint}");
+    }
+    for id in [
+        "SourceDatabase",
+        "SourceDatabaseParameterGroup",
+        "SourceDatabaseSubnetGroup",
+    ] {
+        assert_eq!(
+            resource(id)["Condition"],
+            json!("CreateSourceDatabase"),
+            "{id} must exist only with DeploySourceDatabase=true"
+        );
+    }
+    assert_eq!(
+        translated()["Parameters"]["DeploySourceDatabase"]["Default"],
+        json!("false")
+    );
+    assert_eq!(
+        props("ReplicationInstance")["EngineVersion"],
+        json!("3.6.1")
+    );
+    assert_eq!(
+        props("ReplicationInstance")["AutoMinorVersionUpgrade"],
+        json!(false)
+    );
 }
 
 #[test]

@@ -206,6 +206,7 @@ pub async fn create_task(
     dms: &aws_sdk_databasemigration::Client,
     identifier: &str,
     table_mappings: &str,
+    migration_type: crate::MigrationType,
 ) -> Result<String, AwsError> {
     use aws_sdk_databasemigration::types::MigrationTypeValue;
     let err = |message: String| AwsError::Task {
@@ -218,7 +219,10 @@ pub async fn create_task(
         .source_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:DMSLOCALSOURCE")
         .target_endpoint_arn("arn:aws:dms:us-east-1:123456789012:endpoint:DMSLOCALTARGET")
         .replication_instance_arn("arn:aws:dms:us-east-1:123456789012:rep:DMSLOCAL")
-        .migration_type(MigrationTypeValue::FullLoadAndCdc)
+        .migration_type(match migration_type {
+            crate::MigrationType::FullLoadAndCdc => MigrationTypeValue::FullLoadAndCdc,
+            crate::MigrationType::Cdc => MigrationTypeValue::Cdc,
+        })
         .table_mappings(table_mappings)
         .send()
         .await;

@@ -1,4 +1,4 @@
-//! Turns decoded wal2json messages into DMS rows per table. Pure: no database, no S3.
+//! Turns decoded `test_decoding` messages into DMS rows per table. Pure: no database, no S3.
 //!
 //! Exactness between full load and CDC: the slot is created first
 //! (`pg_create_logical_replication_slot` returns once it has a consistent point: every
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::format::{dms_text, ChangeSequence, FormatError, Op, Row, SequenceCounter, ValueKind};
-use crate::wal2json::{Message, NamedValues, RowChange};
+use crate::test_decoding::{Message, NamedValues, RowChange};
 
 /// A source column: name and how DMS writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl LoadSnapshot {
         })
     }
 
-    /// Whether the committed transaction `xid` (32-bit, as wal2json prints it) is visible in the
+    /// Whether the committed transaction `xid` (32-bit, as `test_decoding` prints it) is visible in the
     /// snapshot, i.e. its changes are already in the full load.
     pub fn sees(&self, xid: u64) -> bool {
         // Widen the 32-bit xid to the 64-bit xid nearest the snapshot's xmax (modular
@@ -115,9 +115,7 @@ pub enum CaptureError {
         #[source]
         source: FormatError,
     },
-    #[error(
-        "change for {table} outside a transaction (wal2json must include transaction boundaries)"
-    )]
+    #[error("change for {table} outside a transaction (the slot must be read with include-xids)")]
     NoTransaction { table: String },
     /// A column added while replicating (ALTER TABLE ... ADD COLUMN) when the output cannot
     /// follow it (CSV: see [`Capture::follow_new_columns`]); dropping it would lose its values.
@@ -127,10 +125,22 @@ pub enum CaptureError {
          start a new full load"
     )]
     UnknownColumn { table: String, column: String },
-    /// A new column whose type wal2json did not print (the slot is read without
-    /// `include-types`).
+    /// A new column whose type neither the catalog nor the plugin gave.
     #[error("change for {table} carries new column {column:?} without its type")]
     UntypedColumn { table: String, column: String },
+    /// An UPDATE whose unchanged TOASTed values were not resolved before capture (see
+    /// [`RowChange::unchanged_toast`]): writing them as NULL would lose them.
+    #[error(
+        "update of {table} leaves {columns:?} unchanged and PostgreSQL did not log their values \
+         (look them up in the source, or set REPLICA IDENTITY FULL)"
+    )]
+    UnresolvedToast { table: String, columns: Vec<String> },
+    /// An UPDATE or DELETE without the old key (REPLICA IDENTITY NOTHING).
+    #[error(
+        "{action:?} on {table} carries no row (REPLICA IDENTITY NOTHING?): \
+         set REPLICA IDENTITY DEFAULT (with a primary key) or FULL"
+    )]
+    NoTupleData { table: String, action: Op },
 }
 
 struct OpenTxn {
@@ -141,6 +151,9 @@ struct OpenTxn {
 /// Collects changes of committed transactions into per-table row batches.
 pub struct Capture {
     tables: HashMap<(String, String), TableInfo>,
+    /// Columns read from the catalog for tables whose changes carry a column unknown so far
+    /// (see [`Capture::set_catalog_columns`]).
+    catalog: HashMap<(String, String), Vec<Column>>,
     snapshot: Option<LoadSnapshot>,
     counter: SequenceCounter,
     open: Option<OpenTxn>,
@@ -160,6 +173,7 @@ impl Capture {
                 .into_iter()
                 .map(|t| ((t.schema.clone(), t.table.clone()), t))
                 .collect(),
+            catalog: HashMap::new(),
             snapshot,
             counter: SequenceCounter::default(),
             open: None,
@@ -181,10 +195,37 @@ impl Capture {
         self.pending.values().map(Vec::len).sum()
     }
 
+    /// Columns of `change` that its (selected) table did not have when its columns were read:
+    /// the caller reads the table's columns from the catalog ([`Self::set_catalog_columns`])
+    /// before applying it, as `test_decoding` prints types without their modifier (`numeric`
+    /// for `numeric(12,2)`).
+    pub fn unknown_columns(&self, change: &RowChange) -> Vec<String> {
+        let key = (change.schema.clone(), change.table.clone());
+        let Some(info) = self.tables.get(&key) else {
+            return Vec::new();
+        };
+        change
+            .columns
+            .iter()
+            .chain(&change.identity)
+            .map(|(name, _)| name)
+            .chain(&change.unchanged_toast)
+            .filter(|name| !info.columns.iter().any(|c| &c.name == *name))
+            .cloned()
+            .collect()
+    }
+
+    /// The table's columns as the catalog has them now: the type of a column added while
+    /// replicating is taken from here first.
+    pub fn set_catalog_columns(&mut self, schema: &str, table: &str, columns: Vec<Column>) {
+        self.catalog
+            .insert((schema.to_string(), table.to_string()), columns);
+    }
+
     /// Applies one message; returns the number of rows it added (at commit).
     pub fn apply(&mut self, message: Message) -> Result<usize, CaptureError> {
         match message {
-            Message::Begin { xid, .. } => {
+            Message::Begin { xid } => {
                 let skip = self.snapshot.as_ref().is_some_and(|s| s.sees(xid));
                 self.counter.advance();
                 self.open = Some(OpenTxn {
@@ -196,45 +237,59 @@ impl Capture {
             Message::Change(change) => {
                 let key = (change.schema.clone(), change.table.clone());
                 let follow = self.follow_new_columns;
-                let Some(info) = self.tables.get_mut(&key) else {
+                let Some(info) = self.tables.get(&key) else {
                     return Ok(0);
                 };
+                let table = format!("{}.{}", change.schema, change.table);
                 // DMS ignores UPDATE and DELETE on tables without a primary key
                 // (CHAP_Source.PostgreSQL.md, limitations).
                 if info.key.is_empty() && change.action != Op::Insert {
-                    tracing::warn!(table = %change.table, "update/delete on a table without a primary key: not captured");
+                    tracing::warn!(%table, "update/delete on a table without a primary key: not captured");
                     return Ok(0);
                 }
-                let unknown: Vec<String> = change
-                    .columns
-                    .iter()
-                    .chain(&change.identity)
-                    .map(|(name, _)| name)
-                    .filter(|name| !info.columns.iter().any(|c| &c.name == *name))
-                    .cloned()
-                    .collect();
-                for column in unknown {
-                    let table = format!("{}.{}", change.schema, change.table);
+                if change.no_tuple_data {
+                    return Err(CaptureError::NoTupleData {
+                        table,
+                        action: change.action,
+                    });
+                }
+                if !change.unchanged_toast.is_empty() {
+                    return Err(CaptureError::UnresolvedToast {
+                        table,
+                        columns: change.unchanged_toast.clone(),
+                    });
+                }
+                for column in self.unknown_columns(&change) {
                     if !follow {
                         tracing::error!(%table, %column, "column unknown when replication started");
                         return Err(CaptureError::UnknownColumn { table, column });
                     }
-                    let Some((_, pg_type)) = change.types.iter().find(|(n, _)| *n == column) else {
+                    let from_catalog = self
+                        .catalog
+                        .get(&key)
+                        .and_then(|cols| cols.iter().find(|c| c.name == column))
+                        .map(|c| c.pg_type.clone());
+                    let printed = change
+                        .types
+                        .iter()
+                        .find(|(n, _)| *n == column)
+                        .map(|(_, t)| t.clone());
+                    let Some(pg_type) = from_catalog.or(printed) else {
                         return Err(CaptureError::UntypedColumn { table, column });
                     };
                     tracing::info!(%table, %column, %pg_type, "column added to the source table: followed");
-                    info.columns.push(Column::new(column, pg_type.clone()));
+                    if let Some(info) = self.tables.get_mut(&key) {
+                        info.columns.push(Column::new(column, pg_type));
+                    }
                 }
                 let Some(open) = self.open.as_mut() else {
-                    return Err(CaptureError::NoTransaction {
-                        table: format!("{}.{}", change.schema, change.table),
-                    });
+                    return Err(CaptureError::NoTransaction { table });
                 };
                 let n = self.counter.advance();
                 open.changes.push((change, n));
                 Ok(0)
             }
-            Message::Commit { commit } => {
+            Message::Commit { commit, .. } => {
                 self.counter.advance();
                 let Some(open) = self.open.take() else {
                     return Ok(0);
@@ -258,6 +313,14 @@ impl Capture {
                     added += 1;
                 }
                 Ok(added)
+            }
+            Message::Truncate(tables) => {
+                for (schema, table) in tables {
+                    if self.table(&schema, &table).is_some() {
+                        tracing::warn!(table = %format!("{schema}.{table}"), "TRUNCATE is not captured (as DMS does not)");
+                    }
+                }
+                Ok(0)
             }
             Message::Ignored(_) => Ok(0),
         }
@@ -284,9 +347,8 @@ pub fn to_row(
         _ => info.values(&change.columns)?,
     };
     // PostgreSQL logs the old key of an update only when the key changed (REPLICA IDENTITY
-    // DEFAULT), and the northwind samples fill the before-image columns exactly then. wal2json
-    // v2 repeats the new key as `identity` otherwise, so an identity equal to the new key
-    // (and naming only key columns) counts as "no old key logged".
+    // DEFAULT), and the northwind samples fill the before-image columns exactly then. With
+    // REPLICA IDENTITY FULL the old row is always logged: its key is the before-image.
     let old_key = if change.identity.is_empty() || info.key.is_empty() {
         None
     } else {
@@ -315,7 +377,10 @@ pub fn to_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wal2json::decode;
+    use crate::test_decoding::decode;
+
+    const BEGIN_20: &str = "BEGIN 20";
+    const COMMIT_20: &str = "COMMIT 20 (at 2024-06-12 10:30:27.362108+00)";
 
     fn table() -> TableInfo {
         TableInfo {
@@ -326,22 +391,30 @@ mod tests {
         }
     }
 
+    fn apply_all(cap: &mut Capture, lines: &[&str]) {
+        for line in lines {
+            cap.apply(decode(line).expect("decode")).expect(line);
+        }
+    }
+
     #[test]
     fn a_column_unknown_at_start_is_an_error_naming_table_and_column() {
         let mut cap = Capture::new(vec![table()], None);
-        let begin = r#"{"action":"B","xid":20,"timestamp":"2024-06-12 10:30:27.362108+00"}"#;
-        cap.apply(decode(begin).expect("decode")).expect("begin");
-        let known = r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"1"},{"name":"price","value":"1"}]}"#;
-        cap.apply(decode(known).expect("decode"))
-            .expect("known columns");
-        let added = r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"2"},{"name":"price","value":"1"},{"name":"note","value":"x"}]}"#;
+        apply_all(
+            &mut cap,
+            &[
+                BEGIN_20,
+                "table public.t: INSERT: id[text]:'1' price[real]:1",
+            ],
+        );
+        let added = "table public.t: INSERT: id[text]:'2' price[real]:1 note[text]:'x'";
         match cap.apply(decode(added).expect("decode")) {
             Err(CaptureError::UnknownColumn { table, column }) => {
                 assert_eq!((table.as_str(), column.as_str()), ("public.t", "note"));
             }
             other => panic!("expected UnknownColumn, got {other:?}"),
         }
-        let other_table = r#"{"action":"I","schema":"public","table":"other","columns":[{"name":"note","value":"x"}]}"#;
+        let other_table = "table public.other: INSERT: note[text]:'x'";
         assert_eq!(
             cap.apply(decode(other_table).expect("decode"))
                 .expect("not selected"),
@@ -350,34 +423,63 @@ mod tests {
     }
 
     #[test]
-    fn a_new_column_is_followed_when_the_output_can_hold_it() {
+    fn a_new_column_is_followed_with_its_type_from_the_catalog_first() {
         let mut cap = Capture::new(vec![table()], None);
         cap.follow_new_columns = true;
-        let msgs = [
-            r#"{"action":"B","xid":20,"timestamp":"2024-06-12 10:30:27.362108+00"}"#,
-            r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"text","value":"1"},{"name":"price","type":"real","value":1}]}"#,
-            r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"text","value":"2"},{"name":"price","type":"real","value":1},{"name":"points","type":"integer","value":7}]}"#,
-            r#"{"action":"C","timestamp":"2024-06-12 10:30:27.362108+00"}"#,
-        ];
-        for m in msgs {
-            cap.apply(decode(m).expect("decode")).expect("apply");
-        }
+        let with_points =
+            "table public.t: INSERT: id[text]:'2' price[real]:1 points[integer]:7 amount[numeric]:1.5";
+        let change = match decode(with_points).expect("decode") {
+            Message::Change(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(cap.unknown_columns(&change), vec!["points", "amount"]);
+        // The catalog knows `amount`'s precision; `points` only from the plugin's type.
+        cap.set_catalog_columns("public", "t", vec![Column::new("amount", "numeric(5,1)")]);
+        apply_all(
+            &mut cap,
+            &[
+                BEGIN_20,
+                "table public.t: INSERT: id[text]:'1' price[real]:1",
+                with_points,
+                COMMIT_20,
+            ],
+        );
         let info = cap.table("public", "t").expect("table");
+        let added: Vec<(&str, &str)> = info.columns[2..]
+            .iter()
+            .map(|c| (c.name.as_str(), c.pg_type.as_str()))
+            .collect();
         assert_eq!(
-            info.columns
-                .last()
-                .map(|c| (c.name.as_str(), c.pg_type.as_str())),
-            Some(("points", "integer"))
+            added,
+            vec![("points", "integer"), ("amount", "numeric(5,1)")]
         );
         let rows = &cap.pending[&("public".to_string(), "t".to_string())];
         assert_eq!(rows[0].values[2], None, "changed before the column existed");
         assert_eq!(rows[1].values[2].as_deref(), Some("7"));
-        let untyped = r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"3"},{"name":"memo","value":"x"}]}"#;
-        cap.apply(decode(msgs[0]).expect("decode")).expect("begin");
+        assert_eq!(rows[1].values[3].as_deref(), Some("1.5"));
+    }
+
+    #[test]
+    fn changes_that_would_lose_values_are_errors() {
+        let mut cap = Capture::new(vec![table()], None);
+        apply_all(&mut cap, &[BEGIN_20]);
+        let toast = "table public.t: UPDATE: id[text]:'1' price[real]:unchanged-toast-datum";
+        match cap.apply(decode(toast).expect("decode")) {
+            Err(e @ CaptureError::UnresolvedToast { .. }) => {
+                assert!(e.to_string().contains("[\"price\"]"), "{e}")
+            }
+            other => panic!("expected UnresolvedToast, got {other:?}"),
+        }
+        let nothing = "table public.t: DELETE: (no-tuple-data)";
         assert!(matches!(
-            cap.apply(decode(untyped).expect("decode")),
-            Err(CaptureError::UntypedColumn { .. })
+            cap.apply(decode(nothing).expect("decode")),
+            Err(CaptureError::NoTupleData { .. })
         ));
+        // TRUNCATE is not captured, as DMS does not.
+        let truncate = "table public.t: TRUNCATE: (no-flags)";
+        assert_eq!(cap.apply(decode(truncate).expect("decode")).ok(), Some(0));
+        apply_all(&mut cap, &[COMMIT_20]);
+        assert_eq!(cap.pending_rows(), 0);
     }
 
     #[test]
@@ -398,20 +500,20 @@ mod tests {
     #[test]
     fn transactions_seen_by_the_load_snapshot_are_skipped_and_others_numbered() {
         let mut cap = Capture::new(vec![table()], LoadSnapshot::parse("10:12:"));
-        let msgs = [
-            r#"{"action":"B","xid":11,"timestamp":"2024-06-12 10:30:27.362108+00"}"#,
-            r#"{"action":"I","schema":"public","table":"t","columns":[{"name":"id","value":"1"},{"name":"price","value":"11"}]}"#,
-            r#"{"action":"C","timestamp":"2024-06-12 10:30:27.362108+00"}"#,
-            r#"{"action":"B","xid":12,"timestamp":"2024-06-12 10:30:28.254028+00"}"#,
-            r#"{"action":"U","schema":"public","table":"t","columns":[{"name":"id","value":"2"},{"name":"price","value":"11"}],"identity":[{"name":"id","value":"1"}]}"#,
-            r#"{"action":"I","schema":"public","table":"other","columns":[{"name":"id","value":"1"}]}"#,
-            r#"{"action":"U","schema":"public","table":"t","columns":[{"name":"id","value":"2"},{"name":"price","value":"12"}],"identity":[{"name":"id","value":"2"}]}"#,
-            r#"{"action":"D","schema":"public","table":"t","identity":[{"name":"id","value":"2"}]}"#,
-            r#"{"action":"C","timestamp":"2024-06-12 10:30:28.254028+00"}"#,
-        ];
-        for m in msgs {
-            cap.apply(decode(m).expect("decode")).expect("apply");
-        }
+        apply_all(
+            &mut cap,
+            &[
+                "BEGIN 11",
+                "table public.t: INSERT: id[text]:'1' price[real]:11",
+                "COMMIT 11 (at 2024-06-12 10:30:27.362108+00)",
+                "BEGIN 12",
+                "table public.t: UPDATE: old-key: id[text]:'1' new-tuple: id[text]:'2' price[real]:11",
+                "table public.other: INSERT: id[integer]:1",
+                "table public.t: UPDATE: id[text]:'2' price[real]:12",
+                "table public.t: DELETE: id[text]:'2'",
+                "COMMIT 12 (at 2024-06-12 10:30:28.254028+00)",
+            ],
+        );
         let rows = &cap.pending[&("public".to_string(), "t".to_string())];
         assert_eq!(rows.len(), 3, "xid 11 was in the full load");
         assert_eq!(rows[1].before_image, None, "key unchanged: no old key");
@@ -435,6 +537,27 @@ mod tests {
                 "20240612103028250000000000000000017",
                 "20240612103028250000000000000000025"
             ]
+        );
+    }
+
+    #[test]
+    fn replica_identity_full_gives_every_update_a_before_image() {
+        let mut cap = Capture::new(vec![table()], None);
+        apply_all(
+            &mut cap,
+            &[
+                BEGIN_20,
+                "table public.t: UPDATE: old-key: id[text]:'1' price[real]:1 new-tuple: id[text]:'1' price[real]:2",
+                "table public.t: DELETE: id[text]:'1' price[real]:2",
+                COMMIT_20,
+            ],
+        );
+        let rows = &cap.pending[&("public".to_string(), "t".to_string())];
+        assert_eq!(rows[0].before_image, Some(vec![Some("1".into())]));
+        assert_eq!(
+            rows[1].values,
+            vec![Some("1".into()), None],
+            "a delete is key-only even when the whole old row was logged"
         );
     }
 }

@@ -22,15 +22,15 @@ pub enum ValueKind {
     Boolean,
     /// `timestamp with time zone` → DMS DATETIME: the zone is dropped (value in UTC).
     TimestampTz,
-    /// `bytea` → DMS BLOB: hex digits without PostgreSQL's `\x` prefix (wal2json drops the
-    /// prefix itself; the full load reads the output function's `\x...`).
+    /// `bytea` → DMS BLOB: hex digits without PostgreSQL's `\x` prefix (the output function's
+    /// `\x...`, in the full load as in `test_decoding`'s CDC values).
     Bytea,
     /// Everything else is written as PostgreSQL's text output.
     Text,
 }
 
 impl ValueKind {
-    /// Maps a PostgreSQL type name (as `format_type` or wal2json print it) to its kind.
+    /// Maps a PostgreSQL type name (as `format_type` or `test_decoding` print it) to its kind.
     pub fn from_pg_type(type_name: &str) -> Self {
         let t = type_name.trim().to_ascii_lowercase();
         match t.as_str() {

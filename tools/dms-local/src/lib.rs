@@ -1,5 +1,6 @@
 //! `dms-local`: plays AWS DMS's part on a development machine. It takes a full load of the
-//! selected PostgreSQL tables, then follows a wal2json logical replication slot, and writes
+//! selected PostgreSQL tables (unless the task is CDC only), then follows a logical replication
+//! slot read with the `test_decoding` plugin (as DMS reads PostgreSQL), and writes
 //! DMS S3 target files (CSV or Parquet) to a bucket with the keys DMS would use, announcing
 //! each file the way S3 would (an `ObjectCreated` notification on a queue) and the task's
 //! start and stop the way DMS does (EventBridge `DMS Replication Task State Change`).
@@ -12,7 +13,7 @@ pub mod aws;
 pub mod capture;
 pub mod format;
 pub mod parquet;
-pub mod wal2json;
+pub mod test_decoding;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ pub enum Error {
     #[error(transparent)]
     Capture(#[from] capture::CaptureError),
     #[error(transparent)]
-    Decode(#[from] wal2json::DecodeError),
+    Decode(#[from] test_decoding::DecodeError),
     #[error("{table}: {source}")]
     Format {
         table: String,
@@ -84,6 +85,28 @@ impl std::str::FromStr for DataFormat {
     }
 }
 
+/// The task's `MigrationType` (the API's values). A CDC-only task writes no full load: its
+/// changes start when the slot is created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MigrationType {
+    #[default]
+    FullLoadAndCdc,
+    Cdc,
+}
+
+impl std::str::FromStr for MigrationType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "full-load-and-cdc" => Ok(Self::FullLoadAndCdc),
+            "cdc" => Ok(Self::Cdc),
+            _ => Err(Error::Invalid(format!(
+                "migration type {s:?}: expected full-load-and-cdc or cdc"
+            ))),
+        }
+    }
+}
+
 fn pg(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
     let context = context.into();
     move |source| Error::Pg { context, source }
@@ -124,6 +147,8 @@ pub fn validate_slot(name: &str) -> Result<(), Error> {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub tables: Vec<(String, String)>,
+    /// `full-load-and-cdc`, or `cdc` (no full load; [`DmsLocal::full_load`] refuses to run).
+    pub migration_type: MigrationType,
     pub slot: String,
     pub bucket: String,
     pub layout: LayoutConfig,
@@ -259,7 +284,7 @@ impl DmsLocal {
             let row = self
                 .pg
                 .query_one(
-                    "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'wal2json')",
+                    "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'test_decoding')",
                     &[&self.settings.slot],
                 )
                 .await
@@ -273,8 +298,15 @@ impl DmsLocal {
                 &self.settings.columns.change_sequence,
             );
             let id = format!("dms-local-{}", self.settings.slot.replace('_', "-"));
-            self.task_arn =
-                Some(aws::create_task(&self.aws.dms, &id, &mappings.to_string()).await?);
+            self.task_arn = Some(
+                aws::create_task(
+                    &self.aws.dms,
+                    &id,
+                    &mappings.to_string(),
+                    self.settings.migration_type,
+                )
+                .await?,
+            );
         }
         if let Some(arn) = &self.task_arn {
             aws::start_task(&self.aws.dms, arn).await?;
@@ -300,6 +332,11 @@ impl DmsLocal {
     /// Full load of every selected table in one REPEATABLE READ snapshot taken after the slot
     /// exists (see [`capture`] for why nothing is lost or duplicated).
     pub async fn full_load(&mut self) -> Result<Vec<WrittenFile>, Error> {
+        if self.settings.migration_type == MigrationType::Cdc {
+            return Err(Error::Invalid(
+                "the task's migration type is cdc: it has no full load".into(),
+            ));
+        }
         let txn = self
             .pg
             .build_transaction()
@@ -317,7 +354,7 @@ impl DmsLocal {
             .ok_or_else(|| Error::Invalid(format!("unexpected snapshot text {snap:?}")))?;
         let mut files = Vec::new();
         for info in &self.tables {
-            // The type's output function, as wal2json prints CDC values: `col::text` differs
+            // The type's output function, as test_decoding prints CDC values: `col::text` differs
             // for a few types (`char(n)` loses its padding, `inet` gains `/32`, `boolean`
             // reads `true`). `format('%s', NULL)` is '', hence the CASE keeping NULL.
             let select: Vec<String> = info
@@ -412,7 +449,7 @@ impl DmsLocal {
     /// Reads what the slot holds now (up to `limit` changes, whole transactions); returns the
     /// number of rows captured. Consumed changes are kept in memory until [`Self::flush`].
     pub async fn poll_once(&mut self, limit: i32) -> Result<usize, Error> {
-        let options: Vec<String> = wal2json::OPTIONS
+        let options: Vec<String> = test_decoding::OPTIONS
             .iter()
             .map(|(k, v)| format!("'{k}', '{v}'"))
             .collect();
@@ -428,9 +465,114 @@ impl DmsLocal {
         let mut added = 0;
         for r in rows {
             let data: String = r.try_get(0).map_err(pg("slot data"))?;
-            added += self.capture.apply(wal2json::decode(&data)?)?;
+            let mut message = test_decoding::decode(&data)?;
+            if let test_decoding::Message::Change(change) = &mut message {
+                self.prepare(change).await?;
+            }
+            added += self.capture.apply(message)?;
         }
         Ok(added)
+    }
+
+    /// What a change needs from the source before capture: the catalog's column types when it
+    /// names a column unknown so far (the plugin prints types without modifier), and the
+    /// values of unchanged TOASTed columns PostgreSQL did not log.
+    async fn prepare(&mut self, change: &mut test_decoding::RowChange) -> Result<(), Error> {
+        if self.capture.table(&change.schema, &change.table).is_none() {
+            return Ok(());
+        }
+        if !self.capture.unknown_columns(change).is_empty() {
+            let now = table_info(&self.pg, &change.schema, &change.table).await?;
+            self.capture
+                .set_catalog_columns(&change.schema, &change.table, now.columns);
+        }
+        if !change.unchanged_toast.is_empty() {
+            self.look_up_unchanged(change).await?;
+        }
+        Ok(())
+    }
+
+    /// DMS reads a LOB the WAL does not carry from the source table by primary key (its LOB
+    /// lookup, which is why LOB columns need a primary key: CHAP_Source.PostgreSQL.md,
+    /// limitations). Done here the same way: the row as it is now, the value as the output
+    /// function prints it; a row deleted since leaves the value NULL, with a warning.
+    async fn look_up_unchanged(
+        &mut self,
+        change: &mut test_decoding::RowChange,
+    ) -> Result<(), Error> {
+        let table = format!("{}.{}", change.schema, change.table);
+        let Some(info) = self.capture.table(&change.schema, &change.table) else {
+            return Ok(());
+        };
+        let key: Vec<(String, String)> = info
+            .key
+            .iter()
+            .map(|&i| info.columns[i].name.clone())
+            .map(|name| {
+                let value = change
+                    .columns
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, v)| v.clone());
+                value.map(|v| (name, v))
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "update of {table} leaves {:?} unchanged and its key is incomplete: \
+                     cannot look the values up",
+                    change.unchanged_toast
+                ))
+            })?;
+        if key.is_empty() {
+            return Err(Error::Invalid(format!(
+                "update of {table} leaves {:?} unchanged and the table has no primary key: \
+                 cannot look the values up (set REPLICA IDENTITY FULL)",
+                change.unchanged_toast
+            )));
+        }
+        let select: Vec<String> = change
+            .unchanged_toast
+            .iter()
+            .map(|c| format!("format('%s', {})", quote_ident(c)))
+            .collect();
+        let filter: Vec<String> = key
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| format!("format('%s', {}) = ${}", quote_ident(name), i + 1))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}.{} WHERE {}",
+            select.join(", "),
+            quote_ident(&change.schema),
+            quote_ident(&change.table),
+            filter.join(" AND ")
+        );
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = key
+            .iter()
+            .map(|(_, v)| v as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let row = self
+            .pg
+            .query_opt(&sql, &params)
+            .await
+            .map_err(pg(format!("look up unchanged values of {table}")))?;
+        for (i, column) in std::mem::take(&mut change.unchanged_toast)
+            .into_iter()
+            .enumerate()
+        {
+            let value = match &row {
+                Some(r) => r
+                    .try_get::<_, Option<String>>(i)
+                    .map_err(pg("looked-up value"))?,
+                None => {
+                    tracing::warn!(%table, %column, "row deleted since: unchanged value written as NULL");
+                    None
+                }
+            };
+            change.columns.push((column, value));
+        }
+        Ok(())
     }
 
     /// Writes CDC files when `CdcMaxBatchInterval` has passed or a table's batch is large, or
@@ -632,5 +774,24 @@ mod tests {
         assert!(parse_table("orders").is_err());
         assert!(validate_slot("dms_local_1").is_ok());
         assert!(validate_slot("bad'; drop").is_err());
+    }
+
+    #[test]
+    fn migration_types_are_spelled_as_the_api_spells_them() {
+        assert_eq!(
+            "full-load-and-cdc".parse::<MigrationType>().ok(),
+            Some(MigrationType::FullLoadAndCdc)
+        );
+        assert_eq!(
+            "CDC".parse::<MigrationType>().ok(),
+            Some(MigrationType::Cdc)
+        );
+        let error = "full-load"
+            .parse::<MigrationType>()
+            .expect_err("full-load-only tasks are not played");
+        assert!(
+            error.to_string().contains("full-load-and-cdc or cdc"),
+            "{error}"
+        );
     }
 }

@@ -5,18 +5,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use dms_local::format::RowLayout;
-use dms_local::{parse_table, AwsClients, DataFormat, DmsLocal, Settings};
+use dms_local::{parse_table, AwsClients, DataFormat, DmsLocal, MigrationType, Settings};
 
 /// Full load + CDC from a local PostgreSQL into DMS S3 target files in a (local) bucket.
 #[derive(Parser, Debug)]
 #[command(name = "dms-local", version)]
 struct Args {
-    /// libpq connection string of the source.
-    #[arg(
-        long,
-        default_value = "host=127.0.0.1 port=55432 user=postgres dbname=postgres"
-    )]
-    source: String,
+    /// libpq connection string of the source [default: host=127.0.0.1 port=$PGPORT (else
+    /// 55432) user=postgres dbname=postgres].
+    #[arg(long)]
+    source: Option<String>,
     /// Tables to replicate: `schema.table,schema.table`.
     #[arg(long, value_delimiter = ',', required = true)]
     tables: Vec<String>,
@@ -44,6 +42,10 @@ struct Args {
     /// Run the full load, flush the CDC captured so far, stop (for scripts and tests).
     #[arg(long)]
     once: bool,
+    /// The task's MigrationType: `full-load-and-cdc`, or `cdc` (no full load: only the
+    /// changes committed after the slot was created).
+    #[arg(long, default_value = "full-load-and-cdc")]
+    migration_type: MigrationType,
     /// Drop the slot when stopping.
     #[arg(long)]
     drop_slot: bool,
@@ -70,8 +72,13 @@ async fn main() -> anyhow::Result<()> {
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
+    let source = args.source.unwrap_or_else(|| {
+        let port = std::env::var("PGPORT").unwrap_or_else(|_| "55432".into());
+        format!("host=127.0.0.1 port={port} user=postgres dbname=postgres")
+    });
     let settings = Settings {
         tables,
+        migration_type: args.migration_type,
         slot: args.slot,
         bucket: args.bucket,
         layout: config.layout,
@@ -90,11 +97,11 @@ async fn main() -> anyhow::Result<()> {
         columns: config.columns,
         region,
     };
-    let mut run = DmsLocal::connect(&args.source, settings, AwsClients::with_config(&sdk))
+    let mut run = DmsLocal::connect(&source, settings, AwsClients::with_config(&sdk))
         .await
         .context("connect")?;
     let fresh = run.start().await.context("start")?;
-    if fresh {
+    if fresh && args.migration_type == MigrationType::FullLoadAndCdc {
         run.full_load().await.context("full load")?;
     }
     if args.once {

@@ -60,7 +60,8 @@ const UNBOUNDED_NUMERIC: ParquetKind = ParquetKind::Decimal {
 };
 
 impl ParquetKind {
-    /// From a PostgreSQL type name as `format_type` (and wal2json's `include-types`) print it.
+    /// From a PostgreSQL type name as `format_type` prints it (`test_decoding` prints it without
+    /// the modifier: `numeric` there reads as DMS's unbounded NUMERIC).
     pub fn from_pg_type(type_name: &str) -> Self {
         let t = type_name.trim().to_ascii_lowercase();
         if t.ends_with("[]") {
