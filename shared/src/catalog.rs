@@ -15,8 +15,10 @@
 //!   format reads `.gz` files transparently). Glue: "Defining tables in the AWS Glue Data
 //!   Catalog"; Athena: "CSV SerDe (OpenCSVSerDe)" and "Parquet SerDe".
 //! - Partitions (date partitioning on): string keys `year`, `month`, `day`, `hour` (those in
-//!   `DatePartitionSequence`) in that order; location = the folder holding the file. A full-load
-//!   file outside a date folder goes to the all-zero partition located at the table folder.
+//!   `DatePartitionSequence`) in that order, `_dmslake_`-prefixed when the table has a column
+//!   of that name ([`partition_keys_for`]); location = the folder holding the file. A
+//!   full-load file outside a date folder goes to the all-zero partition, read through
+//!   manifests naming exactly its files ([`partition_for`]).
 //!
 //! Schema evolution ([`evolve`]): CSV columns are matched by position, Parquet columns by name.
 //! Columns a newer file adds are appended; a type change, a removed or a renamed column is a
@@ -319,10 +321,11 @@ pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
 pub const RESERVED_KEY_PREFIX: &str = "_dmslake_";
 
 /// The partition keys of a new table with `columns`: the defaults ([`partition_keys`]),
-/// unless one of them is also a column. Athena refuses a table whose partition key repeats a
-/// column name ("HIVE_INVALID_METADATA ... partition keys must not be repeated in the
-/// columns"; Glue `CreateTable` does not check it), so such a table gets every key with
-/// [`RESERVED_KEY_PREFIX`] instead. An existing table keeps the keys it was created with.
+/// unless one of them is also a column. Athena engine 3 (Trino's Hive connector) cannot read
+/// a table whose partition key repeats a column name (`HIVE_INVALID_METADATA: ... Table
+/// descriptor contains duplicate columns`), and Glue `CreateTable` does not check it, so such
+/// a table gets every key with [`RESERVED_KEY_PREFIX`] instead. An existing table keeps the
+/// keys it was created with.
 pub fn partition_keys_for(layout: &LayoutConfig, columns: &[Column]) -> Vec<String> {
     let defaults = partition_keys(layout);
     if defaults
@@ -351,8 +354,10 @@ pub struct PartitionDef {
 }
 
 /// Hive's input format that reads the files named in the manifest files at a location, one
-/// `s3://` URL per line, with the table's SerDe (Athena reads it, e.g. for S3 Inventory and
-/// Delta Lake manifests; so does Trino's Hive connector).
+/// `s3://` URL per line, with the table's SerDe. Athena reads it (the Amazon S3 user guide's
+/// "Querying Amazon S3 Inventory with Amazon Athena", storage-inventory-athena-query.md, pairs
+/// it with `OpenCSVSerde` and `ParquetHiveSerDe`), and so does Trino's Hive connector, per
+/// partition: the other partitions keep their plain input format.
 pub const SYMLINK_INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat";
 
 /// The folder of a table's full-load manifests under `root` (`s3://bucket/prefix/`).

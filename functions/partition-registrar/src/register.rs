@@ -2,13 +2,18 @@
 //! Glue table read the table once, [`plan`](crate::plan) (pure), [`apply`](crate::apply), and
 //! return one outcome per object ([`Registration`]).
 //!
-//! Economy: objects are grouped per Glue table; a table is read at most once per invocation
-//! (a second `GetTable` only when `CreateTable` finds that another writer created it first),
-//! created at most once, and its new partitions go out in `BatchCreatePartition` calls of at
-//! most 100. The warm cache ([`crate::deps::Known`]) remembers tables, registered partitions
-//! and processed keys, so a warm function makes no Glue call for a partition it has already
-//! registered or a file it has already seen; a cached table that needs a change is read again
-//! first (that read is then the table's one read), so a concurrent change is not overwritten.
+//! Economy: objects are grouped per Glue table; a table is read once per invocation (again
+//! only when another writer changed, created or dropped it meanwhile), created at most once,
+//! and its new partitions go out in `BatchCreatePartition` calls of at most 100. The warm
+//! cache ([`crate::deps::Known`]) remembers registered partitions and processed keys, so a
+//! warm function makes no Glue write for a partition it has already registered and no call
+//! at all for a file it has already seen. The one read per invocation is what notices a
+//! table dropped in Glue.
+//!
+//! Concurrency: a table update carries the Glue `VersionId` the plan was made from; when
+//! another writer got there first the table is read again, planned again and written again
+//! (bounded, with jittered waits), so no writer overwrites another's columns and a record is
+//! acknowledged only once its columns are in the table.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -187,7 +192,7 @@ async fn read_columns(
                 // Deleted before it was read (a truncate, a reload, a cleanup): there is
                 // nothing to register, and retrying cannot bring it back.
                 tracing::warn!(bucket = %read.bucket, key = %read.obj.key, "object no longer exists (NoSuchKey): acknowledged, nothing registered");
-                report.files -= 1;
+                report.files = report.files.saturating_sub(1);
                 report.missing += 1;
             }
             Ok((read, Err(source))) => refusals.push((
