@@ -4,6 +4,7 @@
 //! the thin AWS adapters are [`s3`], [`glue`] and [`athena`]; [`clients`] builds the SDK
 //! clients once, and [`config`] reads the `DMSLAKE_*` environment.
 
+#[cfg(feature = "athena")]
 pub mod athena;
 pub mod catalog;
 pub mod clients;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod csv_schema;
 pub mod dms_events;
 pub mod error;
+#[cfg(feature = "glue")]
 pub mod glue;
 pub mod glue_type;
 pub mod layout;
