@@ -327,7 +327,7 @@ async fn demo() -> Result<bool> {
     let equal = reports.iter().filter(|r| r.equal()).count();
     let first = reports
         .first()
-        .and_then(|r| compactor::catalog::raw_table_name(&r.source).ok())
+        .and_then(|r| compactor::spec::raw_table_name(&r.source).ok())
         .unwrap_or_default();
     println!(
         "\nThe stack keeps running.\nquery the current state:  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \\\n  aws athena start-query-execution --endpoint-url {} --work-group {} \\\n  --query-string 'SELECT * FROM {}.{first} LIMIT 5'   (then get-query-results --query-execution-id ...; README: The local Athena)",

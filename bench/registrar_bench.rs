@@ -123,7 +123,10 @@ async fn main() -> anyhow::Result<()> {
             dmslake::clients::s3_client(&sdk),
             counter.client(&sdk),
             config.clone(),
-            Settings::default(),
+            Settings {
+                manifest_root: Some(Settings::manifest_root_for(&bucket, "dmslake-state/")),
+                ..Settings::default()
+            },
         )
     };
 

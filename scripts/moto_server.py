@@ -1,4 +1,4 @@
-"""Starts moto in server mode (the local AWS emulator), with one correction to its DMS answers.
+"""Starts moto in server mode (the local AWS emulator), with two corrections.
 
 Usage: moto_server.py -H 127.0.0.1 -p PORT   (the arguments of moto's own `moto_server`)
 
@@ -6,13 +6,23 @@ AWS DMS speaks the JSON 1.1 protocol, where a timestamp is a number of seconds s
 moto writes the dates of a replication task, instance or serverless replication as ISO 8601
 strings, which the AWS SDKs refuse to read, so every DescribeReplicationTasks (and Create /
 Start / Stop) answer would fail to parse. Here the `...Date` fields of those answers become
-epoch seconds before moto serialises them; nothing else changes.
+epoch seconds before moto serialises them.
+
+AWS Glue's UpdateTable takes an optional `VersionId`, "the version ID at which to update the
+table contents" (API_UpdateTable): when the table has moved on since that version was read, the
+update is refused with ConcurrentModificationException, which is how concurrent writers avoid
+overwriting each other (optimistic locking). moto ignores the parameter and applies every
+update. Here an UpdateTable whose `VersionId` is not the table's current version is refused as
+Glue refuses it, and the check and the update happen under one lock.
 """
 
 import sys
+import threading
 from datetime import datetime, timezone
 
+from moto.core.exceptions import JsonRESTError
 from moto.dms import models
+from moto.glue import responses as glue_responses
 from moto.server import main
 
 
@@ -51,6 +61,32 @@ for name in ("FakeReplicationTask", "FakeReplicationInstance", "FakeReplication"
     cls = getattr(models, name, None)
     if cls is not None and hasattr(cls, "to_dict"):
         patch(cls)
+
+_GLUE_TABLE_LOCK = threading.Lock()
+
+
+def patch_glue_update_table():
+    original = glue_responses.GlueResponse.update_table
+
+    def update_table(self):
+        version = self.parameters.get("VersionId")
+        with _GLUE_TABLE_LOCK:
+            if version is not None:
+                name = (self.parameters.get("TableInput") or {}).get("Name")
+                table = self.glue_backend.get_table(self.parameters.get("DatabaseName"), name)
+                current = str(table._current_version)
+                if str(version) != current:
+                    raise JsonRESTError(
+                        "ConcurrentModificationException",
+                        f"Table {name} was modified: version {version} is not the current "
+                        f"version {current}",
+                    )
+            return original(self)
+
+    glue_responses.GlueResponse.update_table = update_table
+
+
+patch_glue_update_table()
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,8 @@
 //! `dmslake backfill s3://bucket/prefix [--start-after KEY]`: register every DMS file already
 //! under a prefix in the raw Glue catalog (same rules as the partition registrar's events).
 //! Progress goes to stderr; the final report (counts, failures, `resume_after`) is JSON on
-//! stdout. Exits non-zero when any file failed.
+//! stdout. Exits non-zero when any file failed, or when the whole prefix holds no DMS data
+//! file (a wrong prefix or `DMSLAKE_BUCKET_FOLDER`).
 
 use anyhow::Context;
 use partition_registrar::backfill::{self, PAGE_SIZE};
@@ -29,8 +30,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let report = backfill::run(&deps, &req, None, PAGE_SIZE)
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.error_type, e.message))?;
+        .map_err(|e| anyhow::anyhow!("{}", dmslake::error::chain(&e)))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    if report.no_dms_files {
+        anyhow::bail!(
+            "{}",
+            report.note.as_deref().unwrap_or("no DMS data file found")
+        );
+    }
     if !report.counts.failures.is_empty() {
         anyhow::bail!(
             "{} files were not registered (see failures above)",

@@ -51,7 +51,7 @@ fn parse_target(target: &str) -> anyhow::Result<Target<'_>> {
 struct ColumnOut<'a> {
     name: &'a str,
     #[serde(rename = "type")]
-    glue_type: &'a str,
+    glue_type: String,
     role: ColumnRole,
 }
 
@@ -68,8 +68,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let out: Vec<ColumnOut<'_>> = columns
         .iter()
         .map(|c| ColumnOut {
-            name: &c.name,
-            glue_type: &c.glue_type,
+            name: &c.column.name,
+            glue_type: c.column.ty.to_string(),
             role: c.role,
         })
         .collect();

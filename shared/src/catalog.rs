@@ -15,8 +15,10 @@
 //!   input format reads `.gz` files transparently). Glue: "Defining tables in the AWS Glue Data
 //!   Catalog"; Athena: "CSV SerDe (OpenCSVSerDe)" and "Parquet SerDe".
 //! - Partitions (date partitioning on): string keys `year`, `month`, `day`, `hour` (those in
-//!   `DatePartitionSequence`) in that order; location = the folder holding the file. A full-load
-//!   file outside a date folder goes to the all-zero partition located at the table folder.
+//!   `DatePartitionSequence`) in that order, `_dmslake_`-prefixed when the table has a column
+//!   of that name ([`partition_keys_for`]); location = the folder holding the file. A
+//!   full-load file outside a date folder goes to the all-zero partition, read through
+//!   manifests naming exactly its files ([`partition_for`]).
 //!
 //! Schema evolution ([`evolve`]): CSV columns are matched by position, Parquet columns by name.
 //! Columns a newer file adds are appended; a type change, a removed or a renamed column is a
@@ -25,6 +27,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::LayoutConfig;
+pub use crate::glue_type::GlueType;
 use crate::layout::{self, DataKind, DmsObject, FileFormat};
 
 /// Most entries AWS accepts in one `BatchCreatePartition` / `BatchUpdatePartition` call
@@ -55,7 +58,7 @@ pub const TEXT_INPUT_FORMAT: &str = "org.apache.hadoop.mapred.TextInputFormat";
 pub const TEXT_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
 
 /// Why the catalog cannot take a file.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
     #[error(
         "Glue table {table:?} already belongs to source table {existing:?}; {incoming:?} maps to the same name (rename one source table or exclude it)"
@@ -67,6 +70,14 @@ pub enum CatalogError {
     },
     #[error("source name cannot name a Glue table: {0}")]
     BadName(String),
+    #[error(
+        "source table {source_table:?} would be the Glue table <schema>_<table> of {length} characters; Glue and Athena allow at most 255 (rename the table with a DMS transformation rule or exclude it)"
+    )]
+    NameTooLong { source_table: String, length: usize },
+    #[error(
+        "{key}: a full-load file outside a date folder is read through a manifest, and no manifest location is configured (set DMSLAKE_STATE_BUCKET)"
+    )]
+    NoManifestLocation { key: String },
     #[error(
         "{key}: a CDC file outside a date folder while date partitioning is on (check DMSLAKE_DATE_PARTITION_* against the endpoint settings)"
     )]
@@ -84,29 +95,39 @@ pub enum CatalogError {
     Schema(#[from] Box<SchemaConflict>),
 }
 
-/// A column as the catalog stores it: normalised name and Glue (Hive DDL) type.
+/// A column as the catalog stores it: normalised name and Glue type. The one column type of
+/// dmslake: the registrar writes it, the compactor plans SQL from it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]
-    pub glue_type: String,
+    pub ty: GlueType,
 }
 
 impl Column {
-    pub fn new(name: impl Into<String>, glue_type: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, ty: GlueType) -> Self {
         Self {
             name: name.into(),
-            glue_type: glue_type.into(),
+            ty,
         }
     }
 }
 
 /// The raw Glue table name of a source table: `<schema>_<table>`, both parts normalised.
+/// Longer than Glue's and Athena's 255 characters is refused (tables-databases-columns-names.md;
+/// Glue API `TableInput.Name`).
 pub fn table_name(schema: &str, table: &str) -> Result<String, CatalogError> {
     let part = |name: &str| {
         crate::schema::normalise_name(name).map_err(|e| CatalogError::BadName(e.to_string()))
     };
-    Ok(format!("{}_{}", part(schema)?, part(table)?))
+    let name = format!("{}_{}", part(schema)?, part(table)?);
+    if name.len() > crate::schema::MAX_NAME_LEN {
+        return Err(CatalogError::NameTooLong {
+            source_table: source_label(schema, table),
+            length: name.len(),
+        });
+    }
+    Ok(name)
 }
 
 /// `schema.table` as DMS names it, for messages.
@@ -186,6 +207,7 @@ impl TableDef {
         columns: Vec<Column>,
         csv_header: bool,
     ) -> Result<Self, CatalogError> {
+        let partition_keys = partition_keys_for(layout, &columns);
         Ok(Self {
             name: table_name(&obj.schema, &obj.table)?,
             source_schema: obj.schema.clone(),
@@ -193,7 +215,7 @@ impl TableDef {
             format: obj.format,
             csv_header: obj.format == FileFormat::Csv && csv_header,
             columns,
-            partition_keys: partition_keys(layout),
+            partition_keys,
             location: s3_url(bucket, &obj.table_prefix),
             schema_order: order_key(obj),
         })
@@ -255,6 +277,16 @@ impl TableDef {
         }
     }
 
+    /// Storage of one partition: the table's, at the partition's location, read through
+    /// manifests when the partition is one ([`PartitionDef::manifest`]).
+    pub fn partition_storage(&self, p: &PartitionDef) -> StorageDef {
+        let mut sd = self.storage(&p.location);
+        if p.manifest {
+            sd.input_format = SYMLINK_INPUT_FORMAT;
+        }
+        sd
+    }
+
     /// Refuses `obj` when the table belongs to another source table or another format.
     pub fn check_owner(&self, obj: &DmsObject) -> Result<(), CatalogError> {
         if self.source_schema != obj.schema || self.source_table != obj.table {
@@ -281,7 +313,8 @@ pub fn s3_url(bucket: &str, prefix: &str) -> String {
     format!("s3://{bucket}/{prefix}")
 }
 
-/// The partition keys of every raw table under this layout (canonical order).
+/// The default partition keys under this layout (canonical order): `year`, `month`, `day`,
+/// `hour` (those in `DatePartitionSequence`).
 pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
     layout::partition_columns(layout)
         .iter()
@@ -289,22 +322,96 @@ pub fn partition_keys(layout: &LayoutConfig) -> Vec<String> {
         .collect()
 }
 
+/// Prefix of the partition keys of a table whose columns include a default key name
+/// (`_dmslake_year`, ...). dmslake reserves it: the compactor refuses source columns that
+/// start with it.
+pub const RESERVED_KEY_PREFIX: &str = "_dmslake_";
+
+/// The partition keys of a new table with `columns`: the defaults ([`partition_keys`]),
+/// unless one of them is also a column. Athena engine 3 (Trino's Hive connector) cannot read
+/// a table whose partition key repeats a column name (`HIVE_INVALID_METADATA: ... Table
+/// descriptor contains duplicate columns`), and Glue `CreateTable` does not check it, so such
+/// a table gets every key with [`RESERVED_KEY_PREFIX`] instead. An existing table keeps the
+/// keys it was created with.
+pub fn partition_keys_for(layout: &LayoutConfig, columns: &[Column]) -> Vec<String> {
+    let defaults = partition_keys(layout);
+    if defaults
+        .iter()
+        .any(|k| columns.iter().any(|c| c.name == *k))
+    {
+        defaults
+            .iter()
+            .map(|k| format!("{RESERVED_KEY_PREFIX}{k}"))
+            .collect()
+    } else {
+        defaults
+    }
+}
+
 /// One partition of a raw table.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionDef {
     /// Values in partition-key order.
     pub values: Vec<String>,
-    /// `s3://bucket/<folder>/`.
+    /// `s3://bucket/<folder>/`: the data folder, or for [`PartitionDef::manifest`] the folder
+    /// of manifests naming the partition's files.
     pub location: String,
+    /// Read through manifests (`SymlinkTextInputFormat`) rather than by listing a folder.
+    pub manifest: bool,
+}
+
+/// Hive's input format that reads the files named in the manifest files at a location, one
+/// `s3://` URL per line, with the table's SerDe. Athena reads it (the Amazon S3 user guide's
+/// "Querying Amazon S3 Inventory with Amazon Athena", storage-inventory-athena-query.md, pairs
+/// it with `OpenCSVSerde` and `ParquetHiveSerDe`), and so does Trino's Hive connector, per
+/// partition: the other partitions keep their plain input format.
+pub const SYMLINK_INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat";
+
+/// The folder of a table's full-load manifests under `root` (`s3://bucket/prefix/`).
+pub fn manifest_folder(root: &str, table: &str) -> String {
+    format!("{}/{table}/", root.trim_end_matches('/'))
+}
+
+/// One manifest object: where it goes and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// `s3://bucket/key` of the manifest object.
+    pub url: String,
+    /// One line: the data file's `s3://` URL.
+    pub body: String,
+}
+
+/// The manifest naming `obj` in the full-load partition read from `folder`: its name is the
+/// file's path below the table folder with `%` and `/` escaped (`part1%2FLOAD00000001.csv`),
+/// so files of parallel-load folders never share one, and writing it again is harmless.
+pub fn manifest_entry(bucket: &str, obj: &DmsObject, folder: &str) -> ManifestEntry {
+    let relative = obj
+        .key
+        .strip_prefix(&obj.table_prefix)
+        .unwrap_or(&obj.file_name);
+    let name = relative.replace('%', "%25").replace('/', "%2F");
+    ManifestEntry {
+        url: format!("{folder}{name}"),
+        body: format!("{}\n", s3_url(bucket, &obj.key)),
+    }
 }
 
 /// The partition `obj` belongs to, or `None` when the table is unpartitioned. A CDC file
 /// outside a date folder, or a date folder missing a part, is an error (the layout settings
 /// do not match what DMS wrote).
+///
+/// A full-load file outside a date folder belongs to the all-zero partition. Its files lie
+/// in the table folder, which also holds every date folder, and Athena reads everything
+/// under a location, subfolders included ("Table location in Amazon S3",
+/// tables-location-format.md); so that partition is read through manifests in
+/// `manifests` (the table's [`manifest_folder`]) naming exactly its files, one per file
+/// ([`manifest_entry`]): each row is read once, and a file refused or not DMS data that lies
+/// in the table folder is not read at all.
 pub fn partition_for(
     bucket: &str,
     obj: &DmsObject,
     layout: &LayoutConfig,
+    manifests: Option<&str>,
 ) -> Result<Option<PartitionDef>, CatalogError> {
     let parts = layout::partition_columns(layout);
     if parts.is_empty() {
@@ -316,8 +423,14 @@ pub fn partition_for(
                 key: obj.key.clone(),
             });
         }
-        // The full-load partition: zeros, at the table folder.
-        s3_url(bucket, &obj.table_prefix)
+        let folder = manifests.ok_or_else(|| CatalogError::NoManifestLocation {
+            key: obj.key.clone(),
+        })?;
+        return Ok(Some(PartitionDef {
+            values: obj.partition_values(layout),
+            location: folder.to_string(),
+            manifest: true,
+        }));
     } else {
         if let Some(part) = parts.iter().find(|p| obj.partition_value(**p).is_none()) {
             return Err(CatalogError::IncompletePartition {
@@ -330,6 +443,7 @@ pub fn partition_for(
     Ok(Some(PartitionDef {
         values: obj.partition_values(layout),
         location,
+        manifest: false,
     }))
 }
 
@@ -345,6 +459,8 @@ pub enum ConflictKind {
     TypeChanged,
     Removed,
     Renamed,
+    /// A new column with the name of one of the table's partition keys.
+    PartitionKey,
 }
 
 /// An incompatible schema change: never applied; the records fail with this error.
@@ -378,8 +494,35 @@ pub enum Evolution {
 const ABSENT: &str = "absent";
 
 /// Compares a file's columns with the table's. `file_order` / `table.schema_order` tell an
-/// older file (fewer columns is expected) from a newer one (fewer columns is a removal).
+/// older file (fewer columns is expected) from a newer one (fewer columns is a removal). A
+/// new column named like one of the table's partition keys is refused (Athena cannot read a
+/// table whose partition key repeats a column).
 pub fn evolve(
+    table: &TableDef,
+    key: &str,
+    file_order: &str,
+    file_columns: &[Column],
+) -> Result<Evolution, Box<SchemaConflict>> {
+    let evolution = evolve_columns(table, key, file_order, file_columns)?;
+    if let Evolution::Append(added) = &evolution {
+        if let Some(c) = added
+            .iter()
+            .find(|c| table.partition_keys.contains(&c.name))
+        {
+            return Err(Box::new(SchemaConflict {
+                table: table.name.clone(),
+                key: key.to_string(),
+                column: c.name.clone(),
+                kind: ConflictKind::PartitionKey,
+                old_type: "partition key string".into(),
+                new_type: c.ty.to_string(),
+            }));
+        }
+    }
+    Ok(evolution)
+}
+
+fn evolve_columns(
     table: &TableDef,
     key: &str,
     file_order: &str,
@@ -405,16 +548,16 @@ pub fn evolve(
                     return Err(conflict(
                         &old.name,
                         ConflictKind::Renamed,
-                        &old.glue_type,
-                        &format!("{} {}", new.name, new.glue_type),
+                        &old.ty.to_string(),
+                        &format!("{} {}", new.name, new.ty),
                     ));
                 }
-                if !old.glue_type.eq_ignore_ascii_case(&new.glue_type) {
+                if old.ty != new.ty {
                     return Err(conflict(
                         &old.name,
                         ConflictKind::TypeChanged,
-                        &old.glue_type,
-                        &new.glue_type,
+                        &old.ty.to_string(),
+                        &new.ty.to_string(),
                     ));
                 }
             }
@@ -428,7 +571,7 @@ pub fn evolve(
                         &dup.name,
                         ConflictKind::Renamed,
                         ABSENT,
-                        &dup.glue_type,
+                        &dup.ty.to_string(),
                     ));
                 }
                 return Ok(Evolution::Append(added));
@@ -438,7 +581,7 @@ pub fn evolve(
                 return Err(conflict(
                     &gone.name,
                     ConflictKind::Removed,
-                    &gone.glue_type,
+                    &gone.ty.to_string(),
                     ABSENT,
                 ));
             }
@@ -450,12 +593,12 @@ pub fn evolve(
         FileFormat::Parquet => {
             for new in file_columns {
                 if let Some(old) = table.columns.iter().find(|c| c.name == new.name) {
-                    if !old.glue_type.eq_ignore_ascii_case(&new.glue_type) {
+                    if old.ty != new.ty {
                         return Err(conflict(
                             &old.name,
                             ConflictKind::TypeChanged,
-                            &old.glue_type,
-                            &new.glue_type,
+                            &old.ty.to_string(),
+                            &new.ty.to_string(),
                         ));
                     }
                 }
@@ -474,15 +617,15 @@ pub fn evolve(
                 return Err(conflict(
                     &gone.name,
                     ConflictKind::Renamed,
-                    &gone.glue_type,
-                    &format!("{} {}", new.name, new.glue_type),
+                    &gone.ty.to_string(),
+                    &format!("{} {}", new.name, new.ty),
                 ));
             }
             if let (Some(gone), true) = (missing.first(), newer) {
                 return Err(conflict(
                     &gone.name,
                     ConflictKind::Removed,
-                    &gone.glue_type,
+                    &gone.ty.to_string(),
                     ABSENT,
                 ));
             }
@@ -555,7 +698,9 @@ mod tests {
     }
 
     fn cols(spec: &[(&str, &str)]) -> Vec<Column> {
-        spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+        spec.iter()
+            .map(|(n, t)| Column::new(*n, GlueType::parse(t).expect("a test type")))
+            .collect()
     }
 
     #[test]
@@ -638,24 +783,113 @@ mod tests {
             ["year", "month", "day"]
         );
 
-        let p = partition_for("bkt", &cdc, &on).unwrap().unwrap();
+        let m = Some("s3://lake/m/public_orders/");
+        let p = partition_for("bkt", &cdc, &on, m).unwrap().unwrap();
         assert_eq!(p.values, ["2026", "11", "24"]);
         assert_eq!(p.location, "s3://bkt/dms/public/orders/2026/11/24/");
+        assert!(!p.manifest);
 
-        let p = partition_for("bkt", &load, &hourly).unwrap().unwrap();
+        let p = partition_for("bkt", &load, &hourly, m).unwrap().unwrap();
         assert_eq!(p.values, ["0000", "00", "00", "00"]);
-        assert_eq!(p.location, "s3://bkt/dms/public/orders/");
+        assert_eq!(p.location, "s3://lake/m/public_orders/");
+        assert!(
+            p.manifest,
+            "the table folder holds the date folders: read by manifest"
+        );
+        assert!(matches!(
+            partition_for("bkt", &load, &hourly, None),
+            Err(CatalogError::NoManifestLocation { .. })
+        ));
+        // A full-load file inside a date folder is read with its date folder.
+        let dated_load = obj(DataKind::FullLoad, &ymd, "LOAD00000001.csv");
+        let p = partition_for("bkt", &dated_load, &on, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.location, "s3://bkt/dms/public/orders/2026/11/24/");
+        assert!(!p.manifest);
 
-        assert_eq!(partition_for("bkt", &cdc, &off).unwrap(), None);
+        assert_eq!(partition_for("bkt", &cdc, &off, m).unwrap(), None);
+        assert_eq!(partition_for("bkt", &load, &off, None).unwrap(), None);
         let stray = obj(DataKind::Cdc, &[], "20261124-101010000.csv");
         assert!(matches!(
-            partition_for("bkt", &stray, &on),
+            partition_for("bkt", &stray, &on, m),
             Err(CatalogError::MissingDatePartition { .. })
         ));
         assert!(matches!(
-            partition_for("bkt", &cdc, &hourly),
+            partition_for("bkt", &cdc, &hourly, m),
             Err(CatalogError::IncompletePartition { part: "hour", .. })
         ));
+    }
+
+    #[test]
+    fn manifests_name_each_full_load_file_once_under_the_table_folder() {
+        let load = obj(DataKind::FullLoad, &[], "LOAD0000000A.parquet");
+        let e = manifest_entry(
+            "bkt",
+            &load,
+            &manifest_folder("s3://lake/m/", "public_orders"),
+        );
+        assert_eq!(e.url, "s3://lake/m/public_orders/LOAD0000000A.parquet");
+        assert_eq!(e.body, "s3://bkt/dms/public/orders/LOAD0000000A.parquet\n");
+        // Parallel-load folders keep their files apart; '%' is escaped first.
+        let mut part = load.clone();
+        part.key = "dms/public/orders/p%1/LOAD0000000A.parquet".into();
+        let e = manifest_entry("bkt", &part, "s3://lake/m/t/");
+        assert_eq!(e.url, "s3://lake/m/t/p%251%2FLOAD0000000A.parquet");
+        assert_eq!(manifest_folder("s3://lake/m", "t"), "s3://lake/m/t/");
+    }
+
+    #[test]
+    fn partition_keys_avoid_the_table_columns() {
+        let hourly = layout(true, DatePartitionSequence::Yyyymmddhh);
+        let plain = cols(&[("op", "string"), ("id", "int")]);
+        assert_eq!(
+            partition_keys_for(&hourly, &plain),
+            ["year", "month", "day", "hour"]
+        );
+        let dated = cols(&[("op", "string"), ("day", "date"), ("hour", "int")]);
+        assert_eq!(
+            partition_keys_for(&hourly, &dated),
+            [
+                "_dmslake_year",
+                "_dmslake_month",
+                "_dmslake_day",
+                "_dmslake_hour"
+            ]
+        );
+        let load = obj(DataKind::FullLoad, &[], "LOAD00000001.parquet");
+        let def = TableDef::for_object("b", &load, &hourly, dated, false).unwrap();
+        assert_eq!(def.partition_keys[0], "_dmslake_year");
+        assert!(
+            partition_keys_for(&layout(false, DatePartitionSequence::Yyyymmdd), &plain).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_new_column_named_like_a_partition_key_is_refused() {
+        let mut t = table(FileFormat::Parquet, &[("op", "string"), ("id", "int")], "3");
+        t.partition_keys = vec!["year".into(), "month".into(), "day".into()];
+        let file = cols(&[("op", "string"), ("id", "int"), ("year", "int")]);
+        let err = evolve(&t, "k", "5", &file).unwrap_err();
+        assert_eq!(err.kind, ConflictKind::PartitionKey);
+        assert_eq!(err.column, "year");
+        t.partition_keys = vec!["_dmslake_year".into()];
+        assert!(matches!(
+            evolve(&t, "k", "5", &file),
+            Ok(Evolution::Append(_))
+        ));
+    }
+
+    #[test]
+    fn glue_table_names_longer_than_255_characters_are_refused() {
+        let long = "t".repeat(250);
+        assert_eq!(table_name("abcd", &long).unwrap().len(), 255);
+        let err = table_name("abcde", &long).unwrap_err();
+        assert!(
+            matches!(err, CatalogError::NameTooLong { length: 256, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("at most 255"), "{err}");
     }
 
     #[test]

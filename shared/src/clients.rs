@@ -6,7 +6,9 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-/// Every client a dmslake binary may need. Cheap to clone (each client is an `Arc`).
+/// Every client a dmslake binary may need (the CLI, the tests; each function builds only the
+/// clients it calls). Cheap to clone (each client is an `Arc`).
+#[cfg(feature = "clients")]
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
@@ -22,6 +24,7 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+#[cfg(feature = "clients")]
 impl Clients {
     /// Builds every client from the environment.
     pub async fn from_env() -> Self {

@@ -18,10 +18,11 @@
 use std::collections::BTreeMap;
 
 use crate::config::DmsColumns;
-use crate::schema::{named_columns, ColumnRole, GlueColumn, SchemaError};
+use crate::glue_type::GlueType;
+use crate::schema::{named_columns, ColumnRole, FileColumn, SchemaError};
 
 /// The Glue type of every CSV column.
-pub const CSV_COLUMN_TYPE: &str = "string";
+pub const CSV_COLUMN_TYPE: GlueType = GlueType::String;
 
 /// Why CSV columns cannot be determined.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -97,7 +98,7 @@ pub fn split_record(line: &str) -> Result<Vec<String>, CsvSchemaError> {
 pub fn parse_header_row(
     first_line: &str,
     dms: &DmsColumns,
-) -> Result<Vec<GlueColumn>, CsvSchemaError> {
+) -> Result<Vec<FileColumn>, CsvSchemaError> {
     let line = first_line.strip_prefix('\u{feff}').unwrap_or(first_line);
     if line.trim().is_empty() {
         return Err(CsvSchemaError::EmptyHeader);
@@ -109,11 +110,8 @@ pub fn parse_header_row(
 fn string_columns<'a>(
     names: impl IntoIterator<Item = &'a str>,
     dms: &DmsColumns,
-) -> Result<Vec<GlueColumn>, SchemaError> {
-    named_columns(
-        names.into_iter().map(|n| (n, CSV_COLUMN_TYPE.to_string())),
-        dms,
-    )
+) -> Result<Vec<FileColumn>, SchemaError> {
+    named_columns(names.into_iter().map(|n| (n, CSV_COLUMN_TYPE)), dms)
 }
 
 /// Checks that two files of one table (e.g. a full-load and a CDC file, each labelled for the
@@ -121,11 +119,11 @@ fn string_columns<'a>(
 /// specifically when only one of them has it.
 pub fn check_same_layout(
     first_label: &str,
-    first: &[GlueColumn],
+    first: &[FileColumn],
     second_label: &str,
-    second: &[GlueColumn],
+    second: &[FileColumn],
 ) -> Result<(), CsvSchemaError> {
-    let has_op = |cols: &[GlueColumn]| cols.iter().any(|c| c.role == ColumnRole::Op);
+    let has_op = |cols: &[FileColumn]| cols.iter().any(|c| c.role == ColumnRole::Op);
     match (has_op(first), has_op(second)) {
         (true, false) => {
             return Err(CsvSchemaError::OpOnlyInOne {
@@ -143,8 +141,8 @@ pub fn check_same_layout(
     }
     let len = first.len().max(second.len());
     for position in 0..len {
-        let a = first.get(position).map(|c| c.name.as_str());
-        let b = second.get(position).map(|c| c.name.as_str());
+        let a = first.get(position).map(|c| c.column.name.as_str());
+        let b = second.get(position).map(|c| c.column.name.as_str());
         if a != b {
             return Err(CsvSchemaError::LayoutMismatch {
                 first: first_label.to_string(),
@@ -162,7 +160,7 @@ pub fn check_same_layout(
 /// columns (`OpenCSVSerde` fills missing trailing columns with null, so fewer is fine: DMS
 /// leaves before-image columns off rows that have none), and when the first column is `Op`
 /// its value must be `I`, `U` or `D`, which catches full-load files written without `Op`.
-pub fn check_record(columns: &[GlueColumn], record: &str) -> Result<(), CsvSchemaError> {
+pub fn check_record(columns: &[FileColumn], record: &str) -> Result<(), CsvSchemaError> {
     let fields = split_record(record)?;
     if fields.len() > columns.len() {
         return Err(CsvSchemaError::TooManyFields {
@@ -226,7 +224,7 @@ impl ColumnManifest {
         schema: &str,
         table: &str,
         dms: &DmsColumns,
-    ) -> Result<Option<Vec<GlueColumn>>, CsvSchemaError> {
+    ) -> Result<Option<Vec<FileColumn>>, CsvSchemaError> {
         let key = format!("{schema}.{table}");
         let names = match self.tables.get(&key) {
             Some(names) => names,
@@ -263,8 +261,8 @@ mod tests {
         }
     }
 
-    fn names(cols: &[GlueColumn]) -> Vec<&str> {
-        cols.iter().map(|c| c.name.as_str()).collect()
+    fn names(cols: &[FileColumn]) -> Vec<&str> {
+        cols.iter().map(|c| c.column.name.as_str()).collect()
     }
 
     #[test]
@@ -312,7 +310,7 @@ mod tests {
                 "department_id"
             ]
         );
-        assert!(cols.iter().all(|c| c.glue_type == "string"));
+        assert!(cols.iter().all(|c| c.column.ty == GlueType::String));
         assert_eq!(cols[0].role, ColumnRole::Op);
         assert_eq!(cols[0].source_name, "Op");
         assert!(cols[1..].iter().all(|c| c.role == ColumnRole::Data));
@@ -322,7 +320,10 @@ mod tests {
             &dms(),
         )
         .expect("header");
-        let got: Vec<_> = cols.iter().map(|c| (c.name.as_str(), c.role)).collect();
+        let got: Vec<_> = cols
+            .iter()
+            .map(|c| (c.column.name.as_str(), c.role))
+            .collect();
         assert_eq!(
             got,
             [

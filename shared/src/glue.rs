@@ -11,30 +11,44 @@ use aws_sdk_glue::types as gt;
 use aws_sdk_glue::Client;
 
 use crate::catalog::{
-    self, Column, PartitionDef, StorageDef, TableDef, MAX_PARTITION_BATCH, PARAM_SCHEMA_ORDER,
-    PARAM_SKIP_HEADER, PARAM_SOURCE_SCHEMA, PARAM_SOURCE_TABLE,
+    self, Column, GlueType, PartitionDef, StorageDef, TableDef, MAX_PARTITION_BATCH,
+    PARAM_SCHEMA_ORDER, PARAM_SKIP_HEADER, PARAM_SOURCE_SCHEMA, PARAM_SOURCE_TABLE,
 };
 use crate::layout::FileFormat;
 
 /// A Glue call that failed (after the SDK's own retries).
 #[derive(Debug, thiserror::Error)]
 pub enum GlueError {
-    #[error("Glue {operation} on {target}: {message}")]
+    #[error("Glue {operation} on {target} failed")]
     Call {
         operation: &'static str,
         target: String,
         /// Glue's error code (`ThrottlingException`, `AccessDeniedException`, ...), if any.
         code: Option<String>,
+        #[source]
+        source: Box<aws_sdk_glue::Error>,
+    },
+    /// A batch entry Glue refused (the call itself succeeded).
+    #[error("Glue {operation} on {target} refused partition {values:?}: {message}")]
+    Entry {
+        operation: &'static str,
+        target: String,
+        values: Vec<String>,
         message: String,
     },
-    #[error("Glue {operation} on {target}: cannot build the request: {message}")]
+    #[error("Glue {operation} on {target}: cannot build the request")]
     Build {
         operation: &'static str,
         target: String,
-        message: String,
+        #[source]
+        source: aws_sdk_glue::error::BuildError,
     },
     #[error("Glue table {target} is not a table dmslake can read: {message}")]
     Unreadable { target: String, message: String },
+    /// Other writers changed the table first every time (optimistic locking): the records
+    /// are retried later.
+    #[error("Glue table {target} kept changing under concurrent writers; gave up after {attempts} attempts (the records are retried)")]
+    Contended { target: String, attempts: u32 },
     #[error(
         "Glue {operation} on {target}: {count} entries exceed the limit of {MAX_PARTITION_BATCH}"
     )]
@@ -45,27 +59,42 @@ pub enum GlueError {
     },
 }
 
-fn call_error<E>(
+fn call_error<E, R>(
     operation: &'static str,
     target: &str,
-    err: &aws_sdk_glue::error::SdkError<E>,
+    err: aws_sdk_glue::error::SdkError<E, R>,
 ) -> GlueError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    aws_sdk_glue::Error: From<aws_sdk_glue::error::SdkError<E, R>>,
 {
+    let source = aws_sdk_glue::Error::from(err);
     GlueError::Call {
         operation,
         target: target.to_string(),
-        code: err.code().map(str::to_string),
-        message: crate::aws_error::sdk_message(err),
+        code: source.code().map(str::to_string),
+        source: Box::new(source),
     }
 }
 
-fn build_error(operation: &'static str, target: &str, err: impl std::fmt::Display) -> GlueError {
+impl GlueError {
+    /// Glue's error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Call { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn build_error(
+    operation: &'static str,
+    target: &str,
+    source: aws_sdk_glue::error::BuildError,
+) -> GlueError {
     GlueError::Build {
         operation,
         target: target.to_string(),
-        message: err.to_string(),
+        source,
     }
 }
 
@@ -78,7 +107,7 @@ pub async fn ensure_database(client: &Client, name: &str) -> Result<bool, GlueEr
                 .as_service_error()
                 .is_some_and(|e| e.is_entity_not_found_exception());
             if !missing {
-                return Err(call_error("GetDatabase", name, &err));
+                return Err(call_error("GetDatabase", name, err));
             }
         }
     }
@@ -96,7 +125,7 @@ pub async fn ensure_database(client: &Client, name: &str) -> Result<bool, GlueEr
         {
             Ok(false)
         }
-        Err(err) => Err(call_error("CreateDatabase", name, &err)),
+        Err(err) => Err(call_error("CreateDatabase", name, err)),
     }
 }
 
@@ -110,7 +139,7 @@ fn glue_columns(
         .map(|c| {
             gt::Column::builder()
                 .name(&c.name)
-                .r#type(&c.glue_type)
+                .r#type(c.ty.to_string())
                 .build()
                 .map_err(|e| build_error(op, target, e))
         })
@@ -139,7 +168,7 @@ fn table_input(def: &TableDef, op: &'static str) -> Result<gt::TableInput, GlueE
     let keys: Vec<Column> = def
         .partition_keys
         .iter()
-        .map(|k| Column::new(k.clone(), "string"))
+        .map(|k| Column::new(k.clone(), GlueType::String))
         .collect();
     gt::TableInput::builder()
         .name(&def.name)
@@ -159,6 +188,161 @@ fn table_input(def: &TableDef, op: &'static str) -> Result<gt::TableInput, GlueE
         .map_err(|e| build_error(op, &def.name, e))
 }
 
+/// The columns of a storage descriptor, each type read into a [`GlueType`] (a type dmslake
+/// does not write makes the table unreadable rather than guessed).
+fn catalog_columns(
+    sd: Option<&gt::StorageDescriptor>,
+    target: &str,
+) -> Result<Vec<Column>, GlueError> {
+    let Some(sd) = sd else {
+        return Ok(Vec::new());
+    };
+    sd.columns()
+        .iter()
+        .map(|c| {
+            let text = c.r#type().unwrap_or("string");
+            let ty = GlueType::parse(text).map_err(|e| GlueError::Unreadable {
+                target: target.to_string(),
+                message: format!("column {:?}: {e}", c.name()),
+            })?;
+            Ok(Column::new(c.name(), ty))
+        })
+        .collect()
+}
+
+/// Reads a table from Glue; `None` when it (or its database) does not exist.
+async fn read_table(
+    client: &Client,
+    database: &str,
+    name: &str,
+) -> Result<Option<gt::Table>, GlueError> {
+    let target = format!("{database}.{name}");
+    match client
+        .get_table()
+        .database_name(database)
+        .name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.table().cloned()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_entity_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(call_error("GetTable", &target, err)),
+    }
+}
+
+/// The column names (lower case, as Glue stores them) of any table, e.g. a curated Iceberg
+/// table whose schema Athena keeps in its Glue entry; `None` when there is no such table.
+pub async fn column_names(
+    client: &Client,
+    database: &str,
+    name: &str,
+) -> Result<Option<Vec<String>>, GlueError> {
+    Ok(read_table(client, database, name).await?.map(|t| {
+        t.storage_descriptor()
+            .map(|sd| {
+                sd.columns()
+                    .iter()
+                    .map(|c| c.name().to_ascii_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }))
+}
+
+/// Every table name in `database`, sorted (all pages of `GetTables`).
+pub async fn list_tables(client: &Client, database: &str) -> Result<Vec<String>, GlueError> {
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .get_tables()
+            .database_name(database)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|err| call_error("GetTables", database, err))?;
+        names.extend(out.table_list().iter().map(|t| t.name().to_string()));
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The values of every partition of a table at or after `from` (lexicographic over the
+/// zero-padded values), sorted.
+pub async fn partition_values(
+    client: &Client,
+    database: &str,
+    table: &str,
+    from: Option<&[String]>,
+) -> Result<Vec<Vec<String>>, GlueError> {
+    let target = format!("{database}.{table}");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .get_partitions()
+            .database_name(database)
+            .table_name(table)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|err| call_error("GetPartitions", &target, err))?;
+        out.extend(
+            page.partitions()
+                .iter()
+                .map(|p| p.values().to_vec())
+                .filter(|values| from.is_none_or(|f| values.as_slice() >= f)),
+        );
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A raw table as read, with the Glue `VersionId` it was read at (the precondition of an
+/// [`update_table`] that must not overwrite a concurrent change).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionedTable {
+    pub def: TableDef,
+    pub version_id: Option<String>,
+    /// Glue `CreateTime` (seconds, nanoseconds): tells a table dropped and created again
+    /// from the one read before.
+    pub created: Option<(i64, u32)>,
+}
+
+/// Reads a raw table and the version it was read at; `None` when it does not exist.
+pub async fn get_table_versioned(
+    client: &Client,
+    database: &str,
+    name: &str,
+) -> Result<Option<VersionedTable>, GlueError> {
+    let target = format!("{database}.{name}");
+    match read_table(client, database, name).await? {
+        Some(table) => Ok(Some(VersionedTable {
+            def: table_def_from_glue(&table, &target)?,
+            version_id: table.version_id().map(str::to_string),
+            created: table.create_time().map(|t| (t.secs(), t.subsec_nanos())),
+        })),
+        None => Ok(None),
+    }
+}
+
 /// Reads a raw table back into its definition; `None` when it does not exist.
 pub async fn get_table(
     client: &Client,
@@ -166,27 +350,10 @@ pub async fn get_table(
     name: &str,
 ) -> Result<Option<TableDef>, GlueError> {
     let target = format!("{database}.{name}");
-    let out = match client
-        .get_table()
-        .database_name(database)
-        .name(name)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_entity_not_found_exception()) =>
-        {
-            return Ok(None)
-        }
-        Err(err) => return Err(call_error("GetTable", &target, &err)),
-    };
-    let Some(table) = out.table() else {
-        return Ok(None);
-    };
-    table_def_from_glue(table, &target).map(Some)
+    match read_table(client, database, name).await? {
+        Some(table) => table_def_from_glue(&table, &target).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn table_def_from_glue(table: &gt::Table, target: &str) -> Result<TableDef, GlueError> {
@@ -204,14 +371,7 @@ fn table_def_from_glue(table: &gt::Table, target: &str) -> Result<TableDef, Glue
             ),
         })?;
     let sd = table.storage_descriptor();
-    let columns = sd
-        .map(|sd| {
-            sd.columns()
-                .iter()
-                .map(|c| Column::new(c.name(), c.r#type().unwrap_or("string")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let columns = catalog_columns(sd, target)?;
     Ok(TableDef {
         name: table.name().to_string(),
         source_schema: param(PARAM_SOURCE_SCHEMA),
@@ -258,26 +418,57 @@ pub async fn create_table(
         Err(err) => Err(call_error(
             "CreateTable",
             &format!("{database}.{}", def.name),
-            &err,
+            err,
         )),
     }
 }
 
-/// Replaces a table's definition (columns, parameters); partitions are untouched.
+/// What a conditional [`update_table`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Updated {
+    Done,
+    /// The table changed since `version_id` was read (`ConcurrentModificationException`):
+    /// read it again, plan again, retry.
+    Conflict,
+    /// The table no longer exists (`EntityNotFoundException`).
+    Missing,
+}
+
+/// Replaces a table's definition (columns, parameters); partitions are untouched. With
+/// `version_id` (from [`get_table_versioned`]) Glue applies the update only if the table is
+/// still at that version (API_UpdateTable `VersionId`; optimistic locking), so two writers
+/// never overwrite each other's columns.
 pub async fn update_table(
     client: &Client,
     database: &str,
     def: &TableDef,
-) -> Result<(), GlueError> {
+    version_id: Option<&str>,
+) -> Result<Updated, GlueError> {
     let input = table_input(def, "UpdateTable")?;
-    client
+    match client
         .update_table()
         .database_name(database)
         .table_input(input)
+        .set_version_id(version_id.map(str::to_string))
         .send()
         .await
-        .map(|_| ())
-        .map_err(|err| call_error("UpdateTable", &format!("{database}.{}", def.name), &err))
+    {
+        Ok(_) => Ok(Updated::Done),
+        Err(err) => match err.as_service_error() {
+            Some(e) if e.is_concurrent_modification_exception() => Ok(Updated::Conflict),
+            Some(e) if e.is_entity_not_found_exception() => Ok(Updated::Missing),
+            _ => Err(call_error(
+                "UpdateTable",
+                &format!("{database}.{}", def.name),
+                err,
+            )),
+        },
+    }
+}
+
+/// Whether a failed call says its table (or database) does not exist.
+pub fn is_missing_entity(e: &GlueError) -> bool {
+    e.code() == Some("EntityNotFoundException")
 }
 
 /// Outcome of one batch call: entries that failed, with Glue's code and message.
@@ -298,7 +489,7 @@ fn partition_input(
     Ok(gt::PartitionInput::builder()
         .set_values(Some(p.values.clone()))
         .storage_descriptor(storage_descriptor(
-            &def.storage(&p.location),
+            &def.partition_storage(p),
             &def.name,
             op,
         )?)
@@ -372,7 +563,7 @@ pub async fn batch_create_partitions(
         .set_partition_input_list(Some(inputs))
         .send()
         .await
-        .map_err(|err| call_error(OP, &target, &err))?;
+        .map_err(|err| call_error(OP, &target, err))?;
     let errors = out
         .errors()
         .iter()
@@ -407,7 +598,7 @@ pub async fn batch_update_partitions(
         .set_entries(Some(entries))
         .send()
         .await
-        .map_err(|err| call_error(OP, &target, &err))?;
+        .map_err(|err| call_error(OP, &target, err))?;
     let errors = out
         .errors()
         .iter()
@@ -439,7 +630,7 @@ pub async fn get_partitions(
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|err| call_error("GetPartitions", &target, &err))?;
+            .map_err(|err| call_error("GetPartitions", &target, err))?;
         for p in page.partitions() {
             let sd = p.storage_descriptor();
             out.push(RegisteredPartition {
@@ -449,15 +640,10 @@ pub async fn get_partitions(
                         .and_then(|s| s.location())
                         .unwrap_or_default()
                         .to_string(),
+                    manifest: sd.and_then(|s| s.input_format())
+                        == Some(catalog::SYMLINK_INPUT_FORMAT),
                 },
-                columns: sd
-                    .map(|s| {
-                        s.columns()
-                            .iter()
-                            .map(|c| Column::new(c.name(), c.r#type().unwrap_or("string")))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                columns: catalog_columns(sd, &target)?,
             });
         }
         match page.next_token() {

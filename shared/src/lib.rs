@@ -4,6 +4,7 @@
 //! the thin AWS adapters are [`s3`], [`glue`] and [`athena`]; [`clients`] builds the SDK
 //! clients once, and [`config`] reads the `DMSLAKE_*` environment.
 
+#[cfg(feature = "athena")]
 pub mod athena;
 pub mod aws_error;
 pub mod catalog;
@@ -11,7 +12,10 @@ pub mod clients;
 pub mod config;
 pub mod csv_schema;
 pub mod dms_events;
+pub mod error;
+#[cfg(feature = "glue")]
 pub mod glue;
+pub mod glue_type;
 pub mod layout;
 pub mod logging;
 pub mod metrics;

@@ -40,14 +40,17 @@ pub enum FooterError {
         location: String,
         error: SchemaError,
     },
-    #[error("s3://{bucket}/{key}: GetObject failed: {message}")]
-    S3 {
-        bucket: String,
-        key: String,
-        message: String,
-    },
+    #[error(transparent)]
+    S3(#[from] crate::s3::S3Error),
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
+}
+
+impl FooterError {
+    /// True for a failed read (trying again may work); false for a file that is not Parquet.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::S3(_) | Self::Io { .. })
+    }
 }
 
 /// A footer and what it cost to read it.
@@ -214,11 +217,6 @@ async fn get_suffix(
     key: &str,
     len: u64,
 ) -> Result<(Vec<u8>, Option<u64>), FooterError> {
-    let s3_err = |message: String| FooterError::S3 {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-        message,
-    };
     let out = s3
         .get_object()
         .bucket(bucket)
@@ -236,14 +234,19 @@ async fn get_suffix(
                 error: SchemaError::NotParquet("the object is empty".into()),
             });
         }
-        Err(e) => return Err(s3_err(crate::aws_error::sdk_message(&e))),
+        Err(e) => return Err(crate::s3::call_error("GetObject", bucket, key, e).into()),
     };
     let range_size = out.content_range().and_then(size_from_content_range);
     let body = out
         .body
         .collect()
         .await
-        .map_err(|e| s3_err(format!("reading the body: {e}")))?
+        .map_err(|source| crate::s3::S3Error::Body {
+            operation: "GetObject",
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            source,
+        })?
         .into_bytes();
     // Without `Content-Range` the server ignored the range and sent the whole object: its
     // length is the object size, and only the suffix we asked for is kept.

@@ -6,33 +6,60 @@ use aws_sdk_s3::Client;
 /// An S3 call that failed (after the SDK's own retries).
 #[derive(Debug, thiserror::Error)]
 pub enum S3Error {
-    #[error("S3 {operation} s3://{bucket}/{key}: {message}")]
+    #[error("S3 {operation} s3://{bucket}/{key} failed")]
     Call {
         operation: &'static str,
         bucket: String,
         key: String,
         code: Option<String>,
-        message: String,
+        #[source]
+        source: Box<aws_sdk_s3::Error>,
+    },
+    /// The response started but its body could not be read to the end.
+    #[error("S3 {operation} s3://{bucket}/{key}: reading the body failed")]
+    Body {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        #[source]
+        source: aws_sdk_s3::primitives::ByteStreamError,
     },
     #[error("{0:?} is not an s3://bucket/prefix URL")]
     BadUrl(String),
+    /// A key in a URL-encoded listing that does not decode.
+    #[error("S3 ListObjectsV2 s3://{bucket}/{prefix}: a listed key does not decode")]
+    BadListedKey {
+        bucket: String,
+        prefix: String,
+        #[source]
+        source: crate::layout::LayoutError,
+    },
 }
 
-fn call_error<E>(
+impl S3Error {
+    /// The object does not exist (`NoSuchKey`, or a HEAD's `NotFound`): it was deleted after
+    /// its event was sent, or never existed.
+    pub fn is_missing_object(&self) -> bool {
+        matches!(self, Self::Call { code: Some(code), .. } if code == "NoSuchKey" || code == "NotFound")
+    }
+}
+
+pub(crate) fn call_error<E, R>(
     operation: &'static str,
     bucket: &str,
     key: &str,
-    err: &aws_sdk_s3::error::SdkError<E>,
+    err: aws_sdk_s3::error::SdkError<E, R>,
 ) -> S3Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    aws_sdk_s3::Error: From<aws_sdk_s3::error::SdkError<E, R>>,
 {
+    let source = aws_sdk_s3::Error::from(err);
     S3Error::Call {
         operation,
         bucket: bucket.to_string(),
         key: key.to_string(),
-        code: err.code().map(str::to_string),
-        message: crate::aws_error::sdk_message(err),
+        code: source.code().map(str::to_string),
+        source: Box::new(source),
     }
 }
 
@@ -58,6 +85,12 @@ pub struct ListPage {
 
 /// Lists one page (at most `max_keys`, S3 caps it at 1 000) of keys under `prefix`, after
 /// `start_after` (first page) or from `continuation` (later pages).
+///
+/// The listing asks for `EncodingType=url`: keys may hold characters XML 1.0 cannot carry
+/// (`\x01`), and S3 then returns every key URL-encoded, which is decoded here
+/// (API_ListObjectsV2: "Encoding type used by Amazon S3 to encode object keys in the
+/// response"). A page whose keys all decode is returned whole, odd keys included: deciding
+/// what they are is the caller's job.
 pub async fn list_page(
     client: &Client,
     bucket: &str,
@@ -73,14 +106,27 @@ pub async fn list_page(
         .max_keys(max_keys)
         .set_start_after(start_after.map(str::to_string))
         .set_continuation_token(continuation.map(str::to_string))
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
         .send()
         .await
-        .map_err(|err| call_error("ListObjectsV2", bucket, prefix, &err))?;
+        .map_err(|err| call_error("ListObjectsV2", bucket, prefix, err))?;
+    let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
     let keys = out
         .contents()
         .iter()
-        .filter_map(|o| o.key().map(str::to_string))
-        .collect();
+        .filter_map(|o| o.key())
+        .map(|k| {
+            if encoded {
+                listed_key(k).map_err(|source| S3Error::BadListedKey {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.to_string(),
+                    source,
+                })
+            } else {
+                Ok(k.to_string())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let next = if out.is_truncated().unwrap_or(false) {
         out.next_continuation_token().map(str::to_string)
     } else {
@@ -89,12 +135,36 @@ pub async fn list_page(
     Ok(ListPage { keys, next })
 }
 
+/// A key from a listing made with `EncodingType=url` (`%XX` escapes; S3 encodes a space as
+/// `+` there, as in event notifications).
+pub fn listed_key(raw: &str) -> Result<String, crate::layout::LayoutError> {
+    crate::layout::decode_event_key(raw)
+}
+
+/// Writes a small object.
+pub async fn put_object_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> Result<(), S3Error> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| call_error("PutObject", bucket, key, err))
+}
+
 /// Size of an object; `None` when it does not exist.
 pub async fn head_size(client: &Client, bucket: &str, key: &str) -> Result<Option<i64>, S3Error> {
     match client.head_object().bucket(bucket).key(key).send().await {
         Ok(out) => Ok(Some(out.content_length().unwrap_or(0))),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-        Err(err) => Err(call_error("HeadObject", bucket, key, &err)),
+        Err(err) => Err(call_error("HeadObject", bucket, key, err)),
     }
 }
 
@@ -131,13 +201,12 @@ async fn get_bytes(
         .set_range(range)
         .send()
         .await
-        .map_err(|err| call_error("GetObject", bucket, key, &err))?;
-    let data = out.body.collect().await.map_err(|e| S3Error::Call {
+        .map_err(|err| call_error("GetObject", bucket, key, err))?;
+    let data = out.body.collect().await.map_err(|source| S3Error::Body {
         operation: "GetObject",
         bucket: bucket.to_string(),
         key: key.to_string(),
-        code: None,
-        message: e.to_string(),
+        source,
     })?;
     Ok(data.into_bytes().to_vec())
 }
@@ -163,5 +232,18 @@ mod tests {
         for bad in ["b/x", "s3:///x", "https://b/x"] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn url_encoded_listed_keys_decode_control_characters_and_spaces() {
+        assert_eq!(
+            listed_key("dms/public/t/%01odd.csv").unwrap(),
+            "dms/public/t/\u{1}odd.csv"
+        );
+        assert_eq!(
+            listed_key("dms/Sales+Dept/t/LOAD00000001.csv").unwrap(),
+            "dms/Sales Dept/t/LOAD00000001.csv"
+        );
+        assert!(listed_key("dms/%zz").is_err());
     }
 }

@@ -37,7 +37,9 @@ use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as P
 use parquet::file::metadata::ParquetMetaData;
 use parquet::schema::types::Type;
 
+use crate::catalog::Column;
 use crate::config::{DmsColumns, OP_COLUMN};
+use crate::glue_type::GlueType;
 
 /// What a column is to dmslake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -55,16 +57,20 @@ pub enum ColumnRole {
     Data,
 }
 
-/// A column as Glue stores it.
+/// A column of one data file: the catalog [`Column`] it becomes (normalised name, Glue type),
+/// the name the file gives it, and what it is to dmslake.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct GlueColumn {
-    /// Normalised name (lower case, Glue/Athena-safe).
-    pub name: String,
+pub struct FileColumn {
+    #[serde(flatten)]
+    pub column: Column,
     /// Name in the file.
     pub source_name: String,
-    /// Glue/Athena (Hive DDL) type, e.g. `bigint`, `decimal(15,2)`, `timestamp`.
-    pub glue_type: String,
     pub role: ColumnRole,
+}
+
+/// The catalog columns of a file's columns, in file order.
+pub fn catalog_columns(columns: Vec<FileColumn>) -> Vec<Column> {
+    columns.into_iter().map(|c| c.column).collect()
 }
 
 /// Why a schema cannot be used.
@@ -164,9 +170,9 @@ pub fn column_role(source_name: &str, dms: &DmsColumns) -> ColumnRole {
 /// Builds Glue columns from `(source name, Glue type)` pairs in file order: normalises every
 /// name, assigns roles, and refuses two columns that end up with one name.
 pub fn named_columns<'a>(
-    columns: impl IntoIterator<Item = (&'a str, String)>,
+    columns: impl IntoIterator<Item = (&'a str, GlueType)>,
     dms: &DmsColumns,
-) -> Result<Vec<GlueColumn>, SchemaError> {
+) -> Result<Vec<FileColumn>, SchemaError> {
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
     for (source_name, glue_type) in columns {
@@ -179,10 +185,9 @@ pub fn named_columns<'a>(
             });
         }
         seen.insert(name.clone(), source_name.to_string());
-        out.push(GlueColumn {
-            name,
+        out.push(FileColumn {
+            column: Column::new(name, glue_type),
             source_name: source_name.to_string(),
-            glue_type,
             role: column_role(source_name, dms),
         });
     }
@@ -196,7 +201,7 @@ pub fn named_columns<'a>(
 pub fn glue_columns(
     meta: &ParquetMetaData,
     dms: &DmsColumns,
-) -> Result<Vec<GlueColumn>, SchemaError> {
+) -> Result<Vec<FileColumn>, SchemaError> {
     let root = meta.file_metadata().schema_descr().root_schema();
     fields_to_columns(root.get_fields().iter().map(|f| f.as_ref()), dms)
 }
@@ -205,7 +210,7 @@ pub fn glue_columns(
 pub fn fields_to_columns<'a>(
     fields: impl IntoIterator<Item = &'a Type>,
     dms: &DmsColumns,
-) -> Result<Vec<GlueColumn>, SchemaError> {
+) -> Result<Vec<FileColumn>, SchemaError> {
     let mut typed = Vec::new();
     for field in fields {
         let glue_type = glue_type(field).map_err(|reason| SchemaError::UnsupportedType {
@@ -406,11 +411,8 @@ fn annotation(field: &Type) -> Annotation {
     }
 }
 
-/// Largest decimal precision Athena supports (`decimal(38, s)`).
-pub const MAX_DECIMAL_PRECISION: i32 = 38;
-
 /// The Glue/Athena type of one top-level Parquet field; `Err` says why there is none.
-pub fn glue_type(field: &Type) -> Result<String, String> {
+pub fn glue_type(field: &Type) -> Result<GlueType, String> {
     if field.is_group() {
         return Err("nested groups, lists and maps are not supported; flatten them at the source or with a DMS transformation rule".into());
     }
@@ -424,19 +426,22 @@ pub fn glue_type(field: &Type) -> Result<String, String> {
     let physical = field.get_physical_type();
     let ann = annotation(field);
     let mapped = match (physical, ann) {
-        (P::BOOLEAN, A::None) => "boolean".to_string(),
-        (P::INT32, A::None) => "int".into(),
-        (P::INT64, A::None) => "bigint".into(),
+        (P::BOOLEAN, A::None) => GlueType::Boolean,
+        (P::INT32, A::None) => GlueType::Int,
+        (P::INT64, A::None) => GlueType::Bigint,
         (P::INT32 | P::INT64, A::Int { bits, signed }) => match (bits, signed, physical) {
-            (8, true, P::INT32) => "tinyint".into(),
-            (16, true, P::INT32) => "smallint".into(),
-            (32, true, P::INT32) => "int".into(),
-            (64, true, P::INT64) => "bigint".into(),
+            (8, true, P::INT32) => GlueType::Tinyint,
+            (16, true, P::INT32) => GlueType::Smallint,
+            (32, true, P::INT32) => GlueType::Int,
+            (64, true, P::INT64) => GlueType::Bigint,
             // Unsigned values need the next wider signed type to keep every value.
-            (8, false, P::INT32) => "smallint".into(),
-            (16, false, P::INT32) => "int".into(),
-            (32, false, P::INT32) => "bigint".into(),
-            (64, false, P::INT64) => "decimal(20,0)".into(),
+            (8, false, P::INT32) => GlueType::Smallint,
+            (16, false, P::INT32) => GlueType::Int,
+            (32, false, P::INT32) => GlueType::Bigint,
+            (64, false, P::INT64) => GlueType::Decimal {
+                precision: 20,
+                scale: 0,
+            },
             _ => {
                 return Err(format!(
                     "an integer of {bits} bits cannot be stored as {physical}"
@@ -446,40 +451,28 @@ pub fn glue_type(field: &Type) -> Result<String, String> {
         (
             P::INT32 | P::INT64 | P::FIXED_LEN_BYTE_ARRAY | P::BYTE_ARRAY,
             A::Decimal { precision, scale },
-        ) => {
-            if !(1..=MAX_DECIMAL_PRECISION).contains(&precision) {
-                return Err(format!(
-                    "decimal precision {precision} is outside Athena's 1..={MAX_DECIMAL_PRECISION}"
-                ));
-            }
-            if !(0..=precision).contains(&scale) {
-                return Err(format!(
-                    "decimal scale {scale} is outside 0..={precision} (the precision)"
-                ));
-            }
-            format!("decimal({precision},{scale})")
-        }
-        (P::FLOAT, A::None) => "float".into(),
-        (P::DOUBLE, A::None) => "double".into(),
-        (P::INT32, A::Date) => "date".into(),
-        (P::INT64, A::Timestamp) => "timestamp".into(),
-        (P::INT96, A::None) => "timestamp".into(),
+        ) => GlueType::decimal(i64::from(precision), i64::from(scale))?,
+        (P::FLOAT, A::None) => GlueType::Float,
+        (P::DOUBLE, A::None) => GlueType::Double,
+        (P::INT32, A::Date) => GlueType::Date,
+        (P::INT64, A::Timestamp) => GlueType::Timestamp,
+        (P::INT96, A::None) => GlueType::Timestamp,
         (
             P::INT32,
             A::Time {
                 unit: TimeUnitKind::Millis,
             },
-        ) => "int".into(),
+        ) => GlueType::Int,
         (
             P::INT64,
             A::Time {
                 unit: TimeUnitKind::MicrosOrNanos,
             },
-        ) => "bigint".into(),
-        (P::BYTE_ARRAY, A::Text | A::Uuid) => "string".into(),
-        (P::BYTE_ARRAY | P::FIXED_LEN_BYTE_ARRAY, A::None) => "binary".into(),
-        (P::FIXED_LEN_BYTE_ARRAY, A::Uuid) => "binary".into(),
-        (P::BYTE_ARRAY, A::Bson) => "binary".into(),
+        ) => GlueType::Bigint,
+        (P::BYTE_ARRAY, A::Text | A::Uuid) => GlueType::String,
+        (P::BYTE_ARRAY | P::FIXED_LEN_BYTE_ARRAY, A::None) => GlueType::Binary,
+        (P::FIXED_LEN_BYTE_ARRAY, A::Uuid) => GlueType::Binary,
+        (P::BYTE_ARRAY, A::Bson) => GlueType::Binary,
         (_, A::Unsupported) => {
             return Err("Athena has no equivalent type".into());
         }
@@ -525,7 +518,7 @@ mod tests {
     /// Maps the single field of `message m { <field> }` through a written file.
     fn map_field(field: &str) -> Result<String, SchemaError> {
         let meta = written_and_read_back(&format!("message m {{ {field} }}"));
-        glue_columns(&meta, &dms()).map(|mut cols| cols.remove(0).glue_type)
+        glue_columns(&meta, &dms()).map(|mut cols| cols.remove(0).column.ty.to_string())
     }
 
     #[test]
@@ -696,24 +689,19 @@ mod tests {
 
     #[test]
     fn columns_keep_file_order_and_source_names() {
-        let cols = named_columns(
-            [("Op", "string".to_string()), ("ID", "bigint".to_string())],
-            &dms(),
-        )
-        .expect("columns");
+        let cols = named_columns([("Op", GlueType::String), ("ID", GlueType::Bigint)], &dms())
+            .expect("columns");
         assert_eq!(
             cols,
             vec![
-                GlueColumn {
-                    name: "op".into(),
+                FileColumn {
+                    column: Column::new("op", GlueType::String),
                     source_name: "Op".into(),
-                    glue_type: "string".into(),
                     role: ColumnRole::Op
                 },
-                GlueColumn {
-                    name: "id".into(),
+                FileColumn {
+                    column: Column::new("id", GlueType::Bigint),
                     source_name: "ID".into(),
-                    glue_type: "bigint".into(),
                     role: ColumnRole::Data
                 },
             ]

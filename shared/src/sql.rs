@@ -31,6 +31,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::catalog::{Column, GlueType};
+use crate::config::DmsColumns;
+use crate::layout::FileFormat;
+
 /// Column of the curated table holding the order key of the change last applied to the row.
 pub const SEQ_COLUMN: &str = "_dmslake_seq";
 const OP_ALIAS: &str = "_dmslake_op";
@@ -39,6 +43,12 @@ const FILE_ALIAS: &str = "_dmslake_file";
 const ROW_ALIAS: &str = "_dmslake_rn";
 /// Athena's pseudo-column with the S3 path of the file a row came from.
 const PATH_COLUMN: &str = "$path";
+/// The file paths of full-load rows, as a Trino regular expression over `"$path"`: the last
+/// path segment is `LOAD` + a hexadecimal counter, optionally after a parallel-load segment
+/// index (`SEGMENT2_LOAD0000000A.csv`), as [`crate::layout`] classifies DMS's file names
+/// (CHAP_Target.S3.md; "Parallel load" in CHAP_Tasks.CustomizingTasks.TableMapping
+/// .SelectionTransformation.Tablesettings.md).
+pub const FULL_LOAD_PATH_PATTERN: &str = "/(SEGMENT[0-9]+_)?LOAD[0-9A-F]+[.][^/]*$";
 /// Width the change sequence is padded to (decimal(38,0) digits).
 const SEQ_WIDTH: u32 = 38;
 /// Athena's limit on a query string (bytes).
@@ -56,12 +66,6 @@ pub enum SqlError {
     NoPrimaryKey { table: String },
     #[error("table {table}: primary-key column {column:?} is not a column of the raw table")]
     UnknownKeyColumn { table: String, column: String },
-    #[error("table {table}: column {column:?} has type {glue_type:?}, which has no Iceberg mapping; configure a type override")]
-    UnsupportedType {
-        table: String,
-        column: String,
-        glue_type: String,
-    },
     #[error("table {table}: no column orders the changes: configure the change-sequence column ($AR_H_CHANGE_SEQ) or the timestamp column (TimestampColumnName)")]
     NoOrderColumn { table: String },
     #[error("table {table}: the raw table has no source columns")]
@@ -139,32 +143,18 @@ pub fn string_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-/// File format of the raw table (`dmslake.format` table parameter).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RawFormat {
-    Csv,
-    Parquet,
-}
-
-/// A column of the raw Glue table.
+/// Names of DMS's own columns as the raw table has them (normalised).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawColumn {
-    pub name: String,
-    pub glue_type: String,
+struct DmsNames {
+    op: String,
+    timestamp: String,
+    change_sequence: String,
+    before_image_prefix: String,
 }
 
-/// Names of DMS's own columns in the raw table (normalised).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DmsColumnNames {
-    pub op: String,
-    pub timestamp: String,
-    pub change_sequence: String,
-    pub before_image_prefix: String,
-}
-
-impl DmsColumnNames {
+impl DmsNames {
     /// From the configured names, normalised like the raw table's column names.
-    pub fn from_config(columns: &crate::config::DmsColumns) -> Self {
+    fn of(columns: &DmsColumns) -> Self {
         Self {
             op: normalise(crate::config::OP_COLUMN),
             timestamp: normalise(&columns.timestamp),
@@ -182,18 +172,20 @@ pub fn normalise(name: &str) -> String {
     crate::schema::map_name_chars(name)
 }
 
-/// Everything needed to compact one table, as read from the catalog and configuration.
+/// Everything needed to compact one table: the raw table as the catalog describes it
+/// ([`crate::catalog::TableDef`]) and the curated settings from configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableSpec {
     pub raw_database: String,
     /// Raw (and curated) table name, `<schema>_<table>`.
     pub table: String,
-    pub format: RawFormat,
+    pub format: FileFormat,
     /// Raw columns in table order (DMS columns included), without partition keys.
-    pub columns: Vec<RawColumn>,
+    pub columns: Vec<Column>,
     /// Raw partition keys in canonical order (`year`, `month`, `day`, `hour`).
     pub partition_keys: Vec<String>,
-    pub dms: DmsColumnNames,
+    /// The configured names of DMS's columns (normalised here as the raw table has them).
+    pub dms: DmsColumns,
     /// Primary-key columns (normalised names); empty means "not configured".
     pub primary_key: Vec<String>,
     pub curated_database: String,
@@ -201,99 +193,16 @@ pub struct TableSpec {
     pub curated_location: String,
     /// Iceberg partition spec entries: `column` or `year|month|day|hour(column)`.
     pub partitioning: Vec<String>,
-    /// Curated type per column, overriding the mapping (Hive DDL type names, e.g. `bigint`).
-    pub type_overrides: BTreeMap<String, String>,
+    /// Curated type per column, overriding the raw column's type.
+    pub type_overrides: BTreeMap<String, GlueType>,
 }
 
-/// An Iceberg column type Athena supports, with its DDL and DML spellings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CuratedType {
-    Int,
-    Bigint,
-    Float,
-    Double,
-    Decimal(u8, u8),
-    Boolean,
-    String,
-    Date,
-    Timestamp,
-    Binary,
-}
-
-impl CuratedType {
-    /// Maps a Glue type (Hive DDL spelling) to the Iceberg type Athena can store: tinyint and
-    /// smallint widen to int, char/varchar become string (Athena's Iceberg tables have none of
-    /// these); anything else is refused rather than guessed.
-    pub fn from_glue(glue_type: &str) -> Option<Self> {
-        let t = glue_type.trim().to_ascii_lowercase();
-        let t = t.as_str();
-        Some(match t {
-            "tinyint" | "smallint" | "int" | "integer" => Self::Int,
-            "bigint" => Self::Bigint,
-            "float" | "real" => Self::Float,
-            "double" => Self::Double,
-            "boolean" => Self::Boolean,
-            "string" | "varchar" | "char" => Self::String,
-            "date" => Self::Date,
-            "timestamp" => Self::Timestamp,
-            "binary" => Self::Binary,
-            _ if t.starts_with("varchar(") || t.starts_with("char(") => Self::String,
-            _ if t.starts_with("decimal(") && t.ends_with(')') => {
-                let inner = &t["decimal(".len()..t.len() - 1];
-                let (p, s) = inner.split_once(',')?;
-                let p: u8 = p.trim().parse().ok()?;
-                let s: u8 = s.trim().parse().ok()?;
-                if p == 0 || p > 38 || s > p {
-                    return None;
-                }
-                Self::Decimal(p, s)
-            }
-            _ => return None,
-        })
-    }
-
-    /// Type name in Athena DDL.
-    pub fn ddl(&self) -> String {
-        match self {
-            Self::Int => "int".into(),
-            Self::Bigint => "bigint".into(),
-            Self::Float => "float".into(),
-            Self::Double => "double".into(),
-            Self::Decimal(p, s) => format!("decimal({p},{s})"),
-            Self::Boolean => "boolean".into(),
-            Self::String => "string".into(),
-            Self::Date => "date".into(),
-            Self::Timestamp => "timestamp".into(),
-            Self::Binary => "binary".into(),
-        }
-    }
-
-    /// Type name in Athena DML (Trino), for `CAST`.
-    pub fn dml(&self) -> String {
-        match self {
-            Self::Int => "integer".into(),
-            Self::Bigint => "bigint".into(),
-            Self::Float => "real".into(),
-            Self::Double => "double".into(),
-            Self::Decimal(p, s) => format!("decimal({p},{s})"),
-            Self::Boolean => "boolean".into(),
-            Self::String => "varchar".into(),
-            Self::Date => "date".into(),
-            // Millisecond precision (`timestamp` is `timestamp(3)` in DML): Athena and Glue
-            // handle timestamps to the millisecond only (AWS DMS API reference, S3Settings
-            // `ParquetTimestampInMillisecond`), so a DMS value's microseconds are rounded, as
-            // a Parquet timestamp read from the raw table is.
-            Self::Timestamp => "timestamp".into(),
-            Self::Binary => "varbinary".into(),
-        }
-    }
-}
-
-/// A source column as the curated table holds it.
+/// A source column as the curated table holds it: a checked name and the Iceberg type
+/// ([`GlueType::iceberg`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CuratedColumn {
     pub name: Ident,
-    pub curated_type: CuratedType,
+    pub ty: GlueType,
 }
 
 /// An Iceberg partition field of the curated table.
@@ -308,7 +217,7 @@ pub struct PartitionField {
 pub struct CompactionTable {
     raw_database: Ident,
     table: Ident,
-    format: RawFormat,
+    format: FileFormat,
     curated_database: Ident,
     location: String,
     columns: Vec<CuratedColumn>,
@@ -349,25 +258,35 @@ impl CompactionTable {
                 Ok(None)
             }
         };
-        let op = pick(&spec.dms.op)?;
-        let timestamp = pick(&spec.dms.timestamp)?;
-        let change_sequence = pick(&spec.dms.change_sequence)?;
-        let prefix = spec.dms.before_image_prefix.as_str();
-        // A before-image column is `<prefix><name>` where `<name>` is itself a raw column.
+        let dms = DmsNames::of(&spec.dms);
+        let op = pick(&dms.op)?;
+        let timestamp = pick(&dms.timestamp)?;
+        let change_sequence = pick(&dms.change_sequence)?;
+        let prefix = dms.before_image_prefix.as_str();
+        // A before-image column is `<prefix><key>` for a primary-key column `<key>` of the
+        // raw table, and nothing else. DMS's `add-before-image-columns` transformation names
+        // them `<column-prefix><column><column-suffix>` (prefix `BI_` by default) and its
+        // default `column-filter` is `pk-only`; a PostgreSQL source supplies before-image
+        // values for primary-key columns only (CHAP_Tasks.CustomizingTasks.TableMapping
+        // .SelectionTransformation.Transformations.md; "Before image" in CHAP_Target.Kinesis.md).
+        // So an ordinary column that merely starts with the prefix (`bi_id` beside a key
+        // `order_id`) stays a source column.
+        let key_columns: Vec<&str> = spec
+            .primary_key
+            .iter()
+            .map(String::as_str)
+            .filter(|k| has(k))
+            .collect();
         let is_before_image = |n: &str| {
             !prefix.is_empty()
                 && n.len() > prefix.len()
                 && n.starts_with(prefix)
-                && has(&n[prefix.len()..])
+                && key_columns.contains(&&n[prefix.len()..])
         };
         let mut columns = Vec::new();
         for (c, ident) in spec.columns.iter().zip(&names) {
             let n = c.name.as_str();
-            if n == spec.dms.op
-                || n == spec.dms.timestamp
-                || n == spec.dms.change_sequence
-                || is_before_image(n)
-            {
+            if n == dms.op || n == dms.timestamp || n == dms.change_sequence || is_before_image(n) {
                 continue;
             }
             if n.starts_with("_dmslake_") {
@@ -377,20 +296,14 @@ impl CompactionTable {
                     reason: "the prefix _dmslake_ is reserved for dmslake's own columns",
                 });
             }
-            let glue_type = match (spec.type_overrides.get(n), spec.format) {
-                (Some(t), _) => t.as_str(),
-                (None, RawFormat::Csv) => "string",
-                (None, RawFormat::Parquet) => c.glue_type.as_str(),
+            let ty = match (spec.type_overrides.get(n), spec.format) {
+                (Some(t), _) => *t,
+                (None, FileFormat::Csv) => GlueType::String,
+                (None, FileFormat::Parquet) => c.ty,
             };
-            let curated_type =
-                CuratedType::from_glue(glue_type).ok_or_else(|| SqlError::UnsupportedType {
-                    table: table_name.clone(),
-                    column: n.to_string(),
-                    glue_type: glue_type.to_string(),
-                })?;
             columns.push(CuratedColumn {
                 name: ident.clone(),
-                curated_type,
+                ty: ty.iceberg(),
             });
         }
         if columns.is_empty() {
@@ -497,7 +410,7 @@ impl CompactionTable {
         let mut cols: Vec<String> = self
             .columns
             .iter()
-            .map(|c| format!("{} {}", c.name.ddl(), c.curated_type.ddl()))
+            .map(|c| format!("{} {}", c.name.ddl(), c.ty))
             .collect();
         cols.push(format!("`{SEQ_COLUMN}` string"));
         let mut sql = format!(
@@ -551,7 +464,7 @@ impl CompactionTable {
                     self.curated_database.ddl(),
                     self.table.ddl(),
                     c.name.ddl(),
-                    c.curated_type.ddl()
+                    c.ty
                 );
                 (c.name.as_str().to_string(), sql)
             })
@@ -572,11 +485,11 @@ impl CompactionTable {
     }
 
     /// The source value of one curated column, cast from the raw column.
-    fn cast(&self, raw: &Ident, ty: &CuratedType) -> String {
+    fn cast(&self, raw: &Ident, ty: GlueType) -> String {
         let value = match self.format {
             // CSV fields are strings and an empty field is NULL (DMS writes NULL as nothing).
-            RawFormat::Csv => format!("NULLIF(\"r\".{}, '')", raw.quoted()),
-            RawFormat::Parquet => format!("\"r\".{}", raw.quoted()),
+            FileFormat::Csv => format!("NULLIF(\"r\".{}, '')", raw.quoted()),
+            FileFormat::Parquet => format!("\"r\".{}", raw.quoted()),
         };
         format!("CAST({value} AS {})", ty.dml())
     }
@@ -589,8 +502,9 @@ impl CompactionTable {
                 seq.quoted()
             ),
             (None, Some(ts)) => format!(
-                "(CASE WHEN regexp_like(\"r\".{}, '/LOAD[0-9A-Fa-f]+[^/]*$') THEN '0' ELSE '1' END || COALESCE(CAST(\"r\".{} AS varchar), ''))",
+                "(CASE WHEN regexp_like(\"r\".{}, {}) THEN '0' ELSE '1' END || COALESCE(CAST(\"r\".{} AS varchar), ''))",
                 quote_dml(PATH_COLUMN),
+                string_literal(FULL_LOAD_PATH_PATTERN),
                 ts.quoted()
             ),
             // `plan` refuses a table with neither column.
@@ -690,7 +604,7 @@ impl CompactionTable {
         for c in &self.columns {
             select.push(format!(
                 "{} AS {}",
-                self.cast(&c.name, &c.curated_type),
+                self.cast(&c.name, c.ty),
                 c.name.quoted()
             ));
         }
@@ -714,8 +628,8 @@ impl CompactionTable {
             let mut sel = Vec::new();
             for c in &self.columns {
                 let value = match self.key.iter().position(|k| *k == c.name) {
-                    Some(i) => self.cast(&before[i], &c.curated_type),
-                    None => format!("CAST(NULL AS {})", c.curated_type.dml()),
+                    Some(i) => self.cast(&before[i], c.ty),
+                    None => format!("CAST(NULL AS {})", c.ty.dml()),
                 };
                 sel.push(format!("{value} AS {}", c.name.quoted()));
             }
@@ -725,12 +639,12 @@ impl CompactionTable {
             }
             let mut differs = Vec::new();
             for (k, b) in self.key.iter().zip(before) {
-                let ty = &self
+                let ty = self
                     .columns
                     .iter()
                     .find(|c| c.name == *k)
-                    .map(|c| c.curated_type.clone())
-                    .unwrap_or(CuratedType::String);
+                    .map(|c| c.ty)
+                    .unwrap_or(GlueType::String);
                 conds.push(format!("{} IS NOT NULL", self.cast(b, ty)));
                 differs.push(format!(
                     "{} IS DISTINCT FROM {}",
@@ -873,12 +787,7 @@ fn parse_partition_field(
         .iter()
         .find(|c| c.name.as_str() == column)
         .ok_or_else(bad)?;
-    if transform.is_some()
-        && !matches!(
-            column.curated_type,
-            CuratedType::Date | CuratedType::Timestamp
-        )
-    {
+    if transform.is_some() && !matches!(column.ty, GlueType::Date | GlueType::Timestamp) {
         return Err(bad());
     }
     Ok(PartitionField {
@@ -931,21 +840,17 @@ mod tests {
         }
     }
 
-    fn spec(format: RawFormat, cols: &[(&str, &str)], key: &[&str]) -> TableSpec {
+    fn spec(format: FileFormat, cols: &[(&str, &str)], key: &[&str]) -> TableSpec {
         TableSpec {
             raw_database: "raw".into(),
             table: "public_t".into(),
             format,
             columns: cols
                 .iter()
-                .map(|(n, t)| RawColumn {
-                    name: n.to_string(),
-                    glue_type: t.to_string(),
-                })
+                .map(|(n, t)| Column::new(*n, GlueType::parse(t).expect("a test type")))
                 .collect(),
             partition_keys: vec!["year".into(), "month".into(), "day".into()],
-            dms: DmsColumnNames {
-                op: "op".into(),
+            dms: DmsColumns {
                 timestamp: "ts".into(),
                 change_sequence: "seq".into(),
                 before_image_prefix: "before_".into(),
@@ -1021,7 +926,10 @@ mod tests {
         ];
         for (glue, want) in cases {
             assert_eq!(
-                CuratedType::from_glue(glue).map(|t| t.ddl()).as_deref(),
+                GlueType::parse(glue)
+                    .ok()
+                    .map(|t| t.iceberg().to_string())
+                    .as_deref(),
                 *want,
                 "{glue}"
             );
@@ -1030,7 +938,7 @@ mod tests {
 
     #[test]
     fn dms_columns_are_not_curated_and_before_images_are_found() {
-        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
         let names: Vec<&str> = t.columns().iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["id", "name"]);
         assert!(t.handles_key_updates());
@@ -1039,26 +947,53 @@ mod tests {
     }
 
     #[test]
+    fn only_the_prefix_paired_with_a_key_column_is_a_before_image() {
+        let cols: &[(&str, &str)] = &[
+            ("op", "string"),
+            ("ts", "string"),
+            ("order_id", "string"),
+            ("id", "string"),
+            ("before_id", "string"),
+            ("before_code", "string"),
+            ("seq", "string"),
+            ("before_order_id", "string"),
+        ];
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, cols, &["order_id"])).expect("plan");
+        let names: Vec<&str> = t.columns().iter().map(|c| c.name.as_str()).collect();
+        // `before_id` pairs with a column but not with a key column: an ordinary column.
+        assert_eq!(names, ["order_id", "id", "before_id", "before_code"]);
+        assert!(t.handles_key_updates());
+        let sql = t.merge_sql(&PartitionRange::default()).expect("merge");
+        assert!(sql.contains("\"before_order_id\""), "{sql}");
+        // Without the key's before-image, key updates are not handled and nothing is dropped.
+        let plain: Vec<(&str, &str)> = cols
+            .iter()
+            .copied()
+            .filter(|(n, _)| *n != "before_order_id")
+            .collect();
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, &plain, &["order_id"])).expect("plan");
+        assert!(!t.handles_key_updates());
+        assert_eq!(t.columns().len(), 4);
+    }
+
+    #[test]
     fn a_table_without_key_or_order_column_is_refused() {
-        let err = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &[])).unwrap_err();
+        let err = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &[])).unwrap_err();
         assert!(matches!(err, SqlError::NoPrimaryKey { .. }), "{err}");
-        let err = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["nope"])).unwrap_err();
+        let err = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["nope"])).unwrap_err();
         assert!(matches!(err, SqlError::UnknownKeyColumn { .. }), "{err}");
-        let err =
-            CompactionTable::plan(&spec(RawFormat::Csv, &[("id", "string")], &["id"])).unwrap_err();
+        let err = CompactionTable::plan(&spec(FileFormat::Csv, &[("id", "string")], &["id"]))
+            .unwrap_err();
         assert!(matches!(err, SqlError::NoOrderColumn { .. }), "{err}");
-        let err = CompactionTable::plan(&spec(
-            RawFormat::Parquet,
-            &[("ts", "string"), ("id", "int"), ("tags", "array<string>")],
-            &["id"],
-        ))
-        .unwrap_err();
-        assert!(matches!(err, SqlError::UnsupportedType { .. }), "{err}");
+        // A type without an Iceberg mapping cannot even become a raw column: reading the
+        // table refuses it (`GlueType::parse`, used by the Glue adapter).
+        let err = GlueType::parse("array<string>").unwrap_err();
+        assert!(err.to_string().contains("array<string>"), "{err}");
     }
 
     #[test]
     fn merge_reads_only_the_partition_range() {
-        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
         let range = PartitionRange {
             from: Some(vec!["2024".into(), "06".into(), "12".into()]),
             to: Some(vec!["2024".into(), "07".into(), "05".into()]),
@@ -1088,7 +1023,7 @@ mod tests {
 
     #[test]
     fn the_newest_commit_is_read_from_the_newest_partition_only() {
-        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
         let range = PartitionRange {
             from: Some(vec!["2024".into(), "06".into(), "12".into()]),
             to: Some(vec!["2024".into(), "07".into(), "05".into()]),
@@ -1103,7 +1038,7 @@ mod tests {
         );
         assert!(sql.contains("\"r\".\"day\" = '05'"), "{sql}");
         assert!(!sql.contains("'06'") && !sql.contains("'12'"), "{sql}");
-        let mut unpartitioned = spec(RawFormat::Csv, CSV_COLS, &["id"]);
+        let mut unpartitioned = spec(FileFormat::Csv, CSV_COLS, &["id"]);
         unpartitioned.partition_keys.clear();
         let t = CompactionTable::plan(&unpartitioned).expect("plan");
         let sql = t
@@ -1116,7 +1051,7 @@ mod tests {
     #[test]
     fn partitioning_accepts_identity_and_time_transforms_only() {
         let mut s = spec(
-            RawFormat::Parquet,
+            FileFormat::Parquet,
             &[("ts", "string"), ("id", "int"), ("at", "timestamp")],
             &["id"],
         );
@@ -1149,7 +1084,7 @@ mod tests {
             ("seq", "string"),
             ("before_id", "int"),
         ];
-        let t = CompactionTable::plan(&spec(RawFormat::Parquet, cols, &["id"])).expect("plan");
+        let t = CompactionTable::plan(&spec(FileFormat::Parquet, cols, &["id"])).expect("plan");
         let alter = |c: &str| format!("ALTER TABLE `cur`.`public_t` ADD COLUMNS ({c})");
         #[rustfmt::skip]
         let cases: &[(&[&str], Vec<String>)] = &[
@@ -1174,16 +1109,15 @@ mod tests {
 
     #[test]
     fn added_csv_columns_take_the_override_type_or_string() {
-        let mut s = spec(RawFormat::Csv, CSV_COLS, &["id"]);
-        s.columns.push(RawColumn {
-            name: "qty".into(),
-            glue_type: "string".into(),
-        });
-        s.columns.push(RawColumn {
-            name: "note".into(),
-            glue_type: "string".into(),
-        });
-        s.type_overrides.insert("qty".into(), "bigint".into());
+        let mut s = spec(FileFormat::Csv, CSV_COLS, &["id"]);
+        s.columns
+            .push(Column::new("qty", GlueType::parse("string").expect("type")));
+        s.columns.push(Column::new(
+            "note",
+            GlueType::parse("string").expect("type"),
+        ));
+        s.type_overrides
+            .insert("qty".into(), GlueType::parse("bigint").expect("type"));
         let t = CompactionTable::plan(&s).expect("plan");
         assert_eq!(
             t.add_columns_sql(&["id".into(), "name".into()]),

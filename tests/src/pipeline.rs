@@ -1670,7 +1670,13 @@ impl Pipeline {
                 None,
             )
             .await
-            .map_err(|e| anyhow!("registrar: {}: {}", e.error_type, e.message))?;
+            .map_err(|e| {
+                anyhow!(
+                    "registrar: {}: {}",
+                    e.error_type(),
+                    dmslake::error::chain(&e)
+                )
+            })?;
             match out {
                 partition_registrar::handler::Output::Sqs(resp) => {
                     if let Some(f) = resp.batch_item_failures.first() {
@@ -1741,7 +1747,7 @@ impl Pipeline {
         let report = self.lambda.invoke("compactor", &payload)?;
         let run = CompactorRun::from_report(&report, started.elapsed())?;
         for source in self.sources() {
-            let name = compactor::catalog::raw_table_name(&source)?;
+            let name = compactor::spec::raw_table_name(&source)?;
             let partitions = self.partitions(&name).await?;
             self.partitions.insert(name, partitions.len());
         }
@@ -1753,7 +1759,7 @@ impl Pipeline {
     pub async fn compact_all(&mut self) -> Result<CompactorRun> {
         let run = self.compact().await?;
         for source in self.sources() {
-            let name = compactor::catalog::raw_table_name(&source)?;
+            let name = compactor::spec::raw_table_name(&source)?;
             match run.tables.iter().find(|t| t.table == name) {
                 Some(t) if t.status == "merged" => {}
                 Some(t) => bail!(
@@ -1890,7 +1896,7 @@ impl Pipeline {
         let mut reports = Vec::new();
         for (i, source) in self.sources().into_iter().enumerate() {
             let table = self.workload.tables[i].clone();
-            let name = compactor::catalog::raw_table_name(&source)?;
+            let name = compactor::spec::raw_table_name(&source)?;
             let merged = run.tables.iter().find(|t| t.table == name).cloned();
             let mut report = TableReport {
                 source: source.clone(),
@@ -2115,7 +2121,7 @@ async fn reset_previous_run(
         StateLocation::new(compactor.state_bucket.clone(), &compactor.state_prefix),
     );
     for t in sample_tables() {
-        let name = compactor::catalog::raw_table_name(&format!("{schema}.{}", t.name))?;
+        let name = compactor::spec::raw_table_name(&format!("{schema}.{}", t.name))?;
         let _ = clients
             .glue
             .delete_table()

@@ -801,7 +801,13 @@ async fn register(lake: &Lake, config: &dmslake::config::Config, keys: &[String]
         lake.clients.s3.clone(),
         aws_sdk_glue::Client::new(&sdk),
         config.clone(),
-        partition_registrar::handler::Settings::default(),
+        partition_registrar::handler::Settings {
+            manifest_root: Some(partition_registrar::handler::Settings::manifest_root_for(
+                &lake.bucket,
+                "dmslake-state/",
+            )),
+            ..partition_registrar::handler::Settings::default()
+        },
     );
     let event = json!({"Records": keys.iter().map(|k| json!({
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
@@ -849,12 +855,12 @@ async fn raw_parquet_table_reads_through_hive_with_partitions_and_subfolders() {
         .expect("sample footer");
     assert!(rows > 0);
     let table = format!("\"{}\".\"public_dms_test_table\"", lake.database);
-    // Partition 0000/00/00 is the table folder: its LOAD file and, in the date subfolder,
-    // the CDC file (Athena reads subfolders); partition 2026/11/24 the CDC file again.
+    // Partition 0000/00/00 reads the LOAD file through its manifest (not the table folder,
+    // whose date subfolders Athena would read too); partition 2026/11/24 the CDC file.
     let q = lake.ok(&format!("SELECT count(*) FROM {table}")).await;
     assert!(scanned(&q) > 0, "DataScannedInBytes {}", scanned(&q));
     let all = lake.rows(q.query_execution_id().expect("id")).await;
-    assert_eq!(all[1][0].as_deref(), Some((3 * rows).to_string().as_str()));
+    assert_eq!(all[1][0].as_deref(), Some((2 * rows).to_string().as_str()));
     assert_eq!(
         lake.count(&format!(
             "SELECT count(*) FROM {table} WHERE year <> '0000'"
@@ -978,7 +984,7 @@ async fn compactor_statements_run_on_the_local_athena() {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })
     .expect("compactor config");
-    let spec = compactor::catalog::get_spec(&lake.clients.glue, &cfg, "public_dms_test_table")
+    let spec = compactor::preview::load_spec(&lake.clients.glue, &cfg, "public_dms_test_table")
         .await
         .expect("raw table spec");
     let full = dmslake::sql::CompactionTable::plan(&spec).expect("plan");
@@ -988,10 +994,14 @@ async fn compactor_statements_run_on_the_local_athena() {
     let narrow = dmslake::sql::CompactionTable::plan(&narrow_spec).expect("plan");
 
     lake.ok(&narrow.create_table_sql()).await;
-    let existing = compactor::catalog::curated_columns(&lake.clients.glue, &cfg, full.table())
-        .await
-        .expect("glue")
-        .expect("the curated table is in Glue");
+    let existing = dmslake::glue::column_names(
+        &lake.clients.glue,
+        &cfg.common.curated_database,
+        full.table(),
+    )
+    .await
+    .expect("glue")
+    .expect("the curated table is in Glue");
     assert!(!existing.contains(&dropped.name), "{existing:?}");
     let alters = full.add_columns_sql(&existing);
     assert_eq!(alters.len(), 1, "{alters:?}");

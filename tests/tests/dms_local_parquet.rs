@@ -126,7 +126,7 @@ fn the_registrar_reads_the_same_glue_schema_from_both() {
         glue_columns(meta, &names)
             .expect("mapped")
             .into_iter()
-            .map(|c| (c.name, c.glue_type))
+            .map(|c| (c.column.name, c.column.ty.to_string()))
             .filter(|(n, _)| n != "op")
             .collect()
     };

@@ -790,8 +790,8 @@ async fn parquet_follows_an_added_column_with_its_catalog_type() {
         .expect("glue columns");
     let amount = columns
         .iter()
-        .find(|c| c.name == "amount")
-        .map(|c| c.glue_type.as_str());
-    assert_eq!(amount, Some("decimal(5,1)"), "{columns:?}");
+        .find(|c| c.column.name == "amount")
+        .map(|c| c.column.ty.to_string());
+    assert_eq!(amount.as_deref(), Some("decimal(5,1)"), "{columns:?}");
     assert_eq!(meta.file_metadata().num_rows(), 2);
 }

@@ -90,7 +90,7 @@ async fn randomized_workload_current_state_equals_source_row_for_row() {
     assert_eq!(p.compactor_runs.len(), 5);
     let mut repeated_text = 0;
     for source in p.sources() {
-        let name = compactor::catalog::raw_table_name(&source).expect("name");
+        let name = compactor::spec::raw_table_name(&source).expect("name");
         let merges: Vec<&pipeline::TableMerge> = p
             .compactor_runs
             .iter()
@@ -210,7 +210,7 @@ async fn parquet_files_with_a_column_added_mid_stream_equal_the_source() {
     let (p, reports) = run(opts).await;
     let customers = p.workload.tables[0].clone();
     // The raw table was created from the files' typed schema and gained the new column.
-    let raw = compactor::catalog::raw_table_name(&p.sources()[0]).expect("name");
+    let raw = compactor::spec::raw_table_name(&p.sources()[0]).expect("name");
     let table = p
         .glue
         .get_table()
@@ -329,7 +329,7 @@ async fn failed_merge_then_retry(
     }
     let (key, original) = damaged.context("a CDC file of orders with a qty value")?;
     p.register(&files).await?;
-    let name = compactor::catalog::raw_table_name(&p.sources()[1])?;
+    let name = compactor::spec::raw_table_name(&p.sources()[1])?;
     let doc = compactor::watermark::watermark_doc(&name);
     let watermark = |p: &pipeline::Pipeline| {
         let (state, doc) = (p.state.clone(), doc.clone());

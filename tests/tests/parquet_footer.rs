@@ -90,9 +90,13 @@ async fn dms_sample_footer_is_read_with_two_suffix_gets_and_maps_every_column() 
         ..DmsColumns::default()
     };
     let cols = glue_columns(&read.metadata, &dms).expect("columns");
-    let got: Vec<(&str, &str)> = cols
+    let typed: Vec<(String, String)> = cols
         .iter()
-        .map(|c| (c.name.as_str(), c.glue_type.as_str()))
+        .map(|c| (c.column.name.clone(), c.column.ty.to_string()))
+        .collect();
+    let got: Vec<(&str, &str)> = typed
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
     assert_eq!(got, dmslake_tests::DMS_TEST_TABLE_PARQUET_COLUMNS);
     assert_eq!(cols[0].role, ColumnRole::Timestamp);
@@ -143,9 +147,13 @@ async fn large_file_footer_is_read_without_fetching_the_data() {
     );
 
     let cols = glue_columns(&read.metadata, &DmsColumns::default()).expect("columns");
-    let got: Vec<(&str, &str, ColumnRole)> = cols
+    let typed: Vec<(String, String, ColumnRole)> = cols
         .iter()
-        .map(|c| (c.name.as_str(), c.glue_type.as_str(), c.role))
+        .map(|c| (c.column.name.clone(), c.column.ty.to_string(), c.role))
+        .collect();
+    let got: Vec<(&str, &str, ColumnRole)> = typed
+        .iter()
+        .map(|(n, t, r)| (n.as_str(), t.as_str(), *r))
         .collect();
     use ColumnRole::{Data, Op, Timestamp};
     assert_eq!(

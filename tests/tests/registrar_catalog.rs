@@ -36,9 +36,12 @@ impl Lake {
         Self {
             clients,
             calls: GlueCallCounter::default(),
+            settings: Settings {
+                manifest_root: Some(Settings::manifest_root_for(&bucket, "dmslake-state/")),
+                ..Settings::default()
+            },
             bucket,
             config,
-            settings: Settings::default(),
         }
     }
 
@@ -147,6 +150,11 @@ fn cdc_key(table: &str, day: u32, n: u32) -> String {
     format!("dms/public/{table}/2026/11/{day:02}/202611{day:02}-10{n:02}00000.parquet")
 }
 
+/// The error as a person reads it: the whole chain of sources.
+fn err_text(err: &handler::HandlerError) -> String {
+    dmslake::error::chain(err)
+}
+
 async fn run(deps: &Deps, payload: Value) -> Result<Output, handler::HandlerError> {
     handler::handle(deps, payload, None).await
 }
@@ -178,12 +186,17 @@ async fn snapshot(clients: &Clients, db: &str) -> BTreeMap<String, Value> {
             .expect("partitions")
             .into_iter()
             .map(|p| {
+                // Full-load manifests live under the database's own folder: compared
+                // across databases without its name.
                 json!([
                     p.partition.values,
-                    p.partition.location,
+                    p.partition
+                        .location
+                        .replace(&format!("/{db}/"), "/<database>/"),
+                    p.partition.manifest,
                     p.columns
                         .iter()
-                        .map(|c| format!("{} {}", c.name, c.glue_type))
+                        .map(|c| format!("{} {}", c.name, c.ty))
                         .collect::<Vec<_>>()
                 ])
             })
@@ -305,8 +318,14 @@ async fn burst_registers_each_table_and_partition_once_with_batched_glue_writes(
     assert!(cols[0].starts_with("op "), "{cols:?}");
     assert!(cols[1].starts_with("dms_commit_ts "), "{cols:?}");
     let parts = orders["partitions"].as_array().unwrap();
+    // The full-load partition is read through manifests, not the table folder.
     assert!(parts.iter().any(|p| p[0] == json!(["0000", "00", "00"])
-        && p[1] == json!(format!("s3://{}/dms/public/orders/", lake.bucket))));
+        && p[1]
+            == json!(format!(
+                "s3://{}/dmslake-state/full-load-manifests/<database>/public_orders/",
+                lake.bucket
+            ))
+        && p[2] == json!(true)));
     assert!(parts.iter().any(|p| p[0] == json!(["2026", "11", "03"])
         && p[1]
             == json!(format!(
@@ -314,7 +333,8 @@ async fn burst_registers_each_table_and_partition_once_with_batched_glue_writes(
                 lake.bucket
             ))));
 
-    // Warm: new files in known partitions cost no Glue call at all.
+    // Warm: new files in known partitions cost one GetTable per table (a table dropped
+    // meanwhile is noticed) and no write.
     lake.calls.reset();
     let mut more = Vec::new();
     for t in tables {
@@ -323,7 +343,13 @@ async fn burst_registers_each_table_and_partition_once_with_batched_glue_writes(
         more.push(k);
     }
     run(&deps, lake.s3_event(&more)).await.expect("warm");
-    assert_eq!(lake.calls.total(), 0, "{:?}", lake.calls.snapshot());
+    assert_eq!(lake.calls.writes(), 0, "{:?}", lake.calls.snapshot());
+    assert_eq!(
+        lake.calls.get("GetTable"),
+        tables.len(),
+        "{:?}",
+        lake.calls.snapshot()
+    );
 }
 
 #[tokio::test]
@@ -479,12 +505,12 @@ async fn changed_type_is_a_named_error_and_the_table_is_unchanged() {
     let err = run(&deps, lake.s3_event(std::slice::from_ref(&bad)))
         .await
         .expect_err("type change must fail");
-    assert_eq!(err.error_type, "SchemaChangeRejected");
+    assert_eq!(err.error_type(), "SchemaChangeRejected");
     for part in ["public_orders", "\"id\"", "int", "bigint", &bad] {
         assert!(
-            err.message.contains(part),
+            err_text(&err).contains(part),
             "{part} missing in: {}",
-            err.message
+            err_text(&err)
         );
     }
     assert_eq!(
@@ -628,12 +654,13 @@ async fn bad_input_is_skipped_or_failed_never_dropped() {
     let err = run(&deps, json!({"hello": 1}))
         .await
         .expect_err("malformed");
-    assert_eq!(err.error_type, "InvalidEvent");
-    // A missing file is an error for that record.
-    let err = run(&deps, lake.s3_event(&[cdc_key("orders", 1, 0)]))
+    assert_eq!(err.error_type(), "InvalidEvent");
+    // A file deleted before it was read (NoSuchKey) is acknowledged, counted, not retried.
+    let out = run(&deps, lake.s3_event(&[cdc_key("orders", 1, 0)]))
         .await
-        .expect_err("missing file");
-    assert_eq!(err.error_type, "UnreadableFile");
+        .expect("a missing file is acknowledged");
+    let Output::Registered(r) = out else { panic!() };
+    assert_eq!((r.missing, r.files, r.failures.len()), (1, 0, 0));
     // EventBridge with a corrupt file: error.
     let k = cdc_key("orders", 2, 0);
     lake.put(&k, b"garbage".to_vec()).await;
@@ -641,7 +668,7 @@ async fn bad_input_is_skipped_or_failed_never_dropped() {
         "account": "1", "time": "2026-11-24T10:00:00Z", "region": "us-east-1", "resources": [],
         "detail": {"version": "0", "bucket": {"name": lake.bucket}, "object": {"key": k, "size": 7}}});
     let err = run(&deps, eb).await.expect_err("corrupt file");
-    assert_eq!(err.error_type, "UnreadableFile");
+    assert_eq!(err.error_type(), "UnreadableFile");
     // Nothing was registered.
     assert!(snapshot(&lake.clients, &lake.config.raw_database)
         .await
@@ -730,8 +757,8 @@ async fn csv_with_header_rows_gets_an_opencsv_table_that_skips_the_header() {
     let err = run(&deps, lake.s3_event(&[load]))
         .await
         .expect_err("positional mismatch");
-    assert_eq!(err.error_type, "SchemaChangeRejected");
-    assert!(err.message.contains("\"op\""), "{}", err.message);
+    assert_eq!(err.error_type(), "SchemaChangeRejected");
+    assert!(err_text(&err).contains("\"op\""), "{}", err_text(&err));
     assert_eq!(
         snapshot(&lake.clients, &lake.config.raw_database).await,
         snap
@@ -784,7 +811,7 @@ async fn gzipped_csv_header_rows_are_read_from_the_start_of_the_stream() {
     let err = run(&deps, lake.s3_event(std::slice::from_ref(&bad)))
         .await
         .expect_err("not gzip");
-    assert!(err.message.contains(&bad), "{}", err.message);
+    assert!(err_text(&err).contains(&bad), "{}", err_text(&err));
     assert!(!snapshot(&lake.clients, &lake.config.raw_database)
         .await
         .contains_key("hr_jobs"));
@@ -814,11 +841,11 @@ async fn headerless_csv_takes_its_columns_from_the_manifest_or_fails_naming_it()
     let err = run(&deps, lake.s3_event(&keys[..1]))
         .await
         .expect_err("no columns known");
-    assert_eq!(err.error_type, "UnreadableFile");
+    assert_eq!(err.error_type(), "UnreadableFile");
     assert!(
-        err.message.contains("DMSLAKE_CSV_COLUMNS_URI"),
+        err_text(&err).contains("DMSLAKE_CSV_COLUMNS_URI"),
         "{}",
-        err.message
+        err_text(&err)
     );
 
     let manifest = json!({"public.order_details": [
@@ -869,7 +896,7 @@ async fn csv_added_column_updates_the_table_and_every_partition() {
     let parts = t["partitions"].as_array().unwrap();
     assert_eq!(parts.len(), 3);
     for p in parts {
-        assert_eq!(p[2], want, "partition {} keeps stale columns", p[0]);
+        assert_eq!(p[3], want, "partition {} keeps stale columns", p[0]);
     }
 }
 
@@ -973,11 +1000,11 @@ async fn two_source_tables_with_one_glue_name_are_an_error_not_a_merge() {
     let err = run(&deps, lake.s3_event(&[clash]))
         .await
         .expect_err("collision");
-    assert_eq!(err.error_type, "TableNameCollision");
+    assert_eq!(err.error_type(), "TableNameCollision");
     assert!(
-        err.message.contains("public.orders") && err.message.contains("public.Orders"),
+        err_text(&err).contains("public.orders") && err_text(&err).contains("public.Orders"),
         "{}",
-        err.message
+        err_text(&err)
     );
     assert_eq!(
         snapshot(&lake.clients, &lake.config.raw_database).await,

@@ -14,6 +14,7 @@ const REGISTRAR_EVENTS: &[&str] = &[
     "eventbridge-s3-object-created.json",
     "sqs-s3-object-created.json",
     "sqs-s3-test-event.json",
+    "sqs-eventbridge-s3-object-created.json",
     "registrar-backfill.json",
 ];
 
@@ -103,6 +104,7 @@ async fn every_registrar_sample_event_registers_what_it_names() {
 
     let settings = Settings {
         csv_columns_uri: Some(format!("s3://{bucket}/config/columns.json")),
+        manifest_root: Some(Settings::manifest_root_for(&bucket, "dmslake-state/")),
     };
     let deps = Deps::new(
         clients.s3.clone(),

@@ -9,13 +9,13 @@ use dmslake::csv_schema::{
     check_record, check_same_layout, parse_header_row, split_record, ColumnManifest, CsvSchemaError,
 };
 use dmslake::parquet_footer::read_footer_file;
-use dmslake::schema::{glue_columns, ColumnRole, GlueColumn};
+use dmslake::schema::{glue_columns, ColumnRole, FileColumn};
 
 fn sample(rel: &str) -> PathBuf {
     dmslake_tests::samples_dir().join(rel)
 }
 
-fn columns_of(path: &Path, dms: &DmsColumns) -> Vec<GlueColumn> {
+fn columns_of(path: &Path, dms: &DmsColumns) -> Vec<FileColumn> {
     let read = read_footer_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     glue_columns(&read.metadata, dms).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -30,7 +30,14 @@ fn dms_postgres_full_load_parquet_maps_every_column_to_its_athena_type() {
     let path = sample("parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet");
     let got: Vec<(String, String, String, ColumnRole)> = columns_of(&path, &dms)
         .into_iter()
-        .map(|c| (c.name, c.source_name, c.glue_type, c.role))
+        .map(|c| {
+            (
+                c.column.name,
+                c.source_name,
+                c.column.ty.to_string(),
+                c.role,
+            )
+        })
         .collect();
     use ColumnRole::{Data, Timestamp};
     let want: Vec<(&str, &str, &str, ColumnRole)> = vec![
@@ -79,7 +86,7 @@ fn dms_parquet_footer_is_read_without_the_data_pages() {
 fn with_default_dms_column_names_the_sample_timestamp_is_a_data_column() {
     let path = sample("parquet-go-dms/dms/public/dms_test_table/LOAD00000001.parquet");
     let cols = columns_of(&path, &DmsColumns::default());
-    assert_eq!(cols[0].name, "dms_timestamp");
+    assert_eq!(cols[0].column.name, "dms_timestamp");
     assert_eq!(cols[0].role, ColumnRole::Data);
     assert!(cols.iter().all(|c| c.role == ColumnRole::Data));
 }
@@ -113,8 +120,9 @@ fn every_parquet_sample_maps_to_glue_columns_from_its_footer() {
         );
         for c in &cols {
             assert!(
-                !c.name.is_empty()
-                    && c.name
+                !c.column.name.is_empty()
+                    && c.column
+                        .name
                         .bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{}: {c:?}",
@@ -178,16 +186,24 @@ fn oracle_header_sample_load_without_op_and_cdc_with_op_are_reported_as_misalign
         "department_id",
     ];
     assert_eq!(
-        load.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        load.iter()
+            .map(|c| c.column.name.as_str())
+            .collect::<Vec<_>>(),
         data
     );
-    assert_eq!(cdc[0].name, "op");
+    assert_eq!(cdc[0].column.name, "op");
     assert_eq!(cdc[0].role, ColumnRole::Op);
     assert_eq!(
-        cdc[1..].iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        cdc[1..]
+            .iter()
+            .map(|c| c.column.name.as_str())
+            .collect::<Vec<_>>(),
         data
     );
-    assert!(cdc.iter().chain(&load).all(|c| c.glue_type == "string"));
+    assert!(cdc
+        .iter()
+        .chain(&load)
+        .all(|c| c.column.ty.to_string() == "string"));
     let err = check_same_layout("LOAD00000001.csv", &load, "20190118-184518184.csv", &cdc)
         .expect_err("LOAD without Op and CDC with Op");
     assert!(

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dmslake::sql::{
-    CompactionTable, DmsColumnNames, PartitionRange, RawColumn, RawFormat, TableSpec,
-};
+use dmslake::catalog::{Column, GlueType};
+use dmslake::config::DmsColumns;
+use dmslake::layout::FileFormat;
+use dmslake::sql::{CompactionTable, PartitionRange, TableSpec};
 use serde_json::{json, Value};
 
 const COLUMNS: &[&str] = &[
@@ -28,17 +29,13 @@ fn spec(overrides: &[(&str, &str)]) -> TableSpec {
     TableSpec {
         raw_database: "raw".into(),
         table: "public_order_details".into(),
-        format: RawFormat::Csv,
+        format: FileFormat::Csv,
         columns: COLUMNS
             .iter()
-            .map(|c| RawColumn {
-                name: c.to_string(),
-                glue_type: "string".into(),
-            })
+            .map(|c| Column::new(c.to_string(), GlueType::String))
             .collect(),
         partition_keys: vec!["year".into(), "month".into(), "day".into()],
-        dms: DmsColumnNames {
-            op: "op".into(),
+        dms: DmsColumns {
             timestamp: "dms_commit_ts".into(),
             change_sequence: "dms_change_seq".into(),
             before_image_prefix: "before_".into(),
@@ -49,7 +46,7 @@ fn spec(overrides: &[(&str, &str)]) -> TableSpec {
         partitioning: vec![],
         type_overrides: overrides
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), GlueType::parse(v).expect("a test type")))
             .collect(),
     }
 }
@@ -429,17 +426,13 @@ fn parquet_full_load_with_every_type_lands_unchanged() {
     let spec = TableSpec {
         raw_database: "raw".into(),
         table: "public_dms_test_table".into(),
-        format: RawFormat::Parquet,
+        format: FileFormat::Parquet,
         columns: cols
             .iter()
-            .map(|(n, t)| RawColumn {
-                name: n.to_string(),
-                glue_type: t.to_string(),
-            })
+            .map(|(n, t)| Column::new(n.to_string(), GlueType::parse(t).expect("a test type")))
             .collect(),
         partition_keys: vec![],
-        dms: DmsColumnNames {
-            op: "op".into(),
+        dms: DmsColumns {
             timestamp: "dms_timestamp".into(),
             change_sequence: "dms_change_seq".into(),
             before_image_prefix: "bi_".into(),
@@ -496,10 +489,7 @@ fn evolving_spec(columns: &[&str]) -> TableSpec {
         table: "public_evolving".into(),
         columns: columns
             .iter()
-            .map(|c| RawColumn {
-                name: c.to_string(),
-                glue_type: "string".into(),
-            })
+            .map(|c| Column::new(c.to_string(), GlueType::String))
             .collect(),
         primary_key: vec!["id".into()],
         ..spec(&[("b", "int")])

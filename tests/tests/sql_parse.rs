@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use dmslake::sql::{
-    normalise, CompactionTable, DmsColumnNames, PartitionRange, RawColumn, RawFormat, TableSpec,
-};
+use dmslake::catalog::{Column, GlueType};
+use dmslake::config::DmsColumns;
+use dmslake::layout::FileFormat;
+use dmslake::sql::{normalise, CompactionTable, PartitionRange, TableSpec};
 use serde_json::Value;
 
 fn check(statements: &[String]) -> Vec<Value> {
@@ -33,9 +34,8 @@ fn check(statements: &[String]) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("json")
 }
 
-fn dms() -> DmsColumnNames {
-    DmsColumnNames {
-        op: "op".into(),
+fn dms() -> DmsColumns {
+    DmsColumns {
         timestamp: "dms_commit_ts".into(),
         change_sequence: "dms_change_seq".into(),
         before_image_prefix: "bi_".into(),
@@ -67,13 +67,10 @@ fn parquet_all_types() -> TableSpec {
     TableSpec {
         raw_database: "dmslake_raw".into(),
         table: "public_all_types".into(),
-        format: RawFormat::Parquet,
+        format: FileFormat::Parquet,
         columns: cols
             .iter()
-            .map(|(n, t)| RawColumn {
-                name: n.to_string(),
-                glue_type: t.to_string(),
-            })
+            .map(|(n, t)| Column::new(n.to_string(), GlueType::parse(t).expect("a test type")))
             .collect(),
         partition_keys: vec!["year".into(), "month".into(), "day".into(), "hour".into()],
         dms: dms(),
@@ -87,10 +84,10 @@ fn parquet_all_types() -> TableSpec {
 
 fn csv_with_overrides() -> TableSpec {
     let mut spec = parquet_all_types();
-    spec.format = RawFormat::Csv;
+    spec.format = FileFormat::Csv;
     spec.table = "public_all_types_csv".into();
     for c in &mut spec.columns {
-        c.glue_type = "string".into();
+        c.ty = GlueType::String;
     }
     spec.type_overrides = [
         ("id", "bigint"),
@@ -102,7 +99,7 @@ fn csv_with_overrides() -> TableSpec {
         ("at", "timestamp"),
     ]
     .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .map(|(k, v)| (k.to_string(), GlueType::parse(v).expect("a test type")))
     .collect();
     spec.partitioning = vec![];
     spec
@@ -145,7 +142,7 @@ fn ddl_and_merge_for_every_type_mapping_parse_as_single_quoted_athena_statements
             "`_dmslake_seq` string",
             "TBLPROPERTIES ('table_type'='ICEBERG'",
         ] {
-            if spec.format == RawFormat::Parquet {
+            if spec.format == FileFormat::Parquet {
                 assert!(ddl.contains(piece), "{piece}: {ddl}");
             }
         }
@@ -248,18 +245,13 @@ fn hostile_schema_table_and_column_names_never_yield_more_than_one_statement() {
     // A column name with a quote inside never reaches an ALTER: the table is refused.
     for quoted in ["a\"b", "a`b", "a'b"] {
         let mut spec = csv_with_overrides();
-        spec.columns.push(RawColumn {
-            name: quoted.into(),
-            glue_type: "string".into(),
-        });
+        spec.columns.push(Column::new(quoted, GlueType::String));
         assert!(CompactionTable::plan(&spec).is_err(), "{quoted}");
     }
     // Normalised, the same name is added, quoted.
     let mut spec = csv_with_overrides();
-    spec.columns.push(RawColumn {
-        name: normalise("a\"b`c'd"),
-        glue_type: "string".into(),
-    });
+    spec.columns
+        .push(Column::new(normalise("a\"b`c'd"), GlueType::String));
     let t = CompactionTable::plan(&spec).expect("plan");
     let existing: Vec<String> = csv_with_overrides()
         .columns

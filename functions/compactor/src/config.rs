@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use dmslake::catalog::GlueType;
 use dmslake::config::{Config, ConfigError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub struct CompactorConfig {
     pub partitioning: BTreeMap<String, Vec<String>>,
     /// `schema.table` -> column (normalised) -> Glue type of its curated column, overriding the
     /// file's type (CSV columns are strings otherwise).
-    pub column_types: BTreeMap<String, BTreeMap<String, String>>,
+    pub column_types: BTreeMap<String, BTreeMap<String, GlueType>>,
     pub state_bucket: String,
     pub state_prefix: String,
     pub lock_ttl_seconds: i64,
@@ -163,8 +164,8 @@ pub fn parse_partitioning(
 pub fn parse_column_types(
     variable: &str,
     value: &str,
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, ConfigError> {
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+) -> Result<BTreeMap<String, BTreeMap<String, GlueType>>, ConfigError> {
+    let mut out: BTreeMap<String, BTreeMap<String, GlueType>> = BTreeMap::new();
     for entry in value.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let bad = |why: &str| {
             ConfigError::new(
@@ -185,16 +186,15 @@ pub fn parse_column_types(
             return Err(bad("expected schema.table.column"));
         }
         let column = dmslake::sql::normalise(column.trim());
-        let ty = ty.trim().to_ascii_lowercase();
         if column.is_empty() {
             return Err(bad("empty column"));
         }
-        if dmslake::sql::CuratedType::from_glue(&ty).is_none() {
-            return Err(bad(&format!(
-                "{ty:?} is not a type an Iceberg column can have: int, bigint, float, double, \
-                 decimal(p,s), boolean, string, date, timestamp, binary"
-            )));
-        }
+        let ty = GlueType::parse(ty).map_err(|e| {
+            bad(&format!(
+                "{e}; an Iceberg column can be int, bigint, float, double, decimal(p,s), \
+                 boolean, string, date, timestamp or binary"
+            ))
+        })?;
         out.entry(table.to_string()).or_default().insert(column, ty);
     }
     Ok(out)
@@ -268,9 +268,9 @@ mod tests {
             "public.orders.Total = DECIMAL(12,2); public.orders.qty=int;sales.items.born=date;",
         )
         .expect("valid");
-        assert_eq!(types["public.orders"]["total"], "decimal(12,2)");
-        assert_eq!(types["public.orders"]["qty"], "int");
-        assert_eq!(types["sales.items"]["born"], "date");
+        assert_eq!(types["public.orders"]["total"].to_string(), "decimal(12,2)");
+        assert_eq!(types["public.orders"]["qty"].to_string(), "int");
+        assert_eq!(types["sales.items"]["born"].to_string(), "date");
         for bad in [
             "public.orders.total",
             "orders.total=int",
@@ -342,7 +342,7 @@ mod tests {
         let spec = dmslake::sql::TableSpec {
             raw_database: "raw".into(),
             table: "public_orders".into(),
-            format: dmslake::sql::RawFormat::Parquet,
+            format: dmslake::layout::FileFormat::Parquet,
             columns: [
                 ("op", "string"),
                 ("dms_commit_ts", "string"),
@@ -350,13 +350,13 @@ mod tests {
                 ("created_at", "timestamp"),
             ]
             .iter()
-            .map(|(n, t)| dmslake::sql::RawColumn {
+            .map(|(n, t)| dmslake::catalog::Column {
                 name: n.to_string(),
-                glue_type: t.to_string(),
+                ty: t.parse().expect("a Glue type"),
             })
             .collect(),
             partition_keys: vec![],
-            dms: dmslake::sql::DmsColumnNames::from_config(&config.common.columns),
+            dms: config.common.columns.clone(),
             primary_key: config.primary_keys["public.orders"].clone(),
             curated_database: "cur".into(),
             curated_location: config.curated_location.clone(),

@@ -7,20 +7,23 @@
 
 use std::time::Instant;
 
-use dmslake::athena::{request_token, QueryOutcome, Runner};
-use dmslake::sql::{CompactionTable, PartitionRange};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use dmslake::athena::{request_token, AthenaError, QueryOutcome, Runner};
+use dmslake::glue::GlueError;
+use dmslake::sql::{CompactionTable, PartitionRange, SqlError};
 use dmslake::state::{StateError, StateStore, Versioned};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalog;
 use crate::config::CompactorConfig;
+use crate::preview::{self, PreviewError};
+use crate::spec::{self, SourceError};
 use crate::watermark::{
     lag_seconds, lock_doc, recorded_columns, status_doc, watermark_doc, Lock, MergeStatus,
     Watermark,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Merge,
@@ -34,51 +37,62 @@ pub struct Request {
     pub tables: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("not a compactor request: {0}")]
-pub struct RequestError(String);
-
-fn tables_of(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+/// A payload the compactor cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("not a compactor request: {0}")]
+    Shape(String),
+    #[error("not a compactor request: {what} does not have the expected fields")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
-fn action_of(v: Option<&Value>) -> Result<Option<Action>, RequestError> {
-    match v.and_then(Value::as_str) {
+/// The `detail` of a schedule or `Compaction Requested` event, and a bare request.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct RequestFields {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    tables: Vec<String>,
+}
+
+fn action_of(v: Option<&str>) -> Result<Option<Action>, RequestError> {
+    match v {
         None => Ok(None),
         Some("merge") => Ok(Some(Action::Merge)),
         Some("maintain") => Ok(Some(Action::Maintain)),
-        Some(other) => Err(RequestError(format!(
+        Some(other) => Err(RequestError::Shape(format!(
             "action {other:?} (expected merge or maintain)"
         ))),
     }
 }
 
-/// Decodes an invocation payload.
+fn typed<T: serde::de::DeserializeOwned>(what: &'static str, v: &Value) -> Result<T, RequestError> {
+    serde_json::from_value(v.clone()).map_err(|source| RequestError::Json { what, source })
+}
+
+/// Decodes an invocation payload: an EventBridge event ([`EventBridgeEvent`]: a schedule,
+/// whose rule name containing `maintain` means maintenance, or the watcher's `Compaction
+/// Requested`), or a bare `{"action": ..., "tables": [...]}`.
 pub fn parse_request(payload: &Value) -> Result<Request, RequestError> {
-    if let Some(detail_type) = payload.get("detail-type").and_then(Value::as_str) {
-        let detail = payload.get("detail");
-        return match detail_type {
+    if payload.get("detail-type").is_some() {
+        let event: EventBridgeEvent<RequestFields> = typed("EventBridge event", payload)?;
+        let detail = event.detail;
+        return match event.detail_type.as_str() {
             "Compaction Requested" => Ok(Request {
                 action: Action::Merge,
-                tables: tables_of(detail.and_then(|d| d.get("tables"))),
+                tables: detail.tables,
             }),
             "Scheduled Event" => {
-                let by_detail = action_of(detail.and_then(|d| d.get("action")))?;
-                let by_rule = payload
-                    .get("resources")
-                    .and_then(Value::as_array)
-                    .is_some_and(|r| {
-                        r.iter()
-                            .filter_map(Value::as_str)
-                            .any(|arn| arn.to_ascii_lowercase().contains("maintain"))
-                    });
+                let by_detail = action_of(detail.action.as_deref())?;
+                let by_rule = event
+                    .resources
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|arn| arn.to_ascii_lowercase().contains("maintain"));
                 let action = by_detail.unwrap_or(if by_rule {
                     Action::Maintain
                 } else {
@@ -86,18 +100,24 @@ pub fn parse_request(payload: &Value) -> Result<Request, RequestError> {
                 });
                 Ok(Request {
                     action,
-                    tables: tables_of(detail.and_then(|d| d.get("tables"))),
+                    tables: detail.tables,
                 })
             }
-            other => Err(RequestError(format!("detail-type {other:?}"))),
+            other => Err(RequestError::Shape(format!("detail-type {other:?}"))),
         };
     }
-    match action_of(payload.get("action"))? {
+    if payload.get("action").is_none() {
+        return Err(RequestError::Shape(
+            "expected an EventBridge event or {\"action\": ...}".into(),
+        ));
+    }
+    let fields: RequestFields = typed("request", payload)?;
+    match action_of(fields.action.as_deref())? {
         Some(action) => Ok(Request {
             action,
-            tables: tables_of(payload.get("tables")),
+            tables: fields.tables,
         }),
-        None => Err(RequestError(
+        None => Err(RequestError::Shape(
             "expected an EventBridge event or {\"action\": ...}".into(),
         )),
     }
@@ -304,31 +324,62 @@ pub async fn release_lock(state: &StateStore, lock: &HeldLock) -> Result<bool, S
     state.delete_if(&lock_doc(&lock.table), &lock.etag).await
 }
 
+/// Why a table's run stopped with an error (reported as `Failed`, with the whole chain).
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Preview(#[from] PreviewError),
+    #[error(transparent)]
+    Glue(#[from] GlueError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Athena(#[from] AthenaError),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+}
+
+/// Why a table's run stops early: a query that failed or timed out (its report), or an error.
+#[derive(Debug)]
+enum Stop {
+    Report(TableReport),
+    Error(TableError),
+}
+
+impl<E: Into<TableError>> From<E> for Stop {
+    fn from(e: E) -> Self {
+        Stop::Error(e.into())
+    }
+}
+
+fn failed(table: &str, e: &TableError) -> TableReport {
+    TableReport::Failed {
+        table: table.to_string(),
+        reason: dmslake::error::chain(e),
+    }
+}
+
 /// Runs the request over the named tables (or every raw table).
 pub async fn run(deps: &Deps, request: &Request, deadline: Instant) -> Report {
     let mut tables = Vec::new();
     let names: Vec<String> = if request.tables.is_empty() {
-        match catalog::list_tables(&deps.glue, &deps.config).await {
+        match dmslake::glue::list_tables(&deps.glue, &deps.config.common.raw_database).await {
             Ok(n) => n,
             Err(e) => {
                 return Report {
                     action: request.action,
-                    tables: vec![TableReport::Failed {
-                        table: "*".into(),
-                        reason: e.to_string(),
-                    }],
+                    tables: vec![failed("*", &e.into())],
                 }
             }
         }
     } else {
         let mut names = Vec::new();
         for source in &request.tables {
-            match catalog::raw_table_name(source) {
+            match spec::raw_table_name(source) {
                 Ok(name) => names.push(name),
-                Err(e) => tables.push(TableReport::Failed {
-                    table: source.clone(),
-                    reason: e.to_string(),
-                }),
+                Err(e) => tables.push(failed(source, &e.into())),
             }
         }
         names
@@ -451,13 +502,9 @@ async fn newest_commit(
 }
 
 async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -> TableReport {
-    let fail = |reason: String| TableReport::Failed {
-        table: name.to_string(),
-        reason,
-    };
-    let spec = match catalog::get_spec(&deps.glue, &deps.config, name).await {
+    let spec = match preview::load_spec(&deps.glue, &deps.config, name).await {
         Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return failed(name, &e.into()),
     };
     let table = match CompactionTable::plan(&spec) {
         Ok(t) => t,
@@ -477,7 +524,7 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
                 reason: "another run holds the merge lock".into(),
             }
         }
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return failed(name, &e.into()),
     };
     let result = match action {
         Action::Merge => merge(deps, &table, &owner, deadline).await,
@@ -493,7 +540,10 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
         }
         Err(e) => tracing::warn!(table = name, error = %e, "lock not released; it expires"),
     }
-    result.unwrap_or_else(fail)
+    match result {
+        Ok(report) | Err(Stop::Report(report)) => report,
+        Err(Stop::Error(e)) => failed(name, &e),
+    }
 }
 
 /// What a finished (or abandoned) query means for the table: the query id and scanned bytes
@@ -530,21 +580,18 @@ pub fn statement_token(owner: &str, sql: &str) -> String {
     request_token(&[owner, sql])
 }
 
+/// Runs one statement: its query id and scanned bytes, or why the table stops.
 async fn execute(
     deps: &Deps,
     table: &CompactionTable,
     owner: &str,
     sql: &str,
     deadline: Instant,
-) -> Result<Result<(String, i64), TableReport>, String> {
+) -> Result<(String, i64), Stop> {
     let token = statement_token(owner, sql);
     let db = &deps.config.common.curated_database;
-    let outcome = deps
-        .runner
-        .run(sql, Some(db), &token, deadline)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(outcome_report(table.table(), outcome))
+    let outcome = deps.runner.run(sql, Some(db), &token, deadline).await?;
+    outcome_report(table.table(), outcome).map_err(Stop::Report)
 }
 
 async fn merge(
@@ -552,33 +599,22 @@ async fn merge(
     table: &CompactionTable,
     owner: &str,
     deadline: Instant,
-) -> Result<TableReport, String> {
+) -> Result<TableReport, Stop> {
     let name = table.table();
-    let wm = deps
-        .state
-        .get::<Watermark>(&watermark_doc(name))
-        .await
-        .map_err(|e| e.to_string())?;
-    let range = crate::preview::merge_range(&deps.glue, &deps.state, &deps.config, table)
-        .await
-        .map_err(|e| e.to_string())?;
+    // The watermark is read once per run: its partition starts the range, its column list
+    // plans the ALTERs, its version guards the write that moves it.
+    let mut wm = deps.state.get::<Watermark>(&watermark_doc(name)).await?;
+    let from = wm.as_ref().and_then(|w| w.value.partition.clone());
+    let range = preview::merge_range(&deps.glue, &deps.config, table, from).await?;
     if !table.partition_keys().is_empty() && range.to.is_none() {
         return Ok(TableReport::NothingNew {
             table: name.to_string(),
         });
     }
-    if let Err(report) = execute(deps, table, owner, &table.create_table_sql(), deadline).await? {
-        return Ok(report);
-    }
-    let mut wm = wm;
-    if let Some(report) = add_columns(deps, table, owner, &mut wm, deadline).await? {
-        return Ok(report);
-    }
-    let sql = table.merge_sql(&range).map_err(|e| e.to_string())?;
-    let (query_id, scanned_bytes) = match execute(deps, table, owner, &sql, deadline).await? {
-        Ok(done) => done,
-        Err(report) => return Ok(report),
-    };
+    execute(deps, table, owner, &table.create_table_sql(), deadline).await?;
+    add_columns(deps, table, owner, &mut wm, deadline).await?;
+    let sql = table.merge_sql(&range)?;
+    let (query_id, scanned_bytes) = execute(deps, table, owner, &sql, deadline).await?;
     // The newest change merged: everything the MERGE read is at least as old.
     let newest = newest_commit(deps, table, &range, &query_id, deadline)
         .await
@@ -591,15 +627,8 @@ async fn merge(
         columns: Some(recorded_columns(table, wm.as_ref().map(|w| &w.value))),
         newest_commit: newest,
     };
-    let write = match &wm {
-        Some(old) => {
-            deps.state
-                .put_if(&watermark_doc(name), &next, Some(&old.etag))
-                .await
-        }
-        None => deps.state.put_if(&watermark_doc(name), &next, None).await,
-    };
-    write.map_err(|e| e.to_string())?;
+    let etag = wm.as_ref().map(|old| old.etag.as_str());
+    deps.state.put_if(&watermark_doc(name), &next, etag).await?;
     dmslake::metrics::emit(
         dmslake::metrics::MERGE_SCANNED_BYTES,
         scanned_bytes as f64,
@@ -617,31 +646,30 @@ async fn merge(
 /// Adds the columns the raw table gained, before the MERGE names them. The curated table's
 /// columns come from the Glue catalog when it has the table (Athena keeps an Iceberg table's
 /// schema there, so an `ALTER` that outlived an earlier run is seen as done); otherwise from
-/// the watermark (see [`crate::preview::column_additions`]). Each added column is also recorded in the watermark
-/// (its partition unchanged) before this returns, even when a later statement fails, so a
-/// next run does not add it again: Athena refuses to add a column that exists.
-/// `Ok(Some(report))` when a statement failed or timed out; the table is then not merged.
+/// the watermark (see [`preview::column_additions`]). Each added column is also recorded in
+/// the watermark (its partition unchanged) before this returns, even when a later statement
+/// fails, so a next run does not add it again: Athena refuses to add a column that exists.
+/// `Err` when a statement failed or timed out; the table is then not merged.
 async fn add_columns(
     deps: &Deps,
     table: &CompactionTable,
     owner: &str,
     wm: &mut Option<Versioned<Watermark>>,
     deadline: Instant,
-) -> Result<Option<TableReport>, String> {
+) -> Result<(), Stop> {
     let name = table.table();
-    let adds = crate::preview::column_additions(
+    let adds = preview::column_additions(
         &deps.glue,
         &deps.config,
         table,
         wm.as_ref().map(|w| &w.value),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let mut added = Vec::new();
-    let mut stop = Ok(None);
+    let mut stop = Ok(());
     for (column, sql) in adds {
         match execute(deps, table, owner, &sql, deadline).await {
-            Ok(Ok((query_id, _))) => {
+            Ok((query_id, _)) => {
                 tracing::info!(
                     table = name,
                     column,
@@ -649,10 +677,6 @@ async fn add_columns(
                     "column added to the curated table"
                 );
                 added.push(column);
-            }
-            Ok(Err(report)) => {
-                stop = Ok(Some(report));
-                break;
             }
             Err(e) => {
                 stop = Err(e);
@@ -671,8 +695,7 @@ async fn add_columns(
         let etag = deps
             .state
             .put_if(&watermark_doc(name), &next, Some(&current.etag))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         *current = Versioned { value: next, etag };
     }
     stop
@@ -683,11 +706,9 @@ async fn maintain(
     table: &CompactionTable,
     owner: &str,
     deadline: Instant,
-) -> Result<TableReport, String> {
+) -> Result<TableReport, Stop> {
     for sql in [table.optimize_sql(), table.vacuum_sql()] {
-        if let Err(report) = execute(deps, table, owner, &sql, deadline).await? {
-            return Ok(report);
-        }
+        execute(deps, table, owner, &sql, deadline).await?;
     }
     Ok(TableReport::Maintained {
         table: table.table().to_string(),

@@ -2,7 +2,8 @@
 //! Athena `MERGE` per run, and maintains those tables (`OPTIMIZE ... REWRITE DATA USING
 //! BIN_PACK`, `VACUUM`) on their own schedule.
 //!
-//! A run, per table: read the raw table from Glue ([`catalog`]), check it into SQL
+//! A run, per table: read the raw table from Glue ([`preview::load_spec`], its spec derived
+//! from the catalog's table definition in [`spec`]), check it into SQL
 //! ([`dmslake::sql`]; a table without a configured primary key is reported and skipped), take
 //! the table's lock (an S3 document written with `If-None-Match`, expiring after
 //! `DMSLAKE_LOCK_TTL_SECONDS`, and released with a conditional delete on the version this run
@@ -27,9 +28,9 @@
 //!
 //! Deletes are treated as key-only rows (PostgreSQL's default replica identity).
 
-pub mod catalog;
 pub mod config;
 pub mod handler;
 pub mod preview;
+pub mod spec;
 pub mod status;
 pub mod watermark;

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 use compactor::config::CompactorConfig;
 use compactor::handler::{handle, Deps};
 use dmslake::athena::Runner;
-use dmslake::clients::Clients;
 use dmslake::state::{StateLocation, StateStore};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -21,14 +20,15 @@ const LONGEST_INVOCATION: Duration = Duration::from_secs(900);
 async fn main() -> Result<(), Error> {
     dmslake::logging::init(env!("CARGO_PKG_NAME"));
     let config = CompactorConfig::from_env().map_err(dmslake::logging::startup_error)?;
-    let clients = Clients::from_env().await;
+    // The three clients the compactor calls, and no others.
+    let sdk = dmslake::clients::load_sdk_config().await;
     let deps = Deps {
         state: StateStore::new(
-            clients.s3.clone(),
+            dmslake::clients::s3_client(&sdk),
             StateLocation::new(&config.state_bucket, &config.state_prefix),
         ),
-        runner: Runner::new(clients.athena.clone(), &config.workgroup),
-        glue: clients.glue.clone(),
+        runner: Runner::new(aws_sdk_athena::Client::new(&sdk), &config.workgroup),
+        glue: aws_sdk_glue::Client::new(&sdk),
         config,
     };
     let deps = &deps;

@@ -1,11 +1,13 @@
-//! The statements a run would execute for one table, without executing them (for
-//! `dmslake sql`): the raw table from Glue, the range from the watermark and Glue partitions.
+//! What a run reads before it writes, and the statements it would execute for one table
+//! without executing them (for `dmslake sql`): the raw table from Glue (through the one Glue
+//! adapter, [`dmslake::glue`]), the range from the watermark and the registered partitions.
 
-use dmslake::sql::{CompactionTable, PartitionRange, SqlError};
+use dmslake::glue::{self, GlueError};
+use dmslake::sql::{CompactionTable, PartitionRange, SqlError, TableSpec};
 use dmslake::state::{StateError, StateStore};
 
-use crate::catalog::{self, CatalogError};
 use crate::config::CompactorConfig;
+use crate::spec::{self, SourceError};
 use crate::watermark::{column_plan, newest_partition, watermark_doc, ColumnPlan, Watermark};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,29 +25,47 @@ pub enum Statement {
 #[derive(Debug, thiserror::Error)]
 pub enum PreviewError {
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Source(#[from] SourceError),
+    #[error("raw table {database}.{table} does not exist")]
+    NotFound { database: String, table: String },
+    #[error(transparent)]
+    Glue(#[from] GlueError),
     #[error(transparent)]
     Sql(#[from] SqlError),
     #[error(transparent)]
     State(#[from] StateError),
 }
 
-/// The merge range a run would use now: from the watermark partition to the newest one.
+/// The spec of raw table `name`: read from Glue, derived from its definition
+/// ([`spec::table_spec`]).
+pub async fn load_spec(
+    glue_client: &aws_sdk_glue::Client,
+    cfg: &CompactorConfig,
+    name: &str,
+) -> Result<TableSpec, PreviewError> {
+    let db = &cfg.common.raw_database;
+    match glue::get_table(glue_client, db, name).await? {
+        Some(def) => Ok(spec::table_spec(cfg, &def)),
+        None => Err(PreviewError::NotFound {
+            database: db.clone(),
+            table: name.to_string(),
+        }),
+    }
+}
+
+/// The merge range a run would use now: from `from` (the watermark's partition) to the
+/// newest registered partition.
 pub async fn merge_range(
-    glue: &aws_sdk_glue::Client,
-    state: &StateStore,
+    glue_client: &aws_sdk_glue::Client,
     cfg: &CompactorConfig,
     table: &CompactionTable,
-) -> Result<PartitionRange, PreviewError> {
-    let name = table.table();
-    let from = state
-        .get::<Watermark>(&watermark_doc(name))
-        .await?
-        .and_then(|w| w.value.partition);
+    from: Option<Vec<String>>,
+) -> Result<PartitionRange, GlueError> {
     if table.partition_keys().is_empty() {
         return Ok(PartitionRange::default());
     }
-    let parts = catalog::partitions_from(glue, cfg, name, from.as_deref()).await?;
+    let db = &cfg.common.raw_database;
+    let parts = glue::partition_values(glue_client, db, table.table(), from.as_deref()).await?;
     Ok(PartitionRange {
         from,
         to: newest_partition(&parts),
@@ -58,12 +78,13 @@ pub async fn merge_range(
 /// run counts as done), else against the watermark's list ([`column_plan`]); none for a first
 /// merge or a watermark that predates column tracking.
 pub async fn column_additions(
-    glue: &aws_sdk_glue::Client,
+    glue_client: &aws_sdk_glue::Client,
     cfg: &CompactorConfig,
     table: &CompactionTable,
     wm: Option<&Watermark>,
-) -> Result<Vec<(String, String)>, CatalogError> {
-    if let Some(existing) = catalog::curated_columns(glue, cfg, table.table()).await? {
+) -> Result<Vec<(String, String)>, GlueError> {
+    let curated = &cfg.common.curated_database;
+    if let Some(existing) = glue::column_names(glue_client, curated, table.table()).await? {
         return Ok(table.added_columns(&existing));
     }
     Ok(match column_plan(table, wm) {
@@ -81,22 +102,27 @@ pub async fn column_additions(
 
 /// Renders `statement` for the source table `source` (`schema.table`).
 pub async fn statement(
-    glue: &aws_sdk_glue::Client,
+    glue_client: &aws_sdk_glue::Client,
     state: &StateStore,
     cfg: &CompactorConfig,
     source: &str,
     statement: Statement,
 ) -> Result<String, PreviewError> {
-    let name = catalog::raw_table_name(source)?;
-    let spec = catalog::get_spec(glue, cfg, &name).await?;
-    let table = CompactionTable::plan(&spec)?;
+    let name = spec::raw_table_name(source)?;
+    let table = CompactionTable::plan(&load_spec(glue_client, cfg, &name).await?)?;
+    let watermark = || async {
+        state
+            .get::<Watermark>(&watermark_doc(&name))
+            .await
+            .map(|w| w.map(|w| w.value))
+    };
     Ok(match statement {
         Statement::Create => table.create_table_sql(),
         Statement::Optimize => table.optimize_sql(),
         Statement::Vacuum => table.vacuum_sql(),
         Statement::AddColumns => {
-            let wm = state.get::<Watermark>(&watermark_doc(&name)).await?;
-            column_additions(glue, cfg, &table, wm.as_ref().map(|w| &w.value))
+            let wm = watermark().await?;
+            column_additions(glue_client, cfg, &table, wm.as_ref())
                 .await?
                 .into_iter()
                 .map(|(_, sql)| sql)
@@ -104,7 +130,8 @@ pub async fn statement(
                 .join("\n")
         }
         Statement::Merge => {
-            let range = merge_range(glue, state, cfg, &table).await?;
+            let from = watermark().await?.and_then(|w| w.partition);
+            let range = merge_range(glue_client, cfg, &table, from).await?;
             table.merge_sql(&range)?
         }
     })

@@ -127,24 +127,23 @@ pub fn newest_partition(partitions: &[Vec<String>]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dmslake::sql::{DmsColumnNames, RawColumn, RawFormat, TableSpec};
+    use dmslake::catalog::{Column, GlueType};
+    use dmslake::config::DmsColumns;
+    use dmslake::layout::FileFormat;
+    use dmslake::sql::TableSpec;
 
     fn table(cols: &[&str]) -> CompactionTable {
         let spec = TableSpec {
             raw_database: "raw".into(),
             table: "public_t".into(),
-            format: RawFormat::Csv,
+            format: FileFormat::Csv,
             columns: ["op", "ts"]
                 .iter()
                 .chain(cols)
-                .map(|n| RawColumn {
-                    name: n.to_string(),
-                    glue_type: "string".into(),
-                })
+                .map(|n| Column::new(*n, GlueType::String))
                 .collect(),
             partition_keys: vec![],
-            dms: DmsColumnNames {
-                op: "op".into(),
+            dms: DmsColumns {
                 timestamp: "ts".into(),
                 change_sequence: "seq".into(),
                 before_image_prefix: "bi_".into(),

@@ -7,7 +7,6 @@
 
 use aws_config::SdkConfig;
 use chrono::Utc;
-use dmslake::clients::Clients;
 use dmslake::dms_events::{arn_resource_id, parse_event, DmsEvent, DmsEventKind};
 use dmslake::metrics::{self, Unit};
 use dmslake::state::StateStore;
@@ -35,13 +34,14 @@ pub struct Deps {
 impl Deps {
     /// Builds the clients from an explicit SDK configuration (tests point it at the emulator).
     pub fn with_config(sdk: &SdkConfig, config: WatcherConfig) -> Self {
-        let clients = Clients::with_config(sdk);
-        let store = StateStore::new(clients.s3.clone(), config.state.clone());
+        // The four clients the watcher calls, and no others.
+        let s3 = dmslake::clients::s3_client(sdk);
+        let store = StateStore::new(s3.clone(), config.state.clone());
         Self {
-            dms: clients.dms,
-            s3: clients.s3,
-            sns: clients.sns,
-            eventbridge: clients.eventbridge,
+            dms: aws_sdk_databasemigration::Client::new(sdk),
+            s3,
+            sns: aws_sdk_sns::Client::new(sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(sdk),
             config,
             store,
         }

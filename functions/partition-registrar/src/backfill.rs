@@ -2,16 +2,30 @@
 //! deploying dmslake onto a bucket DMS has been writing to for months.
 //!
 //! Pages are listed in key order and registered one page at a time through the same path as
-//! events ([`crate::handler::register`]), so the catalog ends up the same. After each page
+//! events ([`crate::register::register`]), so the catalog ends up the same. After each page
 //! the last key is the resume point: a Lambda invocation stops before its deadline and
 //! returns it as `resume_after`; pass it back as `start_after` to continue.
 
 use std::time::{Duration, Instant};
 
+use dmslake::s3::S3Error;
 use serde::Serialize;
 
+use crate::deps::Deps;
 use crate::event::{BackfillRequest, ObjectRef};
-use crate::handler::{self, Deps, HandlerError, Report};
+use crate::register::register;
+use crate::report::Report;
+
+/// A backfill stopped by a listing that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("backfill of s3://{bucket}/{prefix} stopped (resume with start_after {resume_after:?})")]
+pub struct BackfillError {
+    pub bucket: String,
+    pub prefix: String,
+    pub resume_after: Option<String>,
+    #[source]
+    pub source: S3Error,
+}
 
 /// Keys per listing page (S3's maximum).
 pub const PAGE_SIZE: i32 = 1000;
@@ -30,8 +44,32 @@ pub struct BackfillReport {
     pub resume_after: Option<String>,
     pub pages: usize,
     pub keys_listed: usize,
+    /// A whole prefix listed from its start in which no key is a DMS data file (a wrong
+    /// prefix or `DMSLAKE_BUCKET_FOLDER`, most likely): registering nothing is then no
+    /// success. The CLI exits non-zero.
+    pub no_dms_files: bool,
+    /// What the run found, in a sentence, when it is not what a backfill is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(flatten)]
     pub counts: Report,
+}
+
+impl BackfillReport {
+    /// Marks a finished run that found no DMS data file from the start of its prefix.
+    fn check_found(&mut self, from_start: bool, bucket_folder: &str) {
+        let found = self.counts.files + self.counts.already_known + self.counts.missing;
+        if !(self.complete && from_start && found == 0) {
+            return;
+        }
+        self.no_dms_files = true;
+        let note = format!(
+            "no DMS data file under s3://{}/{} ({} keys listed, {} not DMS data): check the prefix and DMSLAKE_BUCKET_FOLDER ({:?}); DMS writes <BucketFolder>/<schema>/<table>/LOAD*.csv|parquet and time-named CDC files",
+            self.bucket, self.prefix, self.keys_listed, self.counts.skipped, bucket_folder
+        );
+        tracing::warn!(bucket = %self.bucket, prefix = %self.prefix, keys = self.keys_listed, "{note}");
+        self.note = Some(note);
+    }
 }
 
 /// Runs a backfill until the prefix is exhausted or `deadline` is near.
@@ -40,7 +78,7 @@ pub async fn run(
     req: &BackfillRequest,
     deadline: Option<Instant>,
     page_size: i32,
-) -> Result<BackfillReport, HandlerError> {
+) -> Result<BackfillReport, BackfillError> {
     let mut out = BackfillReport {
         bucket: req.bucket.clone(),
         prefix: req.prefix.clone(),
@@ -81,9 +119,11 @@ pub async fn run(
             page_size,
         )
         .await
-        .map_err(|e| HandlerError {
-            error_type: "S3Error".into(),
-            message: format!("{e} (resume with start_after {:?})", out.resume_after),
+        .map_err(|source| BackfillError {
+            bucket: req.bucket.clone(),
+            prefix: req.prefix.clone(),
+            resume_after: out.resume_after.clone(),
+            source,
         })?;
         let objects: Vec<ObjectRef> = page
             .keys
@@ -93,7 +133,7 @@ pub async fn run(
                 key: k.clone(),
             })
             .collect();
-        let (_, counts) = handler::register(deps, &objects).await;
+        let counts = register(deps, &objects).await.report;
         out.pages += 1;
         out.keys_listed += page.keys.len();
         out.counts.add(counts);
@@ -116,6 +156,7 @@ pub async fn run(
             Some(token) => continuation = Some(token),
             None => {
                 out.complete = true;
+                out.check_found(req.start_after.is_none(), &deps.config.layout.bucket_folder);
                 return Ok(out);
             }
         }

@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use dmslake::catalog::Column;
 use dmslake::config::DmsColumns;
-use dmslake::csv_schema::{self, ColumnManifest};
+use dmslake::csv_schema::{self, ColumnManifest, CsvSchemaError};
 use dmslake::layout::{Compression, DmsObject, FileFormat};
 use dmslake::s3::S3Error;
-use dmslake::schema::{self, GlueColumn, SchemaError};
+use dmslake::schema::{self, SchemaError};
 
 /// Bytes read from the start of a CSV file to find its header row.
 const HEADER_BYTES: u64 = 64 * 1024;
@@ -33,12 +33,60 @@ pub enum ColumnsError {
     S3(#[from] S3Error),
     #[error(transparent)]
     Footer(#[from] dmslake::parquet_footer::FooterError),
-    #[error("schema: {0}")]
+    #[error("schema")]
     Schema(#[from] SchemaError),
-    #[error("CSV columns of {table}: {message}")]
-    Csv { table: String, message: String },
-    #[error("column manifest {uri}: {message}")]
-    Manifest { uri: String, message: String },
+    #[error("CSV columns of {table}")]
+    Csv {
+        table: String,
+        #[source]
+        source: CsvSchemaError,
+    },
+    #[error(
+        "CSV columns of {table}: {location} has no header row (AddColumnName=false) and the DMSLAKE_CSV_COLUMNS_URI manifest declares no columns for {table}"
+    )]
+    NoHeader { table: String, location: String },
+    #[error("CSV columns of {table}: {location} is not a readable gzip stream")]
+    Gzip {
+        table: String,
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("column manifest {uri} is not UTF-8")]
+    ManifestText {
+        uri: String,
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
+    #[error("column manifest {uri}")]
+    Manifest {
+        uri: String,
+        #[source]
+        source: CsvSchemaError,
+    },
+}
+
+impl ColumnsError {
+    /// The file does not exist: deleted after its event was sent (a table truncated, a
+    /// reload), so there is nothing to register.
+    pub fn is_missing_object(&self) -> bool {
+        match self {
+            Self::S3(e) | Self::Footer(dmslake::parquet_footer::FooterError::S3(e)) => {
+                e.is_missing_object()
+            }
+            _ => false,
+        }
+    }
+
+    /// True for a failed read (trying again may work); false when the file or the manifest
+    /// is wrong.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::S3(_) => true,
+            Self::Footer(e) => e.retryable(),
+            _ => false,
+        }
+    }
 }
 
 /// The column manifest for CSV tables, loaded once per execution environment.
@@ -58,15 +106,15 @@ pub async fn load_manifest(
 ) -> Result<CsvManifest, ColumnsError> {
     let (bucket, key) = dmslake::s3::parse_url(uri)?;
     let bytes = dmslake::s3::get_object_bytes(s3, &bucket, &key).await?;
-    let text = String::from_utf8(bytes).map_err(|e| ColumnsError::Manifest {
+    let text = String::from_utf8(bytes).map_err(|source| ColumnsError::ManifestText {
         uri: uri.to_string(),
-        message: format!("not UTF-8: {e}"),
+        source,
     })?;
     ColumnManifest::parse(&text)
         .map(Arc::new)
-        .map_err(|e| ColumnsError::Manifest {
+        .map_err(|source| ColumnsError::Manifest {
             uri: uri.to_string(),
-            message: e.to_string(),
+            source,
         })
 }
 
@@ -88,13 +136,6 @@ pub fn header_row(bytes: &[u8]) -> Option<Vec<String>> {
     (looks_like_names && unique.len() == fields.len()).then_some(fields)
 }
 
-fn plain(columns: Vec<GlueColumn>) -> Vec<Column> {
-    columns
-        .into_iter()
-        .map(|c| Column::new(c.name, c.glue_type))
-        .collect()
-}
-
 /// The first record after the header (or the first line when there is none). `whole`: the
 /// bytes are the file's entire content (else its last line may be cut short).
 fn first_record(bytes: &[u8], header: bool, whole: bool) -> Option<String> {
@@ -114,7 +155,10 @@ fn first_record(bytes: &[u8], header: bool, whole: bool) -> Option<String> {
 /// `compressed` is the entire object (a shorter read than asked for), so a stream that stops
 /// early is corrupt rather than cut by the read. Multi-member files (RFC 1952 allows several
 /// members one after another) are read across members.
-pub fn gunzip_head(compressed: &[u8], whole_object: bool) -> Result<(Vec<u8>, bool), String> {
+pub fn gunzip_head(
+    compressed: &[u8],
+    whole_object: bool,
+) -> Result<(Vec<u8>, bool), std::io::Error> {
     use std::io::Read;
     let limit = usize::try_from(HEADER_BYTES).unwrap_or(usize::MAX);
     let mut decoder = flate2::read::MultiGzDecoder::new(compressed);
@@ -133,7 +177,7 @@ pub fn gunzip_head(compressed: &[u8], whole_object: bool) -> Result<(Vec<u8>, bo
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             // The read stopped inside the stream: what was decoded so far is the file's start.
             Err(_) if !whole_object && !out.is_empty() => return Ok((out, false)),
-            Err(e) => return Err(format!("not a readable gzip stream: {e}")),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -149,7 +193,7 @@ pub async fn file_columns(
     match obj.format {
         FileFormat::Parquet => {
             let footer = dmslake::parquet_footer::read_footer(s3, bucket, &obj.key).await?;
-            let columns = plain(schema::glue_columns(&footer.metadata, dms)?);
+            let columns = schema::catalog_columns(schema::glue_columns(&footer.metadata, dms)?);
             Ok(FileColumns {
                 columns,
                 header: false,
@@ -157,21 +201,25 @@ pub async fn file_columns(
         }
         FileFormat::Csv => {
             let table = format!("{}.{}", obj.schema, obj.table);
-            let csv_err = |message: String| ColumnsError::Csv {
+            let location = format!("s3://{bucket}/{}", obj.key);
+            let csv_err = |source: CsvSchemaError| ColumnsError::Csv {
                 table: table.clone(),
-                message,
+                source,
             };
             let declared = match manifest {
                 Some(m) => m
                     .columns_for(&obj.schema, &obj.table, dms)
-                    .map_err(|e| csv_err(e.to_string()))?,
+                    .map_err(csv_err)?,
                 None => None,
             };
             let head = dmslake::s3::get_head_bytes(s3, bucket, &obj.key, HEADER_BYTES).await?;
             let read_whole = (head.len() as u64) < HEADER_BYTES;
             let (head, whole) = if obj.compression == Compression::Gzip {
-                gunzip_head(&head, read_whole)
-                    .map_err(|e| csv_err(format!("s3://{bucket}/{}: {e}", obj.key)))?
+                gunzip_head(&head, read_whole).map_err(|source| ColumnsError::Gzip {
+                    table: table.clone(),
+                    location: location.clone(),
+                    source,
+                })?
             } else {
                 (head, read_whole)
             };
@@ -185,23 +233,18 @@ pub async fn file_columns(
                 }
                 None => {
                     let Some(names) = header_names else {
-                        return Err(csv_err(format!(
-                            "s3://{bucket}/{} has no header row (AddColumnName=false) and the DMSLAKE_CSV_COLUMNS_URI manifest declares no columns for {table}",
-                            obj.key
-                        )));
+                        return Err(ColumnsError::NoHeader { table, location });
                     };
                     let line = names.join(",");
-                    let columns = csv_schema::parse_header_row(&line, dms)
-                        .map_err(|e| csv_err(e.to_string()))?;
+                    let columns = csv_schema::parse_header_row(&line, dms).map_err(csv_err)?;
                     (columns, true)
                 }
             };
             if let Some(record) = first_record(&head, header, whole) {
-                csv_schema::check_record(&columns, &record)
-                    .map_err(|e| csv_err(format!("s3://{bucket}/{}: {e}", obj.key)))?;
+                csv_schema::check_record(&columns, &record).map_err(csv_err)?;
             }
             Ok(FileColumns {
-                columns: plain(columns),
+                columns: schema::catalog_columns(columns),
                 header,
             })
         }
@@ -282,7 +325,10 @@ mod tests {
     #[test]
     fn a_whole_small_gzip_file_decodes_entirely() {
         let text = b"Op,id\nI,1\n";
-        assert_eq!(gunzip_head(&gzip(text), true), Ok((text.to_vec(), true)));
+        assert_eq!(
+            gunzip_head(&gzip(text), true).ok(),
+            Some((text.to_vec(), true))
+        );
     }
 
     #[test]
@@ -290,8 +336,8 @@ mod tests {
         let mut two = gzip(b"Op,id\n");
         two.extend(gzip(b"I,1\n"));
         assert_eq!(
-            gunzip_head(&two, true),
-            Ok((b"Op,id\nI,1\n".to_vec(), true))
+            gunzip_head(&two, true).ok(),
+            Some((b"Op,id\nI,1\n".to_vec(), true))
         );
     }
 

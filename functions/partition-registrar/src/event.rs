@@ -1,16 +1,25 @@
-//! The four payload shapes the registrar accepts, told apart by their content:
+//! Decode: the four payload shapes the registrar accepts, told apart by their content and
+//! read with `aws_lambda_events`' types:
 //!
-//! - an S3 event notification delivered directly (`Records[].eventSource == "aws:s3"`);
-//! - the same notification inside SQS messages (`Records[].eventSource == "aws:sqs"`, the
-//!   notification JSON in `body`; S3's `s3:TestEvent` message is acknowledged and skipped);
-//! - an EventBridge `Object Created` event from S3 (`source == "aws.s3"`);
+//! - an S3 event notification delivered directly ([`S3Event`], `Records[].eventSource ==
+//!   "aws:s3"`);
+//! - the same notification inside SQS messages ([`SqsEvent`], the notification JSON in
+//!   `body`; S3's `s3:TestEvent` message is acknowledged and skipped), or the EventBridge
+//!   event below when an EventBridge rule targets the queue;
+//! - an EventBridge `Object Created` event from S3 ([`EventBridgeEvent`], `source ==
+//!   "aws.s3"`; its `detail` has no type in the crate, so [`ObjectCreatedDetail`] reads it);
 //! - a manual backfill request `{"action": "backfill", "bucket": ..., "prefix": ...}`.
 //!
 //! Object keys in S3 notifications are URL-encoded ("Event message structure", Amazon S3
-//! user guide); every key is decoded with [`dmslake::layout::decode_event_key`].
+//! user guide: event-notification-content-structure.md); every key is decoded with
+//! [`dmslake::layout::decode_event_key`]. The crate's `url_decoded_key` is not filled in by
+//! S3 or by emulators, so it is not used.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::event::sqs::SqsEvent;
-use dmslake::layout::decode_event_key;
+use dmslake::layout::{decode_event_key, LayoutError};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One object an event says was created (key decoded).
@@ -21,14 +30,14 @@ pub struct ObjectRef {
 }
 
 /// One SQS message: its objects, or why it cannot be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct SqsItem {
     pub message_id: String,
     pub objects: Result<Vec<ObjectRef>, EventError>,
 }
 
 /// A manual backfill request.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct BackfillRequest {
     pub bucket: String,
     #[serde(default)]
@@ -39,7 +48,7 @@ pub struct BackfillRequest {
 }
 
 /// What one invocation asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Invocation {
     /// S3 notification records delivered directly (non-`ObjectCreated` records dropped with a log).
     Direct(Vec<ObjectRef>),
@@ -48,16 +57,58 @@ pub enum Invocation {
     Backfill(BackfillRequest),
 }
 
-/// A payload (or SQS message) the registrar cannot read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("malformed event: {0}")]
-pub struct EventError(pub String);
-
-fn malformed(msg: impl Into<String>) -> EventError {
-    EventError(msg.into())
+/// The `detail` of S3's EventBridge `Object Created` event (only the fields used).
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct ObjectCreatedDetail {
+    pub bucket: NamedBucket,
+    pub object: KeyedObject,
 }
 
-/// Tells the payload shape apart and extracts the objects.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct NamedBucket {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct KeyedObject {
+    pub key: String,
+}
+
+/// A payload (or SQS message) the registrar cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("malformed event: {0}")]
+    Shape(String),
+    #[error("malformed event: {what} does not have the expected fields")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("malformed event: S3 record {index}: the object key cannot be decoded")]
+    Key {
+        index: usize,
+        #[source]
+        source: LayoutError,
+    },
+}
+
+/// Two errors are equal when they say the same thing (for tests over decoded invocations).
+impl PartialEq for EventError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+fn malformed(msg: impl Into<String>) -> EventError {
+    EventError::Shape(msg.into())
+}
+
+fn typed<T: serde::de::DeserializeOwned>(what: &'static str, v: Value) -> Result<T, EventError> {
+    serde_json::from_value(v).map_err(|source| EventError::Json { what, source })
+}
+
+/// Tells the payload shape apart and decodes it with its type.
 pub fn parse(payload: &Value) -> Result<Invocation, EventError> {
     if payload.get("action").is_some() {
         return parse_backfill(payload);
@@ -70,7 +121,7 @@ pub fn parse(payload: &Value) -> Result<Invocation, EventError> {
             .unwrap_or("aws:s3");
         return match source {
             "aws:sqs" => parse_sqs(payload),
-            "aws:s3" => s3_records(payload).map(Invocation::Direct),
+            "aws:s3" => s3_records(payload.clone()).map(Invocation::Direct),
             other => Err(malformed(format!(
                 "Records from {other:?}; expected aws:s3 or aws:sqs"
             ))),
@@ -93,54 +144,65 @@ fn parse_backfill(payload: &Value) -> Result<Invocation, EventError> {
             )))
         }
     }
-    let req: BackfillRequest = serde_json::from_value(payload.clone())
-        .map_err(|e| malformed(format!("backfill request: {e}")))?;
+    let req: BackfillRequest = typed("backfill request", payload.clone())?;
     if req.bucket.is_empty() {
         return Err(malformed("backfill request: empty bucket"));
     }
     Ok(Invocation::Backfill(req))
 }
 
-/// Objects of an S3 notification document (`{"Records": [...]}`). Read field by field rather
-/// than through `aws_lambda_events::s3::S3Event`, which rejects records lacking
-/// `userIdentity`/`requestParameters` (emulators omit them); only the fields used are required.
-fn s3_records(doc: &Value) -> Result<Vec<ObjectRef>, EventError> {
-    let records = doc
-        .get("Records")
-        .and_then(Value::as_array)
-        .ok_or_else(|| malformed("S3 notification without Records"))?;
-    let mut out = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        let name = record
-            .get("eventName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !name.starts_with("ObjectCreated:") && !name.starts_with("s3:ObjectCreated:") {
-            tracing::info!(event_name = %name, "skipping S3 record that is not ObjectCreated");
-            continue;
+/// S3 always sends `userIdentity` and `requestParameters`; emulators (moto) leave them out,
+/// and [`S3EventRecord`] requires them. Neither is used: an absent one reads as empty.
+fn fill_unused_fields(doc: &mut Value) {
+    if let Some(records) = doc.get_mut("Records").and_then(Value::as_array_mut) {
+        for record in records.iter_mut().filter_map(Value::as_object_mut) {
+            for field in ["userIdentity", "requestParameters"] {
+                record
+                    .entry(field)
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
         }
-        let bucket = record
-            .pointer("/s3/bucket/name")
-            .and_then(Value::as_str)
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| malformed(format!("S3 record {i} without s3.bucket.name")))?;
-        let raw = record
-            .pointer("/s3/object/key")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| malformed(format!("S3 record {i} without s3.object.key")))?;
-        let key = decode_event_key(raw).map_err(|e| malformed(e.to_string()))?;
-        out.push(ObjectRef {
-            bucket: bucket.to_string(),
-            key,
-        });
+    }
+}
+
+/// Objects of an S3 notification document (`{"Records": [...]}`).
+fn s3_records(mut doc: Value) -> Result<Vec<ObjectRef>, EventError> {
+    fill_unused_fields(&mut doc);
+    let event: S3Event = typed("S3 notification", doc)?;
+    let mut out = Vec::new();
+    for (index, record) in event.records.into_iter().enumerate() {
+        if let Some(object) = created_object(index, record)? {
+            out.push(object);
+        }
     }
     Ok(out)
 }
 
+/// The object of an `ObjectCreated:*` record; `None` (logged) for any other event.
+fn created_object(index: usize, record: S3EventRecord) -> Result<Option<ObjectRef>, EventError> {
+    let name = record.event_name.as_deref().unwrap_or("");
+    if !name.starts_with("ObjectCreated:") && !name.starts_with("s3:ObjectCreated:") {
+        tracing::info!(event_name = %name, "skipping S3 record that is not ObjectCreated");
+        return Ok(None);
+    }
+    let bucket = record
+        .s3
+        .bucket
+        .name
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| malformed(format!("S3 record {index} without s3.bucket.name")))?;
+    let raw = record
+        .s3
+        .object
+        .key
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| malformed(format!("S3 record {index} without s3.object.key")))?;
+    let key = decode_event_key(&raw).map_err(|source| EventError::Key { index, source })?;
+    Ok(Some(ObjectRef { bucket, key }))
+}
+
 fn parse_sqs(payload: &Value) -> Result<Invocation, EventError> {
-    let event: SqsEvent = serde_json::from_value(payload.clone())
-        .map_err(|e| malformed(format!("SQS batch: {e}")))?;
+    let event: SqsEvent = typed("SQS batch", payload.clone())?;
     let mut items = Vec::with_capacity(event.records.len());
     for (i, msg) in event.records.into_iter().enumerate() {
         let Some(message_id) = msg.message_id.filter(|m| !m.is_empty()) else {
@@ -156,18 +218,30 @@ fn parse_sqs(payload: &Value) -> Result<Invocation, EventError> {
     Ok(Invocation::Sqs(items))
 }
 
-/// Objects of one SQS message body (an S3 notification, or S3's test event).
+/// Objects of one SQS message body: an S3 notification, S3's test event, or an S3 event
+/// that an EventBridge rule sent to the queue (the whole event is the body: "Amazon SQS as a
+/// target", EventBridge user guide; S3 events on EventBridge: ev-events.md).
 fn sqs_body(body: &str) -> Result<Vec<ObjectRef>, EventError> {
-    let doc: Value =
-        serde_json::from_str(body).map_err(|e| malformed(format!("SQS body is not JSON: {e}")))?;
+    let doc: Value = serde_json::from_str(body).map_err(|source| EventError::Json {
+        what: "SQS body (not JSON)",
+        source,
+    })?;
     if doc.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         tracing::info!("acknowledging S3 test event");
         return Ok(Vec::new());
     }
+    if doc.get("source").and_then(Value::as_str) == Some("aws.s3") {
+        let detail_type = doc.get("detail-type").and_then(Value::as_str).unwrap_or("");
+        if detail_type != "Object Created" {
+            tracing::info!(detail_type = %detail_type, "skipping EventBridge S3 event that is not Object Created");
+            return Ok(Vec::new());
+        }
+        return parse_eventbridge(&doc).map(|o| vec![o]);
+    }
     if doc.get("Records").and_then(Value::as_array).is_none() {
         return Err(malformed("SQS body is not an S3 notification (no Records)"));
     }
-    s3_records(&doc)
+    s3_records(doc)
 }
 
 fn parse_eventbridge(payload: &Value) -> Result<ObjectRef, EventError> {
@@ -177,22 +251,19 @@ fn parse_eventbridge(payload: &Value) -> Result<ObjectRef, EventError> {
             "EventBridge S3 event of type {detail_type:?}; expected \"Object Created\""
         )));
     }
-    let detail = payload
-        .get("detail")
-        .ok_or_else(|| malformed("EventBridge event without detail"))?;
-    let bucket = detail
-        .pointer("/bucket/name")
-        .and_then(Value::as_str)
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| malformed("EventBridge event without detail.bucket.name"))?;
-    let raw = detail
-        .pointer("/object/key")
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| malformed("EventBridge event without detail.object.key"))?;
-    let key = decode_event_key(raw).map_err(|e| malformed(e.to_string()))?;
+    let event: EventBridgeEvent<ObjectCreatedDetail> =
+        typed("EventBridge Object Created event", payload.clone())?;
+    let ObjectCreatedDetail { bucket, object } = event.detail;
+    if bucket.name.is_empty() {
+        return Err(malformed("EventBridge event without detail.bucket.name"));
+    }
+    if object.key.is_empty() {
+        return Err(malformed("EventBridge event without detail.object.key"));
+    }
+    let key =
+        decode_event_key(&object.key).map_err(|source| EventError::Key { index: 0, source })?;
     Ok(ObjectRef {
-        bucket: bucket.to_string(),
+        bucket: bucket.name,
         key,
     })
 }
@@ -234,6 +305,27 @@ mod tests {
                 obj("dms/hr/my table/LOAD00000001.csv")
             ])
         );
+    }
+
+    #[test]
+    fn eventbridge_s3_events_delivered_through_sqs_are_read() {
+        let event = json!({"version": "0", "id": "i", "detail-type": "Object Created", "source": "aws.s3",
+            "account": "1", "time": "2026-11-24T10:00:00Z", "region": "us-east-1", "resources": ["arn:aws:s3:::lake"],
+            "detail": {"version": "0", "bucket": {"name": "lake"}, "object": {"key": "dms/public/orders/LOAD00000001.parquet", "size": 5}}});
+        let mut deleted = event.clone();
+        deleted["detail-type"] = json!("Object Deleted");
+        let payload = json!({"Records": [
+            {"messageId": "m1", "eventSource": "aws:sqs", "body": event.to_string()},
+            {"messageId": "m2", "eventSource": "aws:sqs", "body": deleted.to_string()},
+        ]});
+        let Invocation::Sqs(items) = parse(&payload).unwrap() else {
+            panic!("not sqs")
+        };
+        assert_eq!(
+            items[0].objects,
+            Ok(vec![obj("dms/public/orders/LOAD00000001.parquet")])
+        );
+        assert_eq!(items[1].objects, Ok(vec![]), "other types are acknowledged");
     }
 
     #[test]
@@ -303,6 +395,40 @@ mod tests {
         let mut doc = s3_doc(&["dms/public/orders/LOAD00000001.csv"]);
         doc["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
         assert_eq!(parse(&doc).unwrap(), Invocation::Direct(vec![]));
+    }
+
+    #[test]
+    fn moto_notifications_decode_without_the_fields_it_leaves_out() {
+        // moto sends no userIdentity / requestParameters and encodes '/' as %2F.
+        let body = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+            "awsRegion": "us-east-1", "eventTime": "2026-11-24T10:00:00.000Z",
+            "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0",
+            "configurationId": "c", "bucket": {"name": "lake", "arn": "arn:aws:s3:::lake"},
+            "object": {"key": "dms%2Fpublic%2Forders%2FLOAD00000001.parquet", "size": 3, "eTag": "e"}}}]});
+        let payload = json!({"Records": [
+            {"messageId": "m1", "eventSource": "aws:sqs", "body": body.to_string()},
+        ]});
+        let Invocation::Sqs(items) = parse(&payload).unwrap() else {
+            panic!("not sqs")
+        };
+        assert_eq!(
+            items[0].objects,
+            Ok(vec![obj("dms/public/orders/LOAD00000001.parquet")])
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_not_url_encoding_fails_its_message_naming_the_key() {
+        let payload = json!({"Records": [
+            {"messageId": "m1", "eventSource": "aws:sqs",
+             "body": s3_doc(&["dms/public/orders/100%.csv"]).to_string()},
+        ]});
+        let Invocation::Sqs(items) = parse(&payload).unwrap() else {
+            panic!("not sqs")
+        };
+        let err = items[0].objects.as_ref().expect_err("bad key");
+        let text = dmslake::error::chain(err);
+        assert!(text.contains("100%.csv"), "{text}");
     }
 
     #[test]

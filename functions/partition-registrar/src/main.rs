@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_instant(event.context.deadline);
         // Boxed: the handler's future is deep enough to exceed the compiler's layout depth.
-        Box::pin(handler::handle(deps, event.payload, Some(deadline))).await
+        Box::pin(handler::handle(deps, event.payload, Some(deadline)))
+            .await
+            .map_err(lambda_runtime::Diagnostic::from)
     }))
     .await
 }
