@@ -18,7 +18,6 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    dmslake::logging::init();
     let (bucket, prefix) = dmslake::s3::parse_url(&args.url)?;
     let deps = Deps::from_env()
         .await

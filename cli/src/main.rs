@@ -33,6 +33,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    dmslake::logging::init("dmslake");
     let result = match cli.command {
         Command::ExplainKey(args) => explain_key::run(args).await,
         Command::Schema(args) => schema_cmd::run(args).await,
@@ -43,7 +44,9 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("dmslake: {err:#}");
+            // The error and its causes as one sentence (never a Debug dump).
+            let err: &(dyn std::error::Error + 'static) = err.as_ref();
+            eprintln!("dmslake: {}", dmslake::logging::error_chain(err));
             std::process::ExitCode::FAILURE
         }
     }

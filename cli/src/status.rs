@@ -1,8 +1,11 @@
 //! `dmslake status`: each watched DMS task's live state (DescribeReplicationTasks), its last
 //! recorded transitions, full-load progress, last failure and restart count (the watcher's
-//! history documents in the state bucket). A table by default, JSON with `--json`.
+//! history documents in the state bucket); then each curated table's watermark, last merge,
+//! lag and last error (the compactor's documents). Text by default, JSON
+//! (`{"tasks": [...], "tables": [...]}`) with `--json`.
 
 use anyhow::Context;
+use compactor::status::TableStatus;
 use dms_task_watcher::dms;
 use dms_task_watcher::handler::TaskStatus;
 use dms_task_watcher::state::{self, RECORD_FOLDER};
@@ -75,12 +78,72 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             record,
         });
     }
+    let tables = compactor::status::table_statuses(&store, chrono::Utc::now())
+        .await
+        .context("reading the curated tables' watermarks and run status")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&statuses)?);
+        let out = serde_json::json!({"tasks": statuses, "tables": tables});
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", render(&statuses, args.transitions));
+        print!("{}", render_tables(&tables));
     }
     Ok(())
+}
+
+/// Seconds as the largest fitting units: `3h 05m`, `4m 10s`, `12s`.
+fn duration_text(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m"),
+    }
+}
+
+/// The curated tables' part of the report.
+pub fn render_tables(tables: &[TableStatus]) -> String {
+    let mut out = String::from("curated tables:\n");
+    if tables.is_empty() {
+        out.push_str("  none merged yet\n");
+        return out;
+    }
+    for t in tables {
+        let watermark = t
+            .watermark
+            .as_ref()
+            .map(|p| p.join("/"))
+            .unwrap_or_else(|| "-".into());
+        let lag = match (t.lag_seconds, &t.newest_commit) {
+            (Some(lag), Some(newest)) => {
+                format!("{} (newest commit merged {newest})", duration_text(lag))
+            }
+            _ => "unknown".into(),
+        };
+        out.push_str(&format!("  {}\n", t.table));
+        out.push_str(&format!(
+            "    watermark: {watermark}   last merge: {}   lag: {lag}\n",
+            t.last_merge.as_deref().unwrap_or("never")
+        ));
+        match &t.last_run {
+            Some(run) => {
+                out.push_str(&format!(
+                    "    last run: {} at {}\n",
+                    run.outcome, run.checked_at
+                ));
+                out.push_str(&format!(
+                    "    last error: {}\n",
+                    match (&run.last_error, &run.last_error_at) {
+                        (Some(e), Some(at)) => format!("{at} {e}"),
+                        (Some(e), None) => e.clone(),
+                        _ => "none".into(),
+                    }
+                ));
+            }
+            None => out.push_str("    last run: not recorded\n"),
+        }
+    }
+    out
 }
 
 /// Task ARNs of every history document under the state prefix.
@@ -197,6 +260,45 @@ pub fn render(statuses: &[TaskStatus], transitions: usize) -> String {
 mod tests {
     use super::*;
     use dms_task_watcher::state::{FailureRecord, TaskRecord};
+
+    #[test]
+    fn render_tables_shows_watermark_last_merge_lag_and_last_error() {
+        let tables = [
+            TableStatus {
+                table: "public_orders".into(),
+                watermark: Some(vec!["2026".into(), "11".into(), "24".into()]),
+                last_merge: Some("2026-11-24T11:00:00+00:00".into()),
+                newest_commit: Some("2026-11-24 10:59:30.000000".into()),
+                lag_seconds: Some(3 * 3600 + 5 * 60),
+                last_run: Some(compactor::watermark::MergeStatus {
+                    checked_at: "2026-11-24T14:05:00+00:00".into(),
+                    outcome: "failed".into(),
+                    last_error: Some("query q1 FAILED: ICEBERG_COMMIT_ERROR".into()),
+                    last_error_at: Some("2026-11-24T14:05:00+00:00".into()),
+                }),
+            },
+            TableStatus {
+                table: "public_lines".into(),
+                ..TableStatus::default()
+            },
+        ];
+        let text = render_tables(&tables);
+        for needle in [
+            "public_orders",
+            "watermark: 2026/11/24",
+            "last merge: 2026-11-24T11:00:00+00:00",
+            "lag: 3h 05m (newest commit merged 2026-11-24 10:59:30.000000)",
+            "last run: failed at 2026-11-24T14:05:00+00:00",
+            "last error: 2026-11-24T14:05:00+00:00 query q1 FAILED: ICEBERG_COMMIT_ERROR",
+            "public_lines",
+            "watermark: -   last merge: never   lag: unknown",
+            "last run: not recorded",
+        ] {
+            assert!(text.contains(needle), "{needle} in\n{text}");
+        }
+        assert_eq!(duration_text(12), "12s");
+        assert_eq!(duration_text(250), "4m 10s");
+    }
 
     #[test]
     fn render_shows_state_progress_failure_restarts_and_recent_transitions() {

@@ -142,6 +142,21 @@ async fn s3_object_is_read_through_the_configured_endpoint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LOAD00000002.parquet"), "{stderr}");
     assert!(out.stdout.is_empty());
+
+    // A bucket that does not exist: one short sentence naming the object and S3's answer,
+    // not the SDK's debug dump of the request and response.
+    let out = dmslake(&["schema", "s3://no-such-bucket-dmslake/x.parquet"], &env);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("s3://no-such-bucket-dmslake/x.parquet") && stderr.contains("NoSuchBucket"),
+        "{stderr}"
+    );
+    for dump in ["SdkBody", "Response {", "headers", "Box<dyn"] {
+        assert!(!stderr.contains(dump), "{dump} in {stderr}");
+    }
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.len() < 300, "{} bytes: {stderr}", stderr.len());
 }
 
 #[test]

@@ -110,13 +110,9 @@ pub fn request_token(parts: &[&str]) -> String {
 
 fn api_error(
     operation: &'static str,
-    err: impl ProvideErrorMetadata + std::fmt::Debug,
+    err: impl ProvideErrorMetadata + std::error::Error + 'static,
 ) -> AthenaError {
-    let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => format!("{err:?}"),
-    };
+    let message = crate::aws_error::service_message(&err);
     AthenaError::Api { operation, message }
 }
 
@@ -239,6 +235,25 @@ impl Runner {
             "athena query started"
         );
         self.wait(&id, deadline).await
+    }
+
+    /// The first column of the first data row of a finished query (`GetQueryResults`: the
+    /// first row of a `SELECT`'s result set is its header); `None` for no row or a NULL.
+    pub async fn first_value(&self, query_id: &str) -> Result<Option<String>, AthenaError> {
+        let out = self
+            .client
+            .get_query_results()
+            .query_execution_id(query_id)
+            .max_results(2)
+            .send()
+            .await
+            .map_err(|e| api_error("GetQueryResults", e.into_service_error()))?;
+        let rows = out.result_set().map(|r| r.rows()).unwrap_or_default();
+        Ok(rows
+            .get(1)
+            .and_then(|row| row.data().first())
+            .and_then(|datum| datum.var_char_value())
+            .map(str::to_string))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types as gt;
 use aws_sdk_glue::Client;
 
@@ -57,7 +57,7 @@ where
         operation,
         target: target.to_string(),
         code: err.code().map(str::to_string),
-        message: DisplayErrorContext(err).to_string(),
+        message: crate::aws_error::sdk_message(err),
     }
 }
 

@@ -5,6 +5,7 @@
 //! clients once, and [`config`] reads the `DMSLAKE_*` environment.
 
 pub mod athena;
+pub mod aws_error;
 pub mod catalog;
 pub mod clients;
 pub mod config;

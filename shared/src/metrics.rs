@@ -7,6 +7,49 @@ use serde_json::{json, Map, Value};
 /// CloudWatch namespace of every dmslake metric (the template's dashboard and alarms use it).
 pub const NAMESPACE: &str = "dmslake";
 
+// Every metric name dmslake emits, one constant each, used at the emit sites; the template's
+// alarms and dashboard read these names (tests/tests/metrics_contract.rs holds the two
+// together).
+
+/// Registrar: partitions registered (dimension `Table`).
+pub const PARTITIONS_REGISTERED: &str = "PartitionsRegistered";
+/// Registrar: records that failed (retried, then dead-lettered).
+pub const REGISTRATION_ERRORS: &str = "RegistrationErrors";
+/// Registrar: incompatible schema changes refused (dimension `Table`).
+pub const SCHEMA_CHANGE_REJECTED: &str = "SchemaChangeRejected";
+/// Watcher: alerts published (dimension `Task`).
+pub const TASK_ALERTS: &str = "TaskAlerts";
+/// Watcher: automatic resumes (dimension `Task`).
+pub const TASK_AUTO_RESUMED: &str = "TaskAutoResumed";
+/// Watcher: compactor baselines requested (dimension `Task`).
+pub const BASELINE_REQUESTED: &str = "BaselineRequested";
+/// Watcher: recorded task state changes (dimensions `Task`, `State`).
+pub const TASK_STATE_TRANSITION: &str = "TaskStateTransition";
+/// Watcher: a watched task failed or stopped unexpectedly (dimension `Task`).
+pub const TASK_FAILED: &str = "TaskFailed";
+/// Compactor: bytes a MERGE scanned (dimension `Table`).
+pub const MERGE_SCANNED_BYTES: &str = "MergeScannedBytes";
+/// Compactor: seconds from the newest commit merged into a curated table to now, every run
+/// (dimension `Table`).
+pub const MERGE_LAG_SECONDS: &str = "MergeLagSeconds";
+/// Compactor: tables a run could not merge (failed, skipped or timed out; dimension `Table`).
+pub const MERGE_FAILURES: &str = "MergeFailures";
+
+/// Every name above.
+pub const ALL: &[&str] = &[
+    PARTITIONS_REGISTERED,
+    REGISTRATION_ERRORS,
+    SCHEMA_CHANGE_REJECTED,
+    TASK_ALERTS,
+    TASK_AUTO_RESUMED,
+    BASELINE_REQUESTED,
+    TASK_STATE_TRANSITION,
+    TASK_FAILED,
+    MERGE_SCANNED_BYTES,
+    MERGE_LAG_SECONDS,
+    MERGE_FAILURES,
+];
+
 /// Units dmslake reports in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
@@ -55,11 +98,39 @@ pub fn emf_line(
     Value::Object(doc)
 }
 
+/// Metric documents kept by [`capture`] (tests), `None` until capturing starts.
+static CAPTURED: std::sync::Mutex<Option<Vec<Value>>> = std::sync::Mutex::new(None);
+
+/// From now on every metric this process emits is also kept, for [`captured`] (tests).
+pub fn capture() {
+    if let Ok(mut kept) = CAPTURED.lock() {
+        kept.get_or_insert_with(Vec::new);
+    }
+}
+
+/// The EMF documents of metric `name` emitted since [`capture`] (oldest first).
+pub fn captured(name: &str) -> Vec<Value> {
+    CAPTURED
+        .lock()
+        .ok()
+        .and_then(|kept| kept.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|doc| doc.get(name).is_some())
+        .collect()
+}
+
 /// Emits one metric value: inside Lambda a single EMF JSON line on stdout (CloudWatch turns it
 /// into a metric); elsewhere (the CLI, tests) a debug log line, so stdout stays the command's.
+/// `name` is one of the constants above.
 pub fn emit(name: &str, value: f64, unit: Unit, dimensions: &[(&str, &str)]) {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let line = emf_line(name, value, unit, dimensions, now_ms);
+    if let Ok(mut kept) = CAPTURED.lock() {
+        if let Some(kept) = kept.as_mut() {
+            kept.push(line.clone());
+        }
+    }
     if crate::logging::in_lambda() {
         println!("{line}");
     } else {

@@ -15,7 +15,6 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use crate::schema::SchemaError;
@@ -237,7 +236,7 @@ async fn get_suffix(
                 error: SchemaError::NotParquet("the object is empty".into()),
             });
         }
-        Err(e) => return Err(s3_err(DisplayErrorContext(&e).to_string())),
+        Err(e) => return Err(s3_err(crate::aws_error::sdk_message(&e))),
     };
     let range_size = out.content_range().and_then(size_from_content_range);
     let body = out

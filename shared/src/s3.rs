@@ -1,6 +1,6 @@
 //! Thin S3 adapter: listing DMS output page by page, object heads, small and ranged reads.
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::Client;
 
 /// An S3 call that failed (after the SDK's own retries).
@@ -32,7 +32,7 @@ where
         bucket: bucket.to_string(),
         key: key.to_string(),
         code: err.code().map(str::to_string),
-        message: DisplayErrorContext(err).to_string(),
+        message: crate::aws_error::sdk_message(err),
     }
 }
 

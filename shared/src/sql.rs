@@ -653,6 +653,29 @@ impl CompactionTable {
         }
     }
 
+    /// The newest commit timestamp among the raw changes of `range`'s newest partition (DMS
+    /// writes each change under the date it was written, so the newest changes are there; the
+    /// whole table when it is unpartitioned), as text: `SELECT max(...)`. `None` when the table
+    /// has no timestamp column.
+    pub fn newest_commit_sql(&self, range: &PartitionRange) -> Result<Option<String>, SqlError> {
+        let Some(ts) = &self.timestamp else {
+            return Ok(None);
+        };
+        let newest = PartitionRange {
+            from: range.to.clone(),
+            to: range.to.clone(),
+        };
+        let where_range = self
+            .range_predicate(&newest)?
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default();
+        Ok(Some(format!(
+            "SELECT max(CAST(\"r\".{} AS varchar)) AS \"newest_commit\" FROM {} AS \"r\"{where_range}",
+            ts.quoted(),
+            self.raw_dml()
+        )))
+    }
+
     /// The `MERGE INTO` applying the changes in `range` to the curated table.
     pub fn merge_sql(&self, range: &PartitionRange) -> Result<String, SqlError> {
         let pred = self.range_predicate(range)?;
@@ -1061,6 +1084,33 @@ mod tests {
             to: None,
         };
         assert!(t.merge_sql(&short).is_err());
+    }
+
+    #[test]
+    fn the_newest_commit_is_read_from_the_newest_partition_only() {
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let range = PartitionRange {
+            from: Some(vec!["2024".into(), "06".into(), "12".into()]),
+            to: Some(vec!["2024".into(), "07".into(), "05".into()]),
+        };
+        let sql = t
+            .newest_commit_sql(&range)
+            .expect("sql")
+            .expect("a timestamp column");
+        assert!(
+            sql.starts_with("SELECT max(CAST(\"r\".\"ts\" AS varchar)) AS \"newest_commit\" FROM \"raw\".\"public_t\" AS \"r\" WHERE "),
+            "{sql}"
+        );
+        assert!(sql.contains("\"r\".\"day\" = '05'"), "{sql}");
+        assert!(!sql.contains("'06'") && !sql.contains("'12'"), "{sql}");
+        let mut unpartitioned = spec(RawFormat::Csv, CSV_COLS, &["id"]);
+        unpartitioned.partition_keys.clear();
+        let t = CompactionTable::plan(&unpartitioned).expect("plan");
+        let sql = t
+            .newest_commit_sql(&PartitionRange::default())
+            .expect("sql")
+            .expect("a timestamp column");
+        assert!(!sql.contains("WHERE"), "{sql}");
     }
 
     #[test]

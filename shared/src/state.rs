@@ -2,9 +2,63 @@
 //! task history, locks), with optimistic concurrency through S3 conditional writes
 //! (`If-Match` / `If-None-Match`).
 
+use std::time::Duration;
+
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{de::DeserializeOwned, Serialize};
+
+/// How a read-modify-write waits between attempts after losing a conditional-write race:
+/// exponential backoff with "full jitter" (a uniformly random wait between zero and the
+/// exponential bound), so writers that collided spread out instead of colliding again in
+/// step. The algorithm is the one the AWS Architecture Blog's "Exponential Backoff And
+/// Jitter" and the AWS SDKs' retry behaviour describe
+/// (<https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Attempts in all (the first one included).
+    pub attempts: u32,
+    /// Bound of the first wait; each further wait's bound doubles, up to `cap`.
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// For state documents that several invocations update at once (one watched task's
+    /// record under a burst of events): 12 attempts, bounds 25 ms doubling to 2 s, about 11 s
+    /// of waiting at worst, well inside a function's timeout.
+    pub const CONFLICTS: Backoff = Backoff {
+        attempts: 12,
+        base: Duration::from_millis(25),
+        cap: Duration::from_secs(2),
+    };
+
+    /// The bound of the wait after failed attempt `attempt` (1-based): `base * 2^(attempt-1)`,
+    /// at most `cap`.
+    pub fn bound(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(20);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// The wait after failed attempt `attempt` for a random `unit` in `[0, 1)`.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        self.bound(attempt).mul_f64(unit.clamp(0.0, 1.0))
+    }
+}
+
+/// A random number in `[0, 1)` for jitter (from the standard library's per-process random
+/// hash keys, mixed with the clock: no cryptographic quality is needed).
+pub fn jitter_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
 
 /// Where state documents live: a bucket and a key prefix ending in `/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +111,12 @@ pub enum StateError {
     },
     #[error("s3://{bucket}/{key}: changed concurrently (conditional write refused)")]
     Conflict { bucket: String, key: String },
+    #[error("s3://{bucket}/{key}: still changed concurrently after {attempts} attempts; the update was not stored")]
+    Contended {
+        bucket: String,
+        key: String,
+        attempts: u32,
+    },
 }
 
 /// A JSON document store over one S3 client.
@@ -75,12 +135,12 @@ impl StateStore {
         &self.location
     }
 
-    fn s3_error(&self, key: &str, err: impl ProvideErrorMetadata + std::fmt::Debug) -> StateError {
-        let message = match (err.code(), err.message()) {
-            (Some(code), Some(msg)) => format!("{code}: {msg}"),
-            (Some(code), None) => code.to_string(),
-            _ => format!("{err:?}"),
-        };
+    fn s3_error<E, R>(&self, key: &str, err: &aws_sdk_s3::error::SdkError<E, R>) -> StateError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let message = crate::aws_error::sdk_message(err);
         StateError::S3 {
             bucket: self.location.bucket.clone(),
             key: key.to_string(),
@@ -104,11 +164,10 @@ impl StateStore {
         {
             Ok(out) => out,
             Err(err) => {
-                let service = err.into_service_error();
-                if service.is_no_such_key() {
+                if err.as_service_error().is_some_and(|e| e.is_no_such_key()) {
                     return Ok(None);
                 }
-                return Err(self.s3_error(&key, service));
+                return Err(self.s3_error(&key, &err));
             }
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
@@ -165,9 +224,81 @@ impl StateStore {
                         key,
                     });
                 }
-                Err(self.s3_error(&key, err.into_service_error()))
+                Err(self.s3_error(&key, &err))
             }
         }
+    }
+
+    /// Read-modify-write of one document with optimistic concurrency: `change` runs on the
+    /// current value (`fresh()` when there is none) and returns its result; a concurrent
+    /// writer makes the whole step run again after a jittered backoff. After
+    /// `backoff.attempts` lost races the answer is [`StateError::Contended`]: nothing was
+    /// stored, and the caller must fail so the work is retried, not dropped.
+    pub async fn update<T, R>(
+        &self,
+        name: &str,
+        backoff: Backoff,
+        fresh: impl Fn() -> T,
+        mut change: impl FnMut(&mut T) -> R,
+    ) -> Result<(T, R), StateError>
+    where
+        T: DeserializeOwned + Serialize,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut value, etag) = match self.get::<T>(name).await? {
+                Some(Versioned { value, etag }) => (value, Some(etag)),
+                None => (fresh(), None),
+            };
+            let result = change(&mut value);
+            match self.put_if(name, &value, etag.as_deref()).await {
+                Ok(_) => return Ok((value, result)),
+                Err(StateError::Conflict { bucket, key }) => {
+                    if attempt >= backoff.attempts {
+                        return Err(StateError::Contended {
+                            bucket,
+                            key,
+                            attempts: attempt,
+                        });
+                    }
+                    let wait = backoff.delay(attempt, jitter_unit());
+                    tracing::info!(
+                        document = name,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "state document changed concurrently; retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// The names (relative to the prefix, like [`Self::get`] takes them) of the documents in
+    /// `folder` (`watermarks/`), in key order.
+    pub async fn list(&self, folder: &str) -> Result<Vec<String>, StateError> {
+        let folder_key = self.location.key(folder);
+        let mut names = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(&folder_key)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| self.s3_error(&folder_key, &err))?;
+            names.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter_map(|k| k.strip_prefix(&self.location.prefix))
+                    .map(str::to_string),
+            );
+        }
+        Ok(names)
     }
 
     /// Writes a document unconditionally (last writer wins).
@@ -187,7 +318,7 @@ impl StateStore {
             .send()
             .await
             .map(|out| out.e_tag().unwrap_or_default().to_string())
-            .map_err(|err| self.s3_error(&key, err.into_service_error()))
+            .map_err(|err| self.s3_error(&key, &err))
     }
 
     /// Deletes a document only while it is still the version `etag`: `Ok(true)` when deleted,
@@ -211,7 +342,7 @@ impl StateStore {
                 if matches!(status, Some(412) | Some(409) | Some(404)) {
                     return Ok(false);
                 }
-                Err(self.s3_error(&key, err.into_service_error()))
+                Err(self.s3_error(&key, &err))
             }
         }
     }
@@ -226,13 +357,33 @@ impl StateStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| self.s3_error(&key, err.into_service_error()))
+            .map_err(|err| self.s3_error(&key, &err))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_bounds_double_from_base_up_to_the_cap_and_jitter_stays_inside() {
+        let b = Backoff {
+            attempts: 6,
+            base: Duration::from_millis(25),
+            cap: Duration::from_millis(150),
+        };
+        let bounds: Vec<u128> = (1..=5).map(|a| b.bound(a).as_millis()).collect();
+        assert_eq!(bounds, vec![25, 50, 100, 150, 150]);
+        assert_eq!(b.delay(3, 0.0), Duration::ZERO);
+        assert_eq!(b.delay(3, 0.5), Duration::from_millis(50));
+        assert_eq!(b.delay(3, 7.0), Duration::from_millis(100), "clamped");
+        assert_eq!(Backoff::CONFLICTS.bound(60), Duration::from_secs(2));
+        let units: Vec<f64> = (0..64).map(|_| jitter_unit()).collect();
+        assert!(units.iter().all(|u| (0.0..1.0).contains(u)), "{units:?}");
+        let distinct: std::collections::BTreeSet<u64> =
+            units.iter().map(|u| (u * 1e9) as u64).collect();
+        assert!(distinct.len() > 32, "jitter is not random: {units:?}");
+    }
 
     #[test]
     fn prefix_is_normalised_to_one_trailing_slash() {

@@ -10,7 +10,8 @@ Rules, for every Allow statement of every IAM role policy, IAM policy and resour
     and a wildcard only as a whole trailing segment (`${Bucket}*` fails).
     A Sub of pseudo parameters alone passes only as an exact, wildcard-free ARN in this
     account and region (the Glue catalog). Hard-coded ARNs and NotResource fail.
-  * `Resource: "*"` only when every action of the statement is in STAR_ONLY_ACTIONS.
+  * `Resource: "*"` only when every action of the statement is in STAR_ONLY_ACTIONS, or in a
+    KMS key policy (checked like the others), where `*` means that key.
   * No managed policies on roles (they are not scoped to this stack) and every Lambda
     function runs under a role of this stack.
 Exit status 1 with one line per violation; 0 when the template is clean.
@@ -29,6 +30,10 @@ STAR_ONLY_ACTIONS = {
     # list_awsdatabasemigrationservice.html: DescribeReplications (DMS Serverless) has no
     # resource type either; the watcher filters by replication-config ARN.
     "dms:DescribeReplications",
+    # list_awsx-ray.html: PutTraceSegments and PutTelemetryRecords have no resource type; the
+    # functions with Tracing: Active send their segments with them.
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 }
 
 # Managed policies allowed on a role: none (every role carries its own scoped statements).
@@ -95,7 +100,10 @@ class Checker:
         return self.drop_no_value([value])
 
     # ---- resource rules ----
-    def check_resource(self, where, resource, actions):
+    def check_resource(self, where, resource, actions, key_policy=False):
+        if resource == "*" and key_policy:
+            # In a KMS key policy "*" is the key the policy belongs to.
+            return
         if resource == "*":
             broad = sorted(a for a in actions if a not in STAR_ONLY_ACTIONS)
             if broad:
@@ -157,15 +165,15 @@ class Checker:
         self.fail(where, f"Join references none of the stack's resources or parameters: {parts!r}")
 
     # ---- statements ----
-    def check_document(self, where, document):
+    def check_document(self, where, document, key_policy=False):
         statements = document.get("Statement", [])
         if isinstance(statements, dict):
             statements = [statements]
         for index, statement in enumerate(self.expand(statements)):
             sid = statement.get("Sid", index)
-            self.check_statement(f"{where}/Statement[{sid}]", statement)
+            self.check_statement(f"{where}/Statement[{sid}]", statement, key_policy)
 
-    def check_statement(self, where, statement):
+    def check_statement(self, where, statement, key_policy=False):
         self.statements += 1
         if statement.get("Effect") != "Allow":
             return
@@ -186,7 +194,7 @@ class Checker:
                 self.fail(where, "no Resource")
             return
         for resource in self.expand(resources):
-            self.check_resource(where, resource, actions)
+            self.check_resource(where, resource, actions, key_policy)
 
     def run(self):
         for logical_id, resource in self.resources.items():
@@ -201,6 +209,8 @@ class Checker:
                         self.fail(logical_id, f"managed policy {arn!r} is not scoped to this stack")
             elif rtype in POLICY_DOCUMENT_TYPES:
                 self.check_document(logical_id, props.get("PolicyDocument", {}))
+            elif rtype == "AWS::KMS::Key":
+                self.check_document(logical_id, props.get("KeyPolicy", {}), key_policy=True)
             elif rtype == "AWS::Lambda::Function":
                 role = props.get("Role")
                 if not (isinstance(role, dict) and self.references_stack(role)):

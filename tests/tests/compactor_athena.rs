@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_glue::types::{Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput};
 use compactor::config::CompactorConfig;
-use compactor::handler::{handle, parse_request, Action, Deps};
+use compactor::handler::{handle, parse_request, Action, Deps, HandleError};
 use compactor::watermark::{watermark_doc, Watermark};
 use dmslake::athena::{Backoff, Runner};
 use dmslake::state::{StateLocation, StateStore};
@@ -209,6 +209,15 @@ async fn merge_all(fx: &Fixture) -> Value {
     .expect("handle")
 }
 
+/// The report of a run that failed because some table could not be done (the invocation
+/// fails so the function's error alarm fires; every table was still tried).
+fn failed_run(result: Result<Value, HandleError>) -> Value {
+    match result {
+        Err(HandleError::TablesFailed(report)) => serde_json::to_value(report).expect("report"),
+        other => panic!("expected a failed run, got {other:?}"),
+    }
+}
+
 async fn watermark(state: &StateStore) -> Option<Watermark> {
     state
         .get::<Watermark>(&watermark_doc("public_order_details"))
@@ -263,27 +272,30 @@ async fn runner_paths_move_the_watermark_only_after_success() {
         .send()
         .await
         .expect("list");
-    assert_eq!(executions.query_execution_ids().len(), 2, "DDL + MERGE");
+    assert_eq!(
+        executions.query_execution_ids().len(),
+        3,
+        "DDL + MERGE + the newest commit's SELECT"
+    );
 
     // Stuck RUNNING until the deadline: reported as timed out, watermark untouched.
     set_transition(json!({"progression": "manual", "times": 100000})).await;
     let before = watermark(&fx.state).await;
-    let out = handle(
-        &fx.deps,
-        json!({"action": "merge", "tables": ["public.order_details"]}),
-        Instant::now() + Duration::from_millis(700),
-    )
-    .await
-    .expect("handle");
+    let out = failed_run(
+        handle(
+            &fx.deps,
+            json!({"action": "merge", "tables": ["public.order_details"]}),
+            Instant::now() + Duration::from_millis(700),
+        )
+        .await,
+    );
     assert_eq!(out["tables"][0]["status"], "timed_out", "{out}");
     assert_eq!(watermark(&fx.state).await, before);
 
     // A table without a configured key is reported, never merged; no watermark.
     set_transition(json!({"progression": "immediate"})).await;
     let nokey = fixture(false).await;
-    let out = handle(&nokey.deps, event("compactor-schedule.json"), deadline)
-        .await
-        .expect("handle");
+    let out = failed_run(handle(&nokey.deps, event("compactor-schedule.json"), deadline).await);
     assert_eq!(out["tables"][0]["status"], "skipped", "{out}");
     assert!(out["tables"][0]["reason"]
         .as_str()
@@ -312,7 +324,14 @@ async fn a_live_lock_skips_the_table_and_leaves_the_watermark() {
         )
         .await
         .expect("lock");
-    let out = merge_all(&fx).await;
+    let out = failed_run(
+        handle(
+            &fx.deps,
+            json!({"action": "merge"}),
+            Instant::now() + Duration::from_secs(20),
+        )
+        .await,
+    );
     assert!(
         matches!(out["tables"][0]["status"].as_str(), Some("skipped")),
         "{out}"
@@ -512,6 +531,7 @@ async fn the_catalogs_curated_columns_decide_which_columns_are_added() {
                     "product_id".into(),
                     "quantity".into(),
                 ]),
+                newest_commit: None,
             },
             None,
         )
@@ -622,7 +642,11 @@ async fn a_watermark_without_columns_adds_nothing_and_then_records_them() {
         queries.iter().all(|q| !q.starts_with("ALTER")),
         "{queries:?}"
     );
-    assert_eq!(queries.len(), 2, "CREATE + MERGE: {queries:?}");
+    assert_eq!(
+        queries.len(),
+        3,
+        "CREATE + MERGE + the newest commit's SELECT: {queries:?}"
+    );
     let wm = watermark(&fx.state).await.expect("watermark");
     assert_eq!(
         wm.columns,
@@ -631,5 +655,153 @@ async fn a_watermark_without_columns_adds_nothing_and_then_records_them() {
             "product_id".into(),
             "quantity".into()
         ])
+    );
+}
+
+/// Queues the result of the next `count` queries started in moto's Athena (a header row, then
+/// one row with `value`, the way Athena answers a one-column `SELECT`): moto hands queued
+/// results out as queries start, in order.
+async fn queue_query_results(value: &str, count: usize) {
+    let url = format!(
+        "{}/moto-api/static/athena/query-results",
+        dmslake_tests::endpoint()
+    );
+    let row = |v: &str| json!({"Data": [{"VarCharValue": v}]});
+    let result = json!({"rows": [row("newest_commit"), row(value)]});
+    let body = json!({"results": vec![result; count]}).to_string();
+    let status = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+            &url,
+        ])
+        .status()
+        .expect("curl");
+    assert!(status.success(), "queueing a query result failed");
+}
+
+/// A second raw table, a copy of the fixture's under another name, with no merge key.
+async fn add_table_without_key(fx: &Fixture, name: &str) {
+    let raw_db = &fx.deps.config.common.raw_database;
+    let current = fx
+        .deps
+        .glue
+        .get_table()
+        .database_name(raw_db)
+        .name("public_order_details")
+        .send()
+        .await
+        .expect("get table");
+    let current = current.table().expect("table");
+    fx.deps
+        .glue
+        .create_table()
+        .database_name(raw_db)
+        .table_input(
+            TableInput::builder()
+                .name(name)
+                .set_storage_descriptor(current.storage_descriptor().cloned())
+                .set_partition_keys(Some(current.partition_keys().to_vec()))
+                .parameters("dmslake.source_schema", "public")
+                .parameters("dmslake.source_table", name.trim_start_matches("public_"))
+                .parameters("dmslake.format", "csv")
+                .parameters("classification", "csv")
+                .build()
+                .expect("table"),
+        )
+        .send()
+        .await
+        .expect("create table");
+}
+
+#[tokio::test]
+async fn a_run_with_a_table_not_done_merges_the_others_then_fails_and_reports_lag_and_errors() {
+    dmslake::metrics::capture();
+    let (_guard, fx) = immediate_fixture().await;
+    add_table_without_key(&fx, "public_aaa_unkeyed").await;
+    // The newest change the merge reads was committed long ago: the table lags. The keyed
+    // table's run starts three queries (CREATE, MERGE, the newest commit's SELECT).
+    queue_query_results("2020-01-01 00:00:00.000001", 3).await;
+
+    let result = handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await;
+    let err = result
+        .as_ref()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("1 of 2 tables not done: public_aaa_unkeyed skipped"),
+        "{err}"
+    );
+    let out = failed_run(result);
+    let status = |table: &str| {
+        out["tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|r| r["table"] == table))
+            .map(|r| r["status"].clone())
+    };
+    // The unkeyed table sorts first; the other was still merged after it.
+    assert_eq!(out["tables"][0]["table"], "public_aaa_unkeyed", "{out}");
+    assert_eq!(status("public_aaa_unkeyed"), Some(json!("skipped")));
+    assert_eq!(status("public_order_details"), Some(json!("merged")));
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(
+        wm.newest_commit.as_deref(),
+        Some("2020-01-01 00:00:00.000001")
+    );
+
+    // MergeFailures for the table not done; MergeLagSeconds for the merged one.
+    let failures = dmslake::metrics::captured(dmslake::metrics::MERGE_FAILURES);
+    assert!(
+        failures.iter().any(|d| d["Table"] == "public_aaa_unkeyed"),
+        "{failures:?}"
+    );
+    let lags = dmslake::metrics::captured(dmslake::metrics::MERGE_LAG_SECONDS);
+    assert!(
+        lags.iter().any(|d| d["Table"] == "public_order_details"
+            && d["MergeLagSeconds"].as_f64().unwrap_or(0.0) > 150_000_000.0),
+        "{lags:?}"
+    );
+
+    // What `dmslake status` shows per table.
+    let tables = compactor::status::table_statuses(&fx.state, chrono::Utc::now())
+        .await
+        .expect("statuses");
+    let merged = tables
+        .iter()
+        .find(|t| t.table == "public_order_details")
+        .expect("merged table");
+    assert_eq!(
+        merged.watermark,
+        Some(vec!["2024".into(), "07".into(), "05".into()])
+    );
+    assert!(merged.last_merge.is_some());
+    assert!(merged.lag_seconds.unwrap_or(0) > 150_000_000, "{merged:?}");
+    assert_eq!(
+        merged.last_run.as_ref().map(|r| r.outcome.as_str()),
+        Some("merged")
+    );
+    let unkeyed = tables
+        .iter()
+        .find(|t| t.table == "public_aaa_unkeyed")
+        .expect("unkeyed table");
+    assert_eq!(unkeyed.watermark, None);
+    let last = unkeyed.last_run.as_ref().expect("last run");
+    assert_eq!(last.outcome, "skipped");
+    assert!(
+        last.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("DMSLAKE_PRIMARY_KEYS")),
+        "{last:?}"
     );
 }

@@ -564,3 +564,150 @@ fn dashboard_body_is_json_with_the_five_panels() {
         );
     }
 }
+
+#[test]
+fn alert_topic_is_encrypted_with_a_stack_key_that_cloudwatch_alarms_and_the_watcher_may_use() {
+    assert_eq!(
+        props("AlertTopic")["KmsMasterKeyId"],
+        json!({"Ref": "AlertTopicKey"})
+    );
+    let key = props("AlertTopicKey");
+    assert_eq!(key["EnableKeyRotation"], json!(true));
+    let statements = key["KeyPolicy"]["Statement"]
+        .as_array()
+        .expect("key policy statements");
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == json!("cloudwatch.amazonaws.com"))
+        .expect("CloudWatch alarms may use the key");
+    for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
+        assert!(
+            cloudwatch["Action"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!(action))),
+            "{cloudwatch}"
+        );
+    }
+    let watcher = props("WatcherRole")["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("watcher statements");
+    assert!(
+        watcher.iter().any(
+            |s| s["Resource"] == json!({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})
+                && s["Action"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!("kms:GenerateDataKey")))
+        ),
+        "the watcher may encrypt its alerts: {watcher:?}"
+    );
+}
+
+#[test]
+fn a_wildcard_action_in_the_alert_key_policy_fails_the_iam_check() {
+    let path = mutated(
+        "kms-wildcard",
+        "              - kms:DescribeKey\n",
+        "              - kms:*\n",
+    );
+    assert_rejected(&path, "'kms:*' is not one specific action");
+}
+
+/// The Deny-over-plain-HTTP statement of a bucket policy, on the bucket and its objects.
+fn assert_tls_only(policy_id: &str, bucket_id: &str) {
+    let p = props(policy_id);
+    assert_eq!(p["Bucket"], json!({"Ref": bucket_id}), "{policy_id}");
+    let statements = p["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements");
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == json!("Deny"))
+        .unwrap_or_else(|| panic!("{policy_id} has no Deny"));
+    assert_eq!(deny["Principal"], json!("*"));
+    assert_eq!(deny["Action"], json!("s3:*"));
+    assert_eq!(
+        deny["Condition"],
+        json!({"Bool": {"aws:SecureTransport": "false"}})
+    );
+    let resources = deny["Resource"].as_array().expect("resources");
+    assert!(resources.contains(&json!({"Fn::GetAtt": [bucket_id, "Arn"]})));
+    assert!(resources.contains(&json!({"Fn::Sub": format!("${{{bucket_id}.Arn}}/*")})));
+}
+
+#[test]
+fn both_buckets_refuse_requests_not_made_over_tls() {
+    assert_tls_only("LakeBucketPolicy", "LakeBucket");
+    assert_tls_only("DataBucketPolicy", "DataBucket");
+    assert_eq!(
+        resource("DataBucketPolicy")["Condition"],
+        json!("CreateDms")
+    );
+}
+
+#[test]
+fn lake_bucket_holding_the_state_documents_is_versioned_and_expires_old_versions() {
+    let lake = props("LakeBucket");
+    assert_eq!(lake["VersioningConfiguration"]["Status"], json!("Enabled"));
+    let rules = lake["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .expect("lifecycle rules");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["NoncurrentVersionExpiration"]["NoncurrentDays"].is_number()),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn the_watcher_and_the_compactor_are_traced_with_the_permissions_it_needs() {
+    for (function, role) in [
+        ("DmsTaskWatcherFunction", "WatcherRole"),
+        ("CompactorFunction", "CompactorRole"),
+    ] {
+        assert_eq!(
+            props(function)["TracingConfig"]["Mode"],
+            json!("Active"),
+            "{function}"
+        );
+        let statements = props(role)["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        assert!(
+            statements.iter().any(|s| s["Action"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("xray:PutTraceSegments")))),
+            "{role} cannot send traces"
+        );
+    }
+}
+
+#[test]
+fn every_document_an_output_points_to_exists_with_the_section_it_names() {
+    let outputs = translated()["Outputs"].as_object().expect("outputs");
+    let mut checked = 0;
+    for (id, output) in outputs {
+        let Some(description) = output["Description"].as_str() else {
+            continue;
+        };
+        for word in description.split(|c: char| c.is_whitespace() || "()\"',".contains(c)) {
+            let word = word.trim_end_matches(['.', ':', ';']);
+            if !word.ends_with(".md") {
+                continue;
+            }
+            checked += 1;
+            let path = repo().join(word);
+            let doc = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("output {id} points to {word}: {e}"));
+            // A quoted section name after the file must be a heading of it.
+            if let Some(section) = description.split('"').nth(1) {
+                assert!(
+                    doc.lines()
+                        .any(|l| l.starts_with('#') && l.contains(section)),
+                    "output {id}: {word} has no section {section:?}"
+                );
+            }
+        }
+    }
+    assert!(checked > 0, "no output points to a document");
+}

@@ -1204,3 +1204,112 @@ async fn a_running_task_whose_lake_went_quiet_is_alerted_with_its_newest_file() 
     assert_eq!(second.reports()[0].alerts(), 0, "{second:?}");
     assert_eq!(fx.record().await.stale_alerted_at, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_four_concurrent_failures_of_one_task_are_all_recorded_and_the_restart_bound_holds()
+{
+    const EVENTS: usize = 24;
+    dmslake::metrics::capture();
+    let fx = fixture(auto_resume(3), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    let events: Vec<Value> = (0..EVENTS)
+        .map(|i| event_for("dms-task-failed.json", &fx.task_arn, &format!("burst-{i}")))
+        .collect();
+    // Every delivery at once, each in its own execution environment.
+    let mut running = tokio::task::JoinSet::new();
+    for ev in events.clone() {
+        let deps = fx.deps();
+        running.spawn(async move {
+            let result = handler::handle(&deps, ev.clone()).await;
+            (ev, result)
+        });
+    }
+    let (mut resumes, mut alerts, mut failed_invocations) = (0, 0, Vec::new());
+    while let Some(joined) = running.join_next().await {
+        let (ev, result) = joined.expect("invocation task");
+        match result {
+            Ok(outcome) => {
+                let report = &outcome.reports()[0];
+                assert!(!report.duplicate, "{report:?}");
+                resumes += report.resumes();
+                alerts += report.alerts();
+            }
+            // A record that could not be stored fails the invocation (retryable), so Lambda
+            // delivers the event again: never an Ok that silently dropped it.
+            Err(err) => {
+                assert_eq!(err.error_type(), "Retryable", "{err}");
+                failed_invocations.push(ev);
+            }
+        }
+    }
+    // Lambda's asynchronous retries of the failed invocations.
+    for ev in &failed_invocations {
+        let report = fx.invoke(ev.clone()).await.reports()[0].clone();
+        resumes += report.resumes();
+        alerts += report.alerts();
+    }
+    let record = fx.record().await;
+    for ev in &events {
+        let id = ev["id"].as_str().unwrap_or_default();
+        assert!(
+            record.seen_events.iter().any(|s| s == id),
+            "event {id} was dropped ({} invocations failed and were retried); seen: {:?}",
+            failed_invocations.len(),
+            record.seen_events
+        );
+    }
+    assert_eq!(resumes, 3, "the restart bound holds under concurrency");
+    assert_eq!(record.restarts.len(), 3);
+    assert!(record.restarts_exhausted);
+    assert_eq!(alerts, EVENTS, "every failure alerts once");
+    let failures = record
+        .transitions
+        .iter()
+        .filter(|t| t.to == "failed")
+        .count();
+    assert_eq!(failures, EVENTS, "{:?}", record.transitions);
+    // Each recorded failure counts once in the metric the TaskFailed alarm sums.
+    let task_id = dmslake::dms_events::arn_resource_id(&fx.task_arn);
+    let counted = dmslake::metrics::captured(dmslake::metrics::TASK_FAILED)
+        .into_iter()
+        .filter(|doc| doc["Task"] == task_id)
+        .count();
+    assert_eq!(counted, EVENTS);
+}
+
+#[tokio::test]
+async fn the_health_check_alerts_once_on_a_watched_task_dms_no_longer_has_and_checks_the_others() {
+    let mut fx = fixture(Policy::default(), "full-load-and-cdc").await;
+    fx.start_in_dms().await;
+    let gone = "arn:aws:dms:us-east-1:123456789012:task:DELETEDTASKXYZ";
+    fx.config.watched.insert(0, gone.to_string());
+
+    let first = fx.invoke(sample("watcher-health-check.json")).await;
+    let reports = first.reports();
+    assert_eq!(reports.len(), 2, "{first:?}");
+    let missing = reports.iter().find(|r| r.task_arn == gone).expect("report");
+    assert_eq!(missing.alerts(), 1, "{missing:?}");
+    let present = reports
+        .iter()
+        .find(|r| r.task_arn == fx.task_arn)
+        .expect("report");
+    assert!(present.errors.is_empty(), "{present:?}");
+    assert_eq!(present.status.as_deref(), Some("running"), "{present:?}");
+
+    let alerts = fx.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].0.contains("DELETEDTASKXYZ not found"),
+        "{alerts:?}"
+    );
+    assert!(alerts[0].1.contains("WatchedTaskArns"), "{alerts:?}");
+
+    // The next check still reports it, without repeating the alert.
+    let second = fx.invoke(sample("watcher-health-check.json")).await;
+    assert_eq!(second.reports().len(), 2);
+    assert_eq!(
+        second.reports().iter().map(|r| r.alerts()).sum::<usize>(),
+        0
+    );
+    assert!(fx.alerts().await.is_empty());
+}

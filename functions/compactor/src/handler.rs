@@ -15,7 +15,10 @@ use serde_json::Value;
 
 use crate::catalog;
 use crate::config::CompactorConfig;
-use crate::watermark::{lock_doc, recorded_columns, watermark_doc, Lock, Watermark};
+use crate::watermark::{
+    lag_seconds, lock_doc, recorded_columns, status_doc, watermark_doc, Lock, MergeStatus,
+    Watermark,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,10 +141,96 @@ pub enum TableReport {
     },
 }
 
+impl TableReport {
+    pub fn table(&self) -> &str {
+        match self {
+            Self::Merged { table, .. }
+            | Self::Maintained { table }
+            | Self::NothingNew { table }
+            | Self::Skipped { table, .. }
+            | Self::Failed { table, .. }
+            | Self::TimedOut { table, .. } => table,
+        }
+    }
+
+    /// The outcome's name, as serialized.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Merged { .. } => "merged",
+            Self::Maintained { .. } => "maintained",
+            Self::NothingNew { .. } => "nothing_new",
+            Self::Skipped { .. } => "skipped",
+            Self::Failed { .. } => "failed",
+            Self::TimedOut { .. } => "timed_out",
+        }
+    }
+
+    /// Why the table was not merged (or maintained), when it was not.
+    pub fn error(&self) -> Option<String> {
+        match self {
+            Self::Skipped { reason, .. } | Self::Failed { reason, .. } => Some(reason.clone()),
+            Self::TimedOut { query_id, .. } => Some(format!(
+                "query {query_id} still running when the invocation's time ran out; the next run reads the same range again"
+            )),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub action: Action,
     pub tables: Vec<TableReport>,
+}
+
+impl Report {
+    /// The tables the run could not do (failed, skipped or timed out).
+    pub fn failures(&self) -> Vec<&TableReport> {
+        self.tables.iter().filter(|t| t.error().is_some()).collect()
+    }
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Every table was tried; some could not be merged or maintained. The invocation fails so
+    /// the function's error alarm fires.
+    #[error("{} of {} tables not done: {}", .0.failures().len(), .0.tables.len(), failure_list(.0))]
+    TablesFailed(Report),
+    #[error("the report could not be serialized: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+fn failure_list(report: &Report) -> String {
+    report
+        .failures()
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {} ({})",
+                t.table(),
+                t.outcome(),
+                t.error().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<HandleError> for lambda_runtime::Diagnostic {
+    fn from(err: HandleError) -> Self {
+        let error_type = match &err {
+            HandleError::Request(_) => "InvalidInput",
+            HandleError::TablesFailed(_) => "TablesFailed",
+            HandleError::Serialize(_) => "Internal",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: dmslake::logging::error_chain(&err),
+        }
+    }
 }
 
 fn now_epoch() -> i64 {
@@ -246,12 +335,118 @@ pub async fn run(deps: &Deps, request: &Request, deadline: Instant) -> Report {
     };
     for name in names {
         let report = one_table(deps, request.action, &name, deadline).await;
-        tracing::info!(table = name, report = ?report, "table done");
+        tracing::info!(table = name, report = %dmslake::logging::json(&report), "table done");
+        record_outcome(deps, &report).await;
         tables.push(report);
     }
     Report {
         action: request.action,
         tables,
+    }
+}
+
+/// After each table: `MergeFailures` for a table not done, `MergeLagSeconds` from its
+/// watermark (so a stuck table's lag keeps growing), and its status document for
+/// `dmslake status`. Best effort: a failure here is logged, never the run's.
+async fn record_outcome(deps: &Deps, report: &TableReport) {
+    use dmslake::metrics::{self, Unit};
+    let table = report.table();
+    let error = report.error();
+    if error.is_some() {
+        metrics::emit(
+            metrics::MERGE_FAILURES,
+            1.0,
+            Unit::Count,
+            &[("Table", table)],
+        );
+    }
+    if table == "*" {
+        return;
+    }
+    let now = chrono::Utc::now();
+    match deps.state.get::<Watermark>(&watermark_doc(table)).await {
+        Ok(wm) => {
+            let newest = wm.and_then(|w| w.value.newest_commit);
+            if let Some(lag) = newest.as_deref().and_then(|n| lag_seconds(n, now)) {
+                metrics::emit(
+                    metrics::MERGE_LAG_SECONDS,
+                    lag as f64,
+                    Unit::Seconds,
+                    &[("Table", table)],
+                );
+            }
+        }
+        Err(e) => tracing::warn!(table, error = %e, "watermark unreadable; no lag reported"),
+    }
+    let doc = status_doc(table);
+    let previous = match deps.state.get::<MergeStatus>(&doc).await {
+        Ok(found) => found.map(|v| v.value).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(table, error = %e, "status document unreadable; rewritten");
+            MergeStatus::default()
+        }
+    };
+    let at = now.to_rfc3339();
+    let status = MergeStatus {
+        checked_at: at.clone(),
+        outcome: report.outcome().to_string(),
+        last_error_at: if error.is_some() {
+            Some(at)
+        } else {
+            previous.last_error_at
+        },
+        last_error: error.or(previous.last_error),
+    };
+    if let Err(e) = deps.state.put(&doc, &status).await {
+        tracing::warn!(table, error = %e, "status document not written");
+    }
+}
+
+/// The newest commit timestamp among the changes a merge of `range` read (best effort: `None`,
+/// logged, when the query fails; the watermark then keeps the previous value).
+async fn newest_commit(
+    deps: &Deps,
+    table: &CompactionTable,
+    range: &PartitionRange,
+    merge_query_id: &str,
+    deadline: Instant,
+) -> Option<String> {
+    let name = table.table();
+    let sql = match table.newest_commit_sql(range) {
+        Ok(Some(sql)) => sql,
+        Ok(None) => {
+            tracing::info!(table = name, "no timestamp column: the lag is not measured");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(table = name, error = %e, "newest commit not queried");
+            return None;
+        }
+    };
+    // Unique to this merge: a later run's identical text is a new query.
+    let token = request_token(&[name, &sql, merge_query_id]);
+    let db = &deps.config.common.curated_database;
+    let found = match deps.runner.run(&sql, Some(db), &token, deadline).await {
+        Ok(QueryOutcome::Succeeded { query_id, .. }) => deps.runner.first_value(&query_id).await,
+        Ok(other) => {
+            tracing::warn!(table = name, outcome = ?other, "newest commit query did not succeed");
+            return None;
+        }
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(value) => {
+            tracing::info!(
+                table = name,
+                newest_commit = value.as_deref(),
+                "newest commit merged"
+            );
+            value.filter(|v| !v.trim().is_empty())
+        }
+        Err(e) => {
+            tracing::warn!(table = name, error = %e, "newest commit not read");
+            None
+        }
     }
 }
 
@@ -384,12 +579,17 @@ async fn merge(
         Ok(done) => done,
         Err(report) => return Ok(report),
     };
+    // The newest change merged: everything the MERGE read is at least as old.
+    let newest = newest_commit(deps, table, &range, &query_id, deadline)
+        .await
+        .or_else(|| wm.as_ref().and_then(|w| w.value.newest_commit.clone()));
     // Only now, after the query succeeded, does the watermark move.
     let next = Watermark {
         partition: range.to.clone(),
         query_id: query_id.clone(),
         merged_at: chrono::Utc::now().to_rfc3339(),
         columns: Some(recorded_columns(table, wm.as_ref().map(|w| &w.value))),
+        newest_commit: newest,
     };
     let write = match &wm {
         Some(old) => {
@@ -401,7 +601,7 @@ async fn merge(
     };
     write.map_err(|e| e.to_string())?;
     dmslake::metrics::emit(
-        "MergeScannedBytes",
+        dmslake::metrics::MERGE_SCANNED_BYTES,
         scanned_bytes as f64,
         dmslake::metrics::Unit::Bytes,
         &[("Table", name)],
@@ -494,14 +694,16 @@ async fn maintain(
     })
 }
 
-/// Lambda entry: decode, run until the invocation's deadline minus a margin.
-pub async fn handle(
-    deps: &Deps,
-    payload: Value,
-    deadline: Instant,
-) -> Result<Value, lambda_runtime::Error> {
+/// Lambda entry: decode, run every table until the invocation's deadline minus a margin, then
+/// fail the invocation when a table could not be done ([`HandleError::TablesFailed`]).
+pub async fn handle(deps: &Deps, payload: Value, deadline: Instant) -> Result<Value, HandleError> {
     let request = parse_request(&payload)?;
     let report = run(deps, &request, deadline).await;
+    if !report.failures().is_empty() {
+        let err = HandleError::TablesFailed(report);
+        tracing::error!(error = %err, "compactor run failed");
+        return Err(err);
+    }
     Ok(serde_json::to_value(report)?)
 }
 

@@ -31,4 +31,5 @@ pub mod catalog;
 pub mod config;
 pub mod handler;
 pub mod preview;
+pub mod status;
 pub mod watermark;

@@ -19,8 +19,8 @@ const LONGEST_INVOCATION: Duration = Duration::from_secs(900);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    dmslake::logging::init();
-    let config = CompactorConfig::from_env()?;
+    dmslake::logging::init(env!("CARGO_PKG_NAME"));
+    let config = CompactorConfig::from_env().map_err(dmslake::logging::startup_error)?;
     let clients = Clients::from_env().await;
     let deps = Deps {
         state: StateStore::new(

@@ -17,7 +17,53 @@ pub struct Watermark {
     /// leaves the curated columns unknown (nothing is added).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
+    /// The newest commit timestamp merged (the raw timestamp column, as DMS wrote it); the
+    /// table's lag is now minus this. `None` until a merge could read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_commit: Option<String>,
 }
+
+/// The outcome of a table's last run and its last error, for `dmslake status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeStatus {
+    /// When the last run finished with this table (RFC 3339).
+    pub checked_at: String,
+    /// `merged`, `maintained`, `nothing_new`, `skipped`, `failed` or `timed_out`.
+    pub outcome: String,
+    /// The most recent error, kept after later successes (its time tells how old it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+}
+
+/// A commit timestamp as DMS writes it (`2026-11-24 10:15:00.123456`, UTC; CSV and Parquet
+/// `TimestampColumnName` values alike) or RFC 3339.
+pub fn parse_commit_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// Seconds from the newest commit merged to `now` (never negative: a clock ahead of the
+/// source's counts as no lag).
+pub fn lag_seconds(newest_commit: &str, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    parse_commit_time(newest_commit).map(|t| (now - t).num_seconds().max(0))
+}
+
+pub fn status_doc(table: &str) -> String {
+    format!("{STATUS_FOLDER}{table}.json")
+}
+
+/// Folder of the per-table run status documents (under the state prefix).
+pub const STATUS_FOLDER: &str = "merge-status/";
+/// Folder of the watermark documents (under the state prefix).
+pub const WATERMARK_FOLDER: &str = "watermarks/";
 
 /// A lock on one table's merge; stale after `expires_at` (epoch seconds).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +112,7 @@ pub fn recorded_columns(table: &CompactionTable, watermark: Option<&Watermark>) 
 }
 
 pub fn watermark_doc(table: &str) -> String {
-    format!("watermarks/{table}.json")
+    format!("{WATERMARK_FOLDER}{table}.json")
 }
 
 pub fn lock_doc(table: &str) -> String {
@@ -118,6 +164,26 @@ mod tests {
             query_id: "q".into(),
             merged_at: "2024-06-12T00:00:00Z".into(),
             columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            newest_commit: None,
+        }
+    }
+
+    #[test]
+    fn lag_is_now_minus_the_newest_commit_in_dms_formats() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T11:15:00Z")
+            .expect("now")
+            .with_timezone(&chrono::Utc);
+        #[rustfmt::skip]
+        let cases: &[(&str, Option<i64>)] = &[
+            ("2026-11-24 10:15:00.123456", Some(3599)),
+            ("2026-11-24 10:15:00", Some(3600)),
+            ("2026-11-24T11:14:00Z", Some(60)),
+            ("2026-11-24 11:20:00", Some(0)),
+            ("yesterday", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(lag_seconds(text, now), *want, "{text}");
         }
     }
 

@@ -43,7 +43,7 @@ pub async fn publish_alert(
             service: "sns",
             operation: "Publish",
             resource: topic_arn.to_string(),
-            message: format!("{}", aws_sdk_sns::error::DisplayErrorContext(e)),
+            message: dmslake::aws_error::sdk_message(&e),
         })
 }
 
@@ -79,12 +79,7 @@ pub async fn request_baseline(
         )
         .send()
         .await
-        .map_err(|e| {
-            fail(format!(
-                "{}",
-                aws_sdk_eventbridge::error::DisplayErrorContext(e)
-            ))
-        })?;
+        .map_err(|e| fail(dmslake::aws_error::sdk_message(&e)))?;
     if out.failed_entry_count() > 0 {
         let why = out
             .entries()
@@ -152,7 +147,7 @@ pub async fn activity_since(
                 bucket,
                 prefix = %root,
                 sequence = %layout.date_partition_sequence,
-                cdc_path = ?layout.cdc_path,
+                cdc_path = layout.cdc_path.as_deref(),
                 "freshness check lists every key under the bucket folder: this layout's key order does not follow time"
             );
         }
@@ -184,12 +179,16 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    fn fail(&self, prefix: &str, e: impl std::error::Error) -> WatcherError {
+    fn fail<E, R>(&self, prefix: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> WatcherError
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
         WatcherError::Aws {
             service: "s3",
             operation: "ListObjectsV2",
             resource: format!("s3://{}/{prefix}", self.bucket),
-            message: format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)),
+            message: dmslake::aws_error::sdk_message(&e),
         }
     }
 

@@ -163,6 +163,9 @@ pub struct Decision {
     pub record: TaskRecord,
     /// The observation was a duplicate delivery and was dropped.
     pub duplicate: bool,
+    /// The observation is a failure (failed, or stopped unexpectedly): counted in the
+    /// `TaskFailed` metric the template's alarm reads.
+    pub failure: bool,
 }
 
 /// The AWS console page of a task.
@@ -260,6 +263,9 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
     let mut rec = record.clone();
     let mut actions = Vec::new();
     rec.last_checked_at = Some(now);
+    if input.snapshot.is_some() {
+        rec.missing_since = None;
+    }
     if let Some(stats) = input.snapshot.and_then(|s| s.stats.as_ref()) {
         rec.full_load_progress = Some(stats.full_load_progress_percent);
     }
@@ -271,6 +277,7 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
                     actions: Vec::new(),
                     record: record.clone(),
                     duplicate: true,
+                    failure: false,
                 };
             }
         }
@@ -293,11 +300,37 @@ pub fn decide(input: &DecisionInput<'_>, record: &TaskRecord, policy: &Policy) -
         }
     }
 
+    let failure = rec.last_failure != record.last_failure;
     Decision {
         actions,
         record: rec,
         duplicate: false,
+        failure,
     }
+}
+
+/// A watched task DMS does not know: recorded as missing, with the alert to send the first
+/// time (`None` while the same absence was already alerted).
+pub fn missing(rec: &mut TaskRecord, now: DateTime<Utc>) -> Option<Alert> {
+    rec.last_checked_at = Some(now);
+    if rec.missing_since.is_some() {
+        return None;
+    }
+    rec.missing_since = Some(now);
+    let arn = rec.task_arn.as_str();
+    let name = arn_resource_id(arn);
+    Some(Alert {
+        subject: format!("dmslake: watched DMS task {name} not found")
+            .chars()
+            .take(100)
+            .collect(),
+        message: [
+            format!("DMS has no task {arn}: it was deleted, or DMSLAKE_WATCHED_TASKS (the stack's WatchedTaskArns) names a wrong ARN."),
+            format!("Last recorded state: {}", rec.last_state.as_deref().unwrap_or("none")),
+            "Recreate the task, or remove its ARN from WatchedTaskArns and update the stack. The other watched tasks are still checked; this alert is not repeated until the task is seen again.".to_string(),
+        ]
+        .join("\n"),
+    })
 }
 
 fn request_baseline(
@@ -751,6 +784,57 @@ mod tests {
         assert_eq!(
             d.record.last_failure.as_ref().map(|f| f.state.as_str()),
             Some("failed")
+        );
+    }
+
+    #[test]
+    fn a_missing_task_is_alerted_once_until_it_is_seen_again() {
+        let mut rec = TaskRecord::new("arn:aws:dms:us-east-1:123456789012:task:GONE");
+        rec.last_state = Some("running".into());
+        let alert = missing(&mut rec, t(0)).expect("first check alerts");
+        assert!(
+            alert.subject.contains("GONE not found"),
+            "{}",
+            alert.subject
+        );
+        assert!(
+            alert.message.contains("WatchedTaskArns"),
+            "{}",
+            alert.message
+        );
+        assert!(alert.message.contains("Last recorded state: running"));
+        assert_eq!(missing(&mut rec, t(5)), None, "not repeated");
+        assert_eq!(rec.missing_since, Some(t(0)));
+        // Seen again: the absence ends, a later one alerts again.
+        let d = run(None, Some(&snap("running")), &rec, &policy(false), t(10));
+        assert_eq!(d.record.missing_since, None);
+        let mut rec = d.record;
+        assert!(missing(&mut rec, t(15)).is_some());
+    }
+
+    #[test]
+    fn failures_and_unexpected_stops_are_flagged_for_the_task_failed_metric() {
+        let rec = TaskRecord::new(ARN);
+        let failed = run(Some(failed_event("f")), None, &rec, &policy(false), t(0));
+        assert!(failed.failure);
+        let started = run(
+            Some(Observation::new(Trigger::Started, "event")),
+            None,
+            &rec,
+            &policy(false),
+            t(0),
+        );
+        assert!(!started.failure);
+        let again = run(
+            Some(failed_event("f")),
+            None,
+            &failed.record,
+            &policy(false),
+            t(1),
+        );
+        assert!(
+            again.duplicate && !again.failure,
+            "a duplicate is not counted twice"
         );
     }
 

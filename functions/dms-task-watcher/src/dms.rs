@@ -15,13 +15,9 @@ use crate::WatcherError;
 fn dms_error(
     op: &'static str,
     arn: &str,
-    err: impl ProvideErrorMetadata + std::fmt::Debug,
+    err: impl ProvideErrorMetadata + std::error::Error + 'static,
 ) -> WatcherError {
-    let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => format!("{err:?}"),
-    };
+    let message = dmslake::aws_error::service_message(&err);
     WatcherError::Aws {
         service: "dms",
         operation: op,

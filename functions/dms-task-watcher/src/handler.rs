@@ -179,10 +179,10 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Outcome, WatcherError
         .and_then(Value::as_str)
         .unwrap_or("");
     if source == "aws.events" && detail_type == "Scheduled Event" {
-        return Ok(health_check(deps).await);
+        return health_check(deps).await;
     }
     match parse_event(&payload) {
-        Ok(event) => Ok(on_event(deps, event).await),
+        Ok(event) => on_event(deps, event).await,
         Err(err) => {
             tracing::warn!(error = %err, "event ignored");
             Ok(Outcome::Ignored {
@@ -193,29 +193,41 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Outcome, WatcherError
 }
 
 fn ignored(reason: String, event: &DmsEvent) -> Outcome {
-    tracing::info!(resource = %event.resource_arn, event_id = ?event.event_id, event_type = ?event.event_type, "{reason}");
+    tracing::info!(resource = %event.resource_arn, event_id = event.event_id.as_deref(), event_type = event.event_type.as_deref(), "{reason}");
     Outcome::Ignored { reason }
 }
 
-async fn on_event(deps: &Deps, event: DmsEvent) -> Outcome {
+async fn on_event(deps: &Deps, event: DmsEvent) -> Result<Outcome, WatcherError> {
     let arn = event.resource_arn.clone();
     let trigger = match &event.kind {
         DmsEventKind::Started => Trigger::Started,
         DmsEventKind::Stopped => Trigger::Stopped,
         DmsEventKind::Failed => Trigger::Failed,
         DmsEventKind::InstanceLowStorage | DmsEventKind::InstanceFailure => {
-            return instance_alert(deps, &event).await
+            let outcome = instance_alert(deps, &event).await;
+            // An alert that could not be published is retried rather than lost.
+            if let Some(lost) = outcome
+                .reports()
+                .iter()
+                .find(|r| r.done.is_empty() && !r.errors.is_empty())
+            {
+                return Err(WatcherError::NothingDone {
+                    resource: lost.task_arn.clone(),
+                    errors: lost.errors.join("; "),
+                });
+            }
+            return Ok(outcome);
         }
         DmsEventKind::Informational { event_type }
         | DmsEventKind::InstanceInformational { event_type } => {
-            return ignored(
+            return Ok(ignored(
                 format!("informational DMS event {event_type}: nothing to do"),
                 &event,
-            )
+            ))
         }
     };
     if !deps.config.watches(&arn) {
-        return ignored(format!("{arn} is not a watched task"), &event);
+        return Ok(ignored(format!("{arn} is not a watched task"), &event));
     }
     let snapshot = describe_or_log(deps, &arn).await;
     let mut obs = Observation::new(trigger, "event");
@@ -227,10 +239,12 @@ async fn on_event(deps: &Deps, event: DmsEvent) -> Outcome {
     if trigger != Trigger::Started {
         obs.tables_in_error = dms::tables_in_error(&deps.dms, &arn).await;
     }
-    let report = process(deps, &arn, Some(obs), snapshot.as_ref(), None).await;
-    Outcome::Handled {
+    // A record that cannot be stored fails the invocation: nothing was done yet, and Lambda's
+    // asynchronous retries (then the on-failure destination) take the event again.
+    let report = process(deps, &arn, Some(obs), snapshot.as_ref(), None).await?;
+    Ok(Outcome::Handled {
         tasks: vec![report],
-    }
+    })
 }
 
 async fn describe_or_log(deps: &Deps, arn: &str) -> Option<TaskSnapshot> {
@@ -300,7 +314,7 @@ async fn send_alert(deps: &Deps, alert: &Alert, report: &mut TaskReport) {
         Ok(message_id) => {
             tracing::warn!(task = %report.task_arn, subject = %alert.subject, message_id = %message_id, "alert published");
             metrics::emit(
-                "TaskAlerts",
+                metrics::TASK_ALERTS,
                 1.0,
                 Unit::Count,
                 &[("Task", arn_resource_id(&report.task_arn))],
@@ -318,14 +332,15 @@ async fn send_alert(deps: &Deps, alert: &Alert, report: &mut TaskReport) {
 }
 
 /// Decide under the stored record (conditional write first, so a restart attempt is counted
-/// durably before it is made), then act.
+/// durably before it is made), then act. `Err` when the record could not be stored: then
+/// nothing was done.
 async fn process(
     deps: &Deps,
     arn: &str,
     observation: Option<Observation>,
     snapshot: Option<&TaskSnapshot>,
     files: Option<decide::Activity>,
-) -> TaskReport {
+) -> Result<TaskReport, WatcherError> {
     let mut report = TaskReport::new(arn);
     report.status = snapshot.map(|s| s.status.clone());
     let input = DecisionInput {
@@ -338,21 +353,31 @@ async fn process(
     let decided = state::update(&deps.store, arn, |rec| {
         let d = decide::decide(&input, rec, &policy);
         *rec = d.record;
-        (d.actions, d.duplicate)
+        (d.actions, d.duplicate, d.failure)
     })
     .await;
-    let (actions, duplicate) = match decided {
+    let (actions, duplicate, failure) = match decided {
         Ok((_, result)) => result,
-        Err(err) => {
-            tracing::error!(task = arn, error = %err, "task record not stored; nothing done");
-            report.errors.push(err.to_string());
-            return report;
+        Err(source) => {
+            tracing::error!(task = arn, error = %source, "task record not stored; nothing done");
+            return Err(WatcherError::NotStored {
+                task: arn.to_string(),
+                source,
+            });
         }
     };
     if duplicate {
         tracing::info!(task = arn, "duplicate event delivery ignored");
         report.duplicate = true;
-        return report;
+        return Ok(report);
+    }
+    if failure {
+        metrics::emit(
+            metrics::TASK_FAILED,
+            1.0,
+            Unit::Count,
+            &[("Task", arn_resource_id(arn))],
+        );
     }
     for action in actions {
         match action {
@@ -376,7 +401,7 @@ async fn process(
                 Ok(status) => {
                     tracing::warn!(task = arn, attempt, status = %status, "task resumed with resume-processing");
                     metrics::emit(
-                        "TaskAutoResumed",
+                        metrics::TASK_AUTO_RESUMED,
                         1.0,
                         Unit::Count,
                         &[("Task", arn_resource_id(arn))],
@@ -398,9 +423,9 @@ async fn process(
                 .await
                 {
                     Ok(()) => {
-                        tracing::info!(task = arn, load_id = %load_id, tables = ?tables, "compactor baseline requested");
+                        tracing::info!(task = arn, load_id = %load_id, tables = %dmslake::logging::json(&tables), "compactor baseline requested");
                         metrics::emit(
-                            "BaselineRequested",
+                            metrics::BASELINE_REQUESTED,
                             1.0,
                             Unit::Count,
                             &[("Task", arn_resource_id(arn))],
@@ -426,7 +451,7 @@ async fn process(
             }
         }
     }
-    report
+    Ok(report)
 }
 
 fn record_transition(
@@ -436,9 +461,16 @@ fn record_transition(
     cause: &str,
     detail: Option<&str>,
 ) {
-    tracing::info!(task = arn, from = ?from, to, cause, detail, "task state transition");
+    tracing::info!(
+        task = arn,
+        from = from.as_deref(),
+        to,
+        cause,
+        detail,
+        "task state transition"
+    );
     metrics::emit(
-        "TaskStateTransition",
+        metrics::TASK_STATE_TRANSITION,
         1.0,
         Unit::Count,
         &[("Task", arn_resource_id(arn)), ("State", to)],
@@ -447,16 +479,47 @@ fn record_transition(
 
 /// The scheduled health check: every watched task is described and treated as if the
 /// event matching its live state had arrived when the record says otherwise; running tasks
-/// are also checked for a finished full load and for new files.
-pub async fn health_check(deps: &Deps) -> Outcome {
+/// are also checked for a finished full load and for new files. A task DMS no longer has is
+/// alerted once and the others are still checked. A task whose record could not be stored
+/// fails the invocation, after every other task was checked.
+pub async fn health_check(deps: &Deps) -> Result<Outcome, WatcherError> {
     let mut reports = Vec::new();
+    let mut not_stored = None;
     // Every watched task writes to the same data bucket: its freshness is listed once per
     // check, when the first running task needs it.
     let mut freshness = None;
     for arn in &deps.config.watched {
-        reports.push(check_task(deps, arn, &mut freshness).await);
+        match check_task(deps, arn, &mut freshness).await {
+            Ok(report) => reports.push(report),
+            Err(err) => {
+                tracing::error!(task = %arn, error = %err, "health check of this task not recorded");
+                not_stored.get_or_insert(err);
+            }
+        }
     }
-    Outcome::Handled { tasks: reports }
+    match not_stored {
+        Some(err) => Err(err),
+        None => Ok(Outcome::Handled { tasks: reports }),
+    }
+}
+
+/// A watched task DMS does not know (deleted, or a wrong ARN in the configuration): recorded,
+/// and alerted once until it is seen again.
+async fn missing_task(deps: &Deps, arn: &str) -> Result<TaskReport, WatcherError> {
+    let now = Utc::now();
+    tracing::error!(task = arn, "watched task not found in DMS");
+    let mut report = TaskReport::new(arn);
+    report.errors.push(format!("{arn}: not found in DMS"));
+    let (_, alert) = state::update(&deps.store, arn, |rec| decide::missing(rec, now))
+        .await
+        .map_err(|source| WatcherError::NotStored {
+            task: arn.to_string(),
+            source,
+        })?;
+    if let Some(alert) = alert {
+        send_alert(deps, &alert, &mut report).await;
+    }
+    Ok(report)
 }
 
 /// The data bucket's activity since `now - stale_after`; `None` when the listing failed
@@ -467,7 +530,7 @@ async fn freshness(deps: &Deps, bucket: &str) -> Option<decide::Activity> {
         Ok(scan) => {
             tracing::info!(
                 bucket = %bucket,
-                activity = ?scan.activity,
+                activity = %dmslake::logging::json(&scan.activity),
                 keys_examined = scan.keys_examined,
                 list_calls = scan.list_calls,
                 bounded = scan.bounded,
@@ -486,33 +549,29 @@ async fn check_task(
     deps: &Deps,
     arn: &str,
     freshness_of_bucket: &mut Option<Option<decide::Activity>>,
-) -> TaskReport {
+) -> Result<TaskReport, WatcherError> {
     let snapshot = match dms::describe(&deps.dms, arn).await {
         Ok(Some(s)) => s,
-        Ok(None) => {
-            tracing::error!(task = arn, "watched task not found in DMS");
-            let mut r = TaskReport::new(arn);
-            r.errors.push(format!("{arn}: not found in DMS"));
-            return r;
-        }
+        Ok(None) => return missing_task(deps, arn).await,
         Err(err) => {
             tracing::error!(task = arn, error = %err, "health check cannot describe the task");
             let mut r = TaskReport::new(arn);
             r.errors.push(err.to_string());
-            return r;
+            return Ok(r);
         }
     };
     let record = match state::load(&deps.store, arn).await {
         Ok((r, _)) => r,
         Err(err) => {
+            tracing::error!(task = arn, error = %err, "health check cannot read the task record");
             let mut r = TaskReport::new(arn);
             r.errors.push(err.to_string());
-            return r;
+            return Ok(r);
         }
     };
     let observation = match decide::drift(&snapshot, &record) {
         Some(trigger) => {
-            tracing::warn!(task = arn, status = %snapshot.status, recorded = ?record.last_state, "live state differs from the last event seen");
+            tracing::warn!(task = arn, status = %snapshot.status, recorded = record.last_state.as_deref(), "live state differs from the last event seen");
             let mut obs = Observation::new(trigger, "health_check");
             if trigger != Trigger::Started {
                 obs.tables_in_error = dms::tables_in_error(&deps.dms, arn).await;
@@ -550,7 +609,7 @@ fn resolve_task(config: &WatcherConfig, task: &str) -> Result<String, WatcherErr
 
 async fn manual(deps: &Deps, req: ManualRequest) -> Result<Outcome, WatcherError> {
     let command = match req.action.as_str() {
-        "health_check" => return Ok(health_check(deps).await),
+        "health_check" => return health_check(deps).await,
         "status" => return status(deps, req.task.as_deref()).await,
         "start" => TaskCommand::Start,
         "stop" => TaskCommand::Stop,

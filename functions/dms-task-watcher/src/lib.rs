@@ -23,6 +23,16 @@ pub enum WatcherError {
     },
     #[error(transparent)]
     State(#[from] dmslake::state::StateError),
+    /// The task's record could not be stored, so nothing was done: retry the invocation.
+    #[error("task {task}: record not stored, nothing was done (the invocation is retried)")]
+    NotStored {
+        task: String,
+        #[source]
+        source: dmslake::state::StateError,
+    },
+    /// Every step for an event failed (an instance alert not published): retry the invocation.
+    #[error("{resource}: nothing done ({errors}); the invocation is retried")]
+    NothingDone { resource: String, errors: String },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 }

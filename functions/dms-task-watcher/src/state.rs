@@ -8,7 +8,7 @@
 //! (no table to provision), and the same documents serve `dmslake status` as the history.
 
 use chrono::{DateTime, Utc};
-use dmslake::state::{StateError, StateStore, Versioned};
+use dmslake::state::{Backoff, StateError, StateStore, Versioned};
 use serde::{Deserialize, Serialize};
 
 /// Transitions kept per task (oldest dropped first).
@@ -72,6 +72,10 @@ pub struct TaskRecord {
     pub stale_alerted_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub last_checked_at: Option<DateTime<Utc>>,
+    /// Since when DMS has not known this task (deleted, or a wrong ARN configured); the
+    /// alert is sent when this is set, and it is cleared when the task is seen again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_since: Option<DateTime<Utc>>,
 }
 
 impl TaskRecord {
@@ -162,32 +166,22 @@ pub async fn load(
 }
 
 /// Read-modify-write with optimistic concurrency: `change` runs on the current record and
-/// returns its result; a concurrent writer makes the whole step run again (at most 5 times).
+/// returns its result; a concurrent writer makes the whole step run again after a jittered
+/// backoff ([`Backoff::CONFLICTS`]). When the record still cannot be stored the error says so
+/// and nothing was changed: the caller fails the invocation so Lambda retries it.
 pub async fn update<R>(
     store: &StateStore,
     task_arn: &str,
-    mut change: impl FnMut(&mut TaskRecord) -> R,
+    change: impl FnMut(&mut TaskRecord) -> R,
 ) -> Result<(TaskRecord, R), StateError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let (mut record, etag) = load(store, task_arn).await?;
-        let result = change(&mut record);
-        match store
-            .put_if(&record_name(task_arn), &record, etag.as_deref())
-            .await
-        {
-            Ok(_) => return Ok((record, result)),
-            Err(StateError::Conflict { .. }) if attempt < 5 => {
-                tracing::info!(
-                    task = task_arn,
-                    attempt,
-                    "task record changed concurrently; retrying"
-                );
-            }
-            Err(err) => return Err(err),
-        }
-    }
+    store
+        .update(
+            &record_name(task_arn),
+            Backoff::CONFLICTS,
+            || TaskRecord::new(task_arn),
+            change,
+        )
+        .await
 }
 
 #[cfg(test)]

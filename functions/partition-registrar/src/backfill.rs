@@ -58,7 +58,7 @@ pub async fn run(
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining < margin {
                 tracing::warn!(
-                    resume_after = ?out.resume_after,
+                    resume_after = out.resume_after.as_deref(),
                     remaining_ms = remaining.as_millis() as u64,
                     pages = out.pages,
                     "stopping backfill before the deadline"
@@ -109,7 +109,7 @@ pub async fn run(
             files = out.counts.files,
             partitions_registered = out.counts.partitions_registered,
             failures = out.counts.failures.len(),
-            resume_after = ?out.resume_after,
+            resume_after = out.resume_after.as_deref(),
             "backfill progress"
         );
         match page.next {

@@ -240,7 +240,7 @@ pub async fn handle(
 ) -> Result<Output, HandlerError> {
     let invocation = event::parse(&payload).map_err(|e| {
         tracing::error!(error = %e, "malformed invocation");
-        metrics::emit("RegistrationErrors", 1.0, Unit::Count, &[]);
+        metrics::emit(metrics::REGISTRATION_ERRORS, 1.0, Unit::Count, &[]);
         HandlerError {
             error_type: "InvalidEvent".into(),
             message: e.to_string(),
@@ -286,7 +286,7 @@ async fn sqs(deps: &Deps, items: Vec<event::SqsItem>) -> SqsBatchResponse {
             }
             Err(e) => {
                 tracing::error!(message_id = %item.message_id, error = %e, "malformed SQS message");
-                metrics::emit("RegistrationErrors", 1.0, Unit::Count, &[]);
+                metrics::emit(metrics::REGISTRATION_ERRORS, 1.0, Unit::Count, &[]);
                 failed.insert(i);
             }
         }
@@ -469,7 +469,7 @@ pub async fn register(
     }
     if !report.failures.is_empty() {
         metrics::emit(
-            "RegistrationErrors",
+            metrics::REGISTRATION_ERRORS,
             report.failures.len() as f64,
             Unit::Count,
             &[],
@@ -537,7 +537,7 @@ fn alert_schema_conflict(c: &SchemaConflict) {
         "incompatible schema change rejected: {c}"
     );
     metrics::emit(
-        "SchemaChangeRejected",
+        metrics::SCHEMA_CHANGE_REJECTED,
         1.0,
         Unit::Count,
         &[("Table", &c.table)],
@@ -562,7 +562,7 @@ fn plan_table(
             Ok(evolution) => {
                 match &evolution {
                     Evolution::Append(cols) => {
-                        tracing::info!(table = %def.name, key = %p.obj.key, added = ?cols.iter().map(|c| &c.name).collect::<Vec<_>>(), "schema evolution: appending columns");
+                        tracing::info!(table = %def.name, key = %p.obj.key, added = %dmslake::logging::json(&cols.iter().map(|c| &c.name).collect::<Vec<_>>()), "schema evolution: appending columns");
                         plan.columns_changed = true;
                     }
                     Evolution::Earlier => plan.order_changed = true,
@@ -813,7 +813,7 @@ async fn register_partitions(
                             });
                         }
                     } else {
-                        tracing::debug!(table = %def.name, partition = ?part.values, location = %part.location, "partition registered");
+                        tracing::debug!(table = %def.name, partition = %dmslake::logging::json(&part.values), location = %part.location, "partition registered");
                         known
                             .partitions
                             .insert((def.name.clone(), part.values.clone()));
@@ -836,7 +836,7 @@ async fn register_partitions(
     if registered > 0 {
         tracing::info!(table = %def.name, partitions = registered, "registered partitions");
         metrics::emit(
-            "PartitionsRegistered",
+            metrics::PARTITIONS_REGISTERED,
             registered as f64,
             Unit::Count,
             &[("Table", &def.name)],

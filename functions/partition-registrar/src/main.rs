@@ -1,16 +1,15 @@
 //! Lambda entry point: logging, configuration and clients once; then the handler.
 
-use anyhow::Context;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use partition_registrar::handler::{self, Deps};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    dmslake::logging::init();
+    dmslake::logging::init(env!("CARGO_PKG_NAME"));
     let deps = Deps::from_env()
         .await
-        .context("reading the DMSLAKE_* configuration")?;
+        .map_err(dmslake::logging::startup_error)?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_instant(event.context.deadline);

@@ -59,7 +59,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    dmslake::logging::init();
+    dmslake::logging::init("dms-local");
     let args = Args::parse();
     let config = dmslake::config::Config::from_env().context("DMSLAKE_* settings")?;
     let tables = args
