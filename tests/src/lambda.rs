@@ -172,6 +172,31 @@ impl LambdaEmulator {
         )
     }
 
+    /// Invokes `function` with `payload`: its answer (JSON), or the function's error (the
+    /// runtime's error response: `errorType`, `errorMessage`) as [`FunctionError`].
+    pub fn invoke_outcome(
+        &mut self,
+        function: &str,
+        payload: &Value,
+    ) -> Result<std::result::Result<Value, FunctionError>> {
+        match self.invoke(function, payload) {
+            Ok(v) => Ok(Ok(v)),
+            Err(e) => {
+                let text = format!("{e:#}");
+                // The error types the functions answer with (their `Diagnostic`s).
+                for error_type in ["TablesFailed", "InvalidInput"] {
+                    if text.contains(error_type) {
+                        return Ok(Err(FunctionError {
+                            error_type: error_type.to_string(),
+                            message: text,
+                        }));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Invokes `function` with `payload` and returns its answer (JSON). A function error (the
     /// runtime's error response) is an error here.
     pub fn invoke(&mut self, function: &str, payload: &Value) -> Result<Value> {
@@ -209,6 +234,13 @@ impl LambdaEmulator {
         serde_json::from_str(&stdout)
             .map_err(|e| anyhow!("{function} answered {stdout:?}, not JSON: {e}"))
     }
+}
+
+/// A function's error response, as the caller of `Invoke` receives it.
+#[derive(Clone, Debug)]
+pub struct FunctionError {
+    pub error_type: String,
+    pub message: String,
 }
 
 impl Drop for LambdaEmulator {
