@@ -1754,7 +1754,7 @@ impl Pipeline {
                     elapsed: started.elapsed(),
                 };
                 for source in self.sources() {
-                    let name = compactor::catalog::raw_table_name(&source)?;
+                    let name = compactor::spec::raw_table_name(&source)?;
                     let status = self
                         .state
                         .get::<compactor::watermark::MergeStatus>(
