@@ -164,7 +164,7 @@ pub async fn create_partitions(
     if written > 0 {
         tracing::info!(table = %def.name, partitions = written, "registered partitions");
         metrics::emit(
-            "PartitionsRegistered",
+            metrics::PARTITIONS_REGISTERED,
             written as f64,
             Unit::Count,
             &[("Table", &def.name)],

@@ -413,7 +413,7 @@ fn refuse(plan: &TablePlan, files: &[FileToAdd], refusals: &mut Refusals) {
 
 fn alert_schema_conflict(c: &SchemaConflict) {
     tracing::error!(
-        alert = "SchemaChangeRejected",
+        alert = metrics::SCHEMA_CHANGE_REJECTED,
         table = %c.table,
         column = %c.column,
         old_type = %c.old_type,
@@ -422,7 +422,7 @@ fn alert_schema_conflict(c: &SchemaConflict) {
         "incompatible schema change rejected: {c}"
     );
     metrics::emit(
-        "SchemaChangeRejected",
+        metrics::SCHEMA_CHANGE_REJECTED,
         1.0,
         Unit::Count,
         &[("Table", &c.table)],
@@ -459,7 +459,7 @@ fn finish(
     }
     if !report.failures.is_empty() {
         metrics::emit(
-            "RegistrationErrors",
+            metrics::REGISTRATION_ERRORS,
             report.failures.len() as f64,
             Unit::Count,
             &[],
