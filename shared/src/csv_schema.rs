@@ -33,6 +33,8 @@ pub enum CsvSchemaError {
     EmptyHeader,
     #[error("the header row has an unterminated quoted field")]
     UnterminatedQuote,
+    #[error("the record cannot be read as CSV: {0}")]
+    Unreadable(String),
     #[error(
         "column manifest is not valid JSON of the form {{\"schema.table\": [\"column\", ...]}}: {0}"
     )]
@@ -65,32 +67,65 @@ pub enum CsvSchemaError {
     NotAnOp { value: String },
 }
 
-/// Splits one CSV record into fields (RFC 4180: `,` separated, `"` quoted, `""` an escaped
-/// quote). A trailing line break is ignored. The record must fit on this line.
-pub fn split_record(line: &str) -> Result<Vec<String>, CsvSchemaError> {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut in_quotes = false;
-    while let Some(c) = chars.next() {
-        match (c, in_quotes) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => in_quotes = false,
-            ('"', false) if field.is_empty() => in_quotes = true,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
+/// Splits one CSV record into fields with the `csv` crate (RFC 4180: `,` separated, `"`
+/// quoted, `""` an escaped quote; a quoted field may hold line breaks). A trailing line break
+/// is ignored.
+pub fn split_record(record: &str) -> Result<Vec<String>, CsvSchemaError> {
+    let record = record.strip_suffix('\n').unwrap_or(record);
+    let record = record.strip_suffix('\r').unwrap_or(record);
+    if record.is_empty() {
+        return Ok(vec![String::new()]);
     }
-    if in_quotes {
+    // The reader accepts a quote left open up to the end of its input; a sentinel record after
+    // a line break tells: an open quote swallows it, a closed one leaves it unread.
+    let input = format!("{record}\n#");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input.as_bytes());
+    let mut fields = csv::StringRecord::new();
+    reader
+        .read_record(&mut fields)
+        .map_err(|e| CsvSchemaError::Unreadable(e.to_string()))?;
+    let consumed = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+    if consumed >= input.len() {
         return Err(CsvSchemaError::UnterminatedQuote);
     }
-    fields.push(field);
-    Ok(fields)
+    Ok(fields.iter().map(str::to_string).collect())
+}
+
+/// The first `count` records of a file's first bytes, as their text (without the line break
+/// that ends them), each with whether a line break ends it (a record that runs to the end of
+/// a partial read may be cut short). Quoted line breaks stay inside their record.
+pub fn leading_records(text: &str, count: usize) -> Vec<(&str, bool)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut record = csv::ByteRecord::new();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while out.len() < count {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
+        }
+        let end = usize::try_from(reader.position().byte())
+            .unwrap_or(usize::MAX)
+            .min(text.len());
+        let Some(raw) = text.get(start..end) else {
+            break;
+        };
+        let raw = raw.trim_start_matches(['\r', '\n']);
+        let record = raw.trim_end_matches(['\r', '\n']);
+        // A quote still open at the end of the text leaves the record unfinished, whatever
+        // characters the text ends with.
+        let closed = !matches!(split_record(record), Err(CsvSchemaError::UnterminatedQuote));
+        let terminated = closed && (end < text.len() || raw.ends_with('\n'));
+        out.push((record, terminated));
+        start = end;
+    }
+    out
 }
 
 /// Columns of a CSV file from its header row (`AddColumnName=true`): every column a `string`,
@@ -287,6 +322,34 @@ mod tests {
         assert_eq!(
             split_record("a,\"b"),
             Err(CsvSchemaError::UnterminatedQuote)
+        );
+        assert_eq!(
+            split_record("I,1,\"two\nlines\"\n"),
+            Ok(vec!["I".into(), "1".into(), "two\nlines".into()])
+        );
+    }
+
+    #[test]
+    fn leading_records_keep_quoted_line_breaks_inside_their_record() {
+        let text = "Op,id,note\nI,1,\"a\nb\"\nI,2,x";
+        assert_eq!(
+            leading_records(text, 3),
+            [
+                ("Op,id,note", true),
+                ("I,1,\"a\nb\"", true),
+                ("I,2,x", false)
+            ]
+        );
+        assert_eq!(leading_records("", 2), []);
+        assert_eq!(
+            leading_records("a\r\n\r\nb\r\n", 2),
+            [("a", true), ("b", true)]
+        );
+        assert_eq!(leading_records("a\nb", 2), [("a", true), ("b", false)]);
+        // cut inside a quoted field that holds a line break
+        assert_eq!(
+            leading_records("Op,note\nI,\"a\n", 2),
+            [("Op,note", true), ("I,\"a", false)]
         );
     }
 

@@ -123,7 +123,7 @@ pub async fn load_manifest(
 pub fn header_row(bytes: &[u8]) -> Option<Vec<String>> {
     let text = String::from_utf8_lossy(bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let line = text.lines().next()?.trim_end_matches('\r');
+    let (line, _) = csv_schema::leading_records(text, 1).into_iter().next()?;
     let fields = csv_schema::split_record(line).ok()?;
     let looks_like_names = fields.iter().all(|f| {
         f.chars()
@@ -136,18 +136,16 @@ pub fn header_row(bytes: &[u8]) -> Option<Vec<String>> {
     (looks_like_names && unique.len() == fields.len()).then_some(fields)
 }
 
-/// The first record after the header (or the first line when there is none). `whole`: the
-/// bytes are the file's entire content (else its last line may be cut short).
+/// The first record after the header (or the first record when there is none; a quoted
+/// line break stays inside its record). `whole`: the bytes are the file's entire content (else
+/// the last record may be cut short, and is not checked).
 fn first_record(bytes: &[u8], header: bool, whole: bool) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
-    let mut lines = text.lines();
-    if header {
-        lines.next();
-    }
-    // The last line of a partial read may be cut short: only a complete line is checked.
-    let line = lines.next()?;
-    let complete = text.contains(&format!("{line}\n")) || whole;
-    complete.then(|| line.trim_end_matches('\r').to_string())
+    let skip = usize::from(header);
+    let (record, followed) = csv_schema::leading_records(&text, skip + 1)
+        .into_iter()
+        .nth(skip)?;
+    (followed || whole).then(|| record.to_string())
 }
 
 /// The start of a gzip file's content, decoded from its first bytes `compressed`: at most
@@ -292,6 +290,13 @@ mod tests {
             // the last line of the whole file needs no newline; of a partial read it is cut
             (b"Op,id\nI,1", true, true, Some("I,1")),
             (b"Op,id\nI,1", true, false, None),
+            // a quoted line break does not end the record
+            (
+                b"Op,id,note\nI,1,\"a\nb\"\nI,2,x\n",
+                true,
+                false,
+                Some("I,1,\"a\nb\""),
+            ),
         ];
         for (bytes, header, whole, want) in cases {
             assert_eq!(
