@@ -10,7 +10,7 @@ pub fn chain(error: &(dyn Error + 'static)) -> String {
         let text = source.to_string();
         // A wrapper that already prints its source (`#[error(transparent)]`, or `{source}` in
         // its message) would repeat it.
-        if !out.ends_with(&text) {
+        if !text.is_empty() && !out.ends_with(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }

@@ -126,22 +126,7 @@ impl fmt::Debug for JsonField {
     }
 }
 
-/// An error and its causes as one sentence chain: `outer: cause: root cause`. A cause whose
-/// text the previous message already ends with (errors that print their source inline) is
-/// not repeated.
-pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !text.is_empty() && !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
+pub use crate::error::chain as error_chain;
 
 /// An error a function met before it could serve (its configuration, at cold start),
 /// printed as its sentence chain rather than as a `Debug` dump.
