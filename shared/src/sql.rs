@@ -9,6 +9,8 @@
 //!   table was last merged (Iceberg schema evolution, additions only);
 //! - [`CompactionTable::merge_sql`]: one `MERGE INTO` that reduces the change rows read from the
 //!   raw table's partitions in a [`PartitionRange`] to the last change per key and applies it;
+//! - [`CompactionTable::rebuild_sql`]: after a table reload, one `MERGE INTO` that makes the
+//!   current state the new full load plus the changes after it;
 //! - [`CompactionTable::optimize_sql`] / [`CompactionTable::vacuum_sql`]: Iceberg maintenance.
 //!
 //! Every identifier is validated (`[a-z0-9_]`, the form Glue stores) *and* quoted; every literal
@@ -41,6 +43,12 @@ const OP_ALIAS: &str = "_dmslake_op";
 const RANK_ALIAS: &str = "_dmslake_rank";
 const FILE_ALIAS: &str = "_dmslake_file";
 const ROW_ALIAS: &str = "_dmslake_rn";
+const TS_ALIAS: &str = "_dmslake_ts";
+/// Marks the rows of a rebuild that come from the new full load.
+const LOAD_ALIAS: &str = "_dmslake_load";
+/// A full-load file name at the end of a path (`LOAD` + hexadecimal counter, optionally after a
+/// parallel-load segment prefix), as a Trino regular expression.
+const LOAD_FILE_PATTERN: &str = "/(SEGMENT[0-9]+_)?LOAD[0-9A-Fa-f]+[^/]*$";
 /// Athena's pseudo-column with the S3 path of the file a row came from.
 const PATH_COLUMN: &str = "$path";
 /// The file paths of full-load rows, as a Trino regular expression over `"$path"`: the last
@@ -84,6 +92,12 @@ pub enum SqlError {
         "table {table}: generated statement is {bytes} bytes, over Athena's {MAX_QUERY_BYTES}"
     )]
     TooLong { table: String, bytes: usize },
+    #[error("table {table}: a reload cannot be applied without the timestamp column (TimestampColumnName), which tells the changes before the reload from those after it")]
+    ReloadWithoutTimestamp { table: String },
+    #[error("table {table}: a reload names no full-load file")]
+    ReloadWithoutFiles { table: String },
+    #[error("table {table}: reload time {value:?} is not `yyyy-MM-dd HH:mm:ss[.ffffff]`")]
+    InvalidReloadTime { table: String, value: String },
 }
 
 /// A validated identifier: 1-255 characters of `[a-z0-9_]` (the names Glue stores), always
@@ -593,7 +607,184 @@ impl CompactionTable {
     /// The `MERGE INTO` applying the changes in `range` to the curated table.
     pub fn merge_sql(&self, range: &PartitionRange) -> Result<String, SqlError> {
         let pred = self.range_predicate(range)?;
-        let where_range = pred.as_deref().map(|p| format!(" WHERE {p}"));
+        let union = self.source_rows(pred.as_deref(), "");
+        let reduced = self.reduced(&format!("({union})"));
+        let q = |s: &str| quote_dml(s);
+        let newer = format!(
+            "(\"t\".{seq} IS NULL OR \"s\".{seq} > \"t\".{seq})",
+            seq = q(SEQ_COLUMN)
+        );
+        let sql = format!(
+            "MERGE INTO {target} AS \"t\" USING ({reduced}) AS \"s\" ON {on} \
+             WHEN MATCHED AND \"s\".{op} = 'D' AND {newer} THEN DELETE \
+             WHEN MATCHED AND \"s\".{op} <> 'D' AND {newer} THEN UPDATE SET {set} \
+             WHEN NOT MATCHED AND \"s\".{op} <> 'D' THEN INSERT {insert}",
+            target = self.curated_dml(),
+            on = self.key_join("t", "s"),
+            op = q(OP_ALIAS),
+            set = self.update_set(),
+            insert = self.insert_values(),
+        );
+        self.checked_length(sql)
+    }
+
+    /// The `MERGE INTO` that rebuilds the curated table after a table reload (DMS
+    /// `ReloadTables`, or a task restarted with `reload-target`, CHAP_Tasks.ReloadTables.md):
+    /// its current state becomes the new full load (the files of `reload`) plus the changes
+    /// committed from the reload's start on, and every row of the table that is not in that
+    /// result is deleted. One statement, so one Iceberg commit: a run that dies before it
+    /// succeeds leaves the table as it was, and running it again gives the same table.
+    ///
+    /// - The reload's start is the earliest timestamp-column value of the new full-load rows
+    ///   (DMS writes the transfer time there, or the task's start time with
+    ///   `UseTaskStartTimeForFullLoadTimestamp`, CHAP_Target.S3.md), else `reload.written_after`.
+    ///   A change committed before it is already in the full load and is left out; a change
+    ///   from then on is applied over it (an update or insert DMS captured while the load read
+    ///   the row carries the row's whole image, so applying it again is harmless).
+    /// - Full-load rows are stored with the greatest order key among the left-out changes (when
+    ///   it is greater than their own), so a later regular MERGE that reads those changes again
+    ///   (its range starts at the watermark partition, inclusive) sees them as already applied.
+    /// - Full-load files of earlier loads that are still in the table folder (a counter that
+    ///   went on rather than starting again) are not read: only the paths listed in `reload`.
+    pub fn rebuild_sql(&self, reload: &ReloadSource) -> Result<String, SqlError> {
+        let Some(_) = &self.timestamp else {
+            return Err(SqlError::ReloadWithoutTimestamp {
+                table: self.table.0.clone(),
+            });
+        };
+        if reload.files.is_empty() {
+            return Err(SqlError::ReloadWithoutFiles {
+                table: self.table.0.clone(),
+            });
+        }
+        let written_after = checked_timestamp(&self.table.0, &reload.written_after)?;
+        let mut paths = Vec::with_capacity(reload.files.len());
+        for f in &reload.files {
+            paths.push(string_literal(&checked_s3_url(f)?));
+        }
+        let q = |s: &str| quote_dml(s);
+        let path = format!("\"r\".{}", q(PATH_COLUMN));
+        let is_load = format!("{path} IN ({})", paths.join(", "));
+        let filter = format!("({is_load} OR NOT regexp_like({path}, '{LOAD_FILE_PATTERN}'))");
+        let union = self.source_rows(Some(&filter), &format!(", {is_load} AS {}", q(LOAD_ALIAS)));
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("\"u\".{}", c.name.quoted()))
+            .collect();
+        let (load, ts, seq) = (q(LOAD_ALIAS), q(TS_ALIAS), q(SEQ_COLUMN));
+        let kept = format!(
+            "SELECT {cols}, \"u\".{op}, \"u\".{rank}, CASE WHEN \"u\".{load} THEN greatest(\"u\".{seq}, \"f\".\"floor\") ELSE \"u\".{seq} END AS {seq}, \"u\".{ts}, \"u\".{file} \
+             FROM \"u\" CROSS JOIN \"b\" CROSS JOIN \"f\" WHERE \"u\".{load} OR \"u\".{ts} >= \"b\".\"start\"",
+            cols = cols.join(", "),
+            op = q(OP_ALIAS),
+            rank = q(RANK_ALIAS),
+            file = q(FILE_ALIAS),
+        );
+        let keys_match: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("\"n\".{0} = \"x\".{0}", k.quoted()))
+            .collect();
+        let gone: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                if self.key.contains(&c.name) {
+                    format!("\"x\".{}", c.name.quoted())
+                } else {
+                    format!(
+                        "CAST(NULL AS {}) AS {}",
+                        c.curated_type.dml(),
+                        c.name.quoted()
+                    )
+                }
+            })
+            .collect();
+        let out_cols: Vec<String> = self.columns.iter().map(|c| c.name.quoted()).collect();
+        let source = format!(
+            "WITH \"u\" AS ({union}), \
+             \"b\" AS (SELECT COALESCE(min(CASE WHEN {load} AND {ts} <> '' THEN {ts} END), {after}) AS \"start\" FROM \"u\"), \
+             \"f\" AS (SELECT COALESCE(max(\"u\".{seq}), '') AS \"floor\" FROM \"u\" CROSS JOIN \"b\" WHERE NOT \"u\".{load} AND \"u\".{ts} < \"b\".\"start\"), \
+             \"k\" AS ({kept}), \
+             \"n\" AS ({reduced}) \
+             SELECT {out}, {op}, {seq} FROM \"n\" \
+             UNION ALL SELECT {gone}, 'D' AS {op}, '' AS {seq} FROM {target} AS \"x\" \
+             WHERE NOT EXISTS (SELECT 1 FROM \"n\" WHERE {keys_match})",
+            after = string_literal(&written_after),
+            reduced = self.reduced("\"k\""),
+            out = out_cols.join(", "),
+            op = q(OP_ALIAS),
+            gone = gone.join(", "),
+            target = self.curated_dml(),
+            keys_match = keys_match.join(" AND "),
+        );
+        let sql = format!(
+            "MERGE INTO {target} AS \"t\" USING ({source}) AS \"s\" ON {on} \
+             WHEN MATCHED AND \"s\".{op} = 'D' THEN DELETE \
+             WHEN MATCHED THEN UPDATE SET {set} \
+             WHEN NOT MATCHED AND \"s\".{op} <> 'D' THEN INSERT {insert}",
+            target = self.curated_dml(),
+            on = self.key_join("t", "s"),
+            op = q(OP_ALIAS),
+            set = self.update_set(),
+            insert = self.insert_values(),
+        );
+        self.checked_length(sql)
+    }
+
+    fn checked_length(&self, sql: String) -> Result<String, SqlError> {
+        if sql.len() > MAX_QUERY_BYTES {
+            return Err(SqlError::TooLong {
+                table: self.table.0.clone(),
+                bytes: sql.len(),
+            });
+        }
+        Ok(sql)
+    }
+
+    /// `"a".k1 = "b".k1 AND ...` over the key columns.
+    fn key_join(&self, a: &str, b: &str) -> String {
+        let on: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("\"{a}\".{0} = \"{b}\".{0}", k.quoted()))
+            .collect();
+        on.join(" AND ")
+    }
+
+    /// `col = "s".col, ...` for the non-key columns and the order key.
+    fn update_set(&self) -> String {
+        let set: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| !self.key.contains(&c.name))
+            .map(|c| format!("{0} = \"s\".{0}", c.name.quoted()))
+            .chain(std::iter::once(format!(
+                "{0} = \"s\".{0}",
+                quote_dml(SEQ_COLUMN)
+            )))
+            .collect();
+        set.join(", ")
+    }
+
+    /// `(cols, _dmslake_seq) VALUES ("s".cols, "s"._dmslake_seq)`.
+    fn insert_values(&self) -> String {
+        let mut insert_cols: Vec<String> = self.columns.iter().map(|c| c.name.quoted()).collect();
+        insert_cols.push(quote_dml(SEQ_COLUMN));
+        let values: Vec<String> = insert_cols.iter().map(|c| format!("\"s\".{c}")).collect();
+        format!(
+            "({}) VALUES ({})",
+            insert_cols.join(", "),
+            values.join(", ")
+        )
+    }
+
+    /// The raw rows matching `pred` as changes (curated columns cast, op, rank 1, order key,
+    /// timestamp, file), plus, for a primary-key update, a delete of the old key (rank 0);
+    /// `extra` is appended to the common columns of both.
+    fn source_rows(&self, pred: Option<&str>, extra: &str) -> String {
+        let where_range = pred.map(|p| format!(" WHERE {p}"));
         let order = self.order_key();
         let tie = self.tie_break();
         let path = format!("\"r\".{}", quote_dml(PATH_COLUMN));
@@ -609,8 +800,9 @@ impl CompactionTable {
             ));
         }
         let common = format!(
-            "{order} AS {seq}, {tie} AS \"_dmslake_ts\", {path} AS {file}",
+            "{order} AS {seq}, {tie} AS {ts}, {path} AS {file}{extra}",
             seq = q(SEQ_COLUMN),
+            ts = q(TS_ALIAS),
             file = q(FILE_ALIAS)
         );
         let changes = format!(
@@ -653,7 +845,7 @@ impl CompactionTable {
                 ));
             }
             conds.push(format!("({})", differs.join(" OR ")));
-            if let Some(p) = &pred {
+            if let Some(p) = pred {
                 conds.insert(0, format!("({p})"));
             }
             format!(
@@ -666,10 +858,16 @@ impl CompactionTable {
             )
         });
 
-        let union = match old_keys {
+        match old_keys {
             Some(o) => format!("{changes} UNION ALL {o}"),
             None => changes,
-        };
+        }
+    }
+
+    /// The rows of `relation` (columns as [`Self::source_rows`] makes them) reduced to the last
+    /// change per key: curated columns, op, order key.
+    fn reduced(&self, relation: &str) -> String {
+        let q = |s: &str| quote_dml(s);
         let key_list: Vec<String> = self.key.iter().map(|k| k.quoted()).collect();
         let key_not_null: Vec<String> = self
             .key
@@ -677,55 +875,65 @@ impl CompactionTable {
             .map(|k| format!("\"c\".{} IS NOT NULL", k.quoted()))
             .collect();
         let out_cols: Vec<String> = self.columns.iter().map(|c| c.name.quoted()).collect();
-        let reduced = format!(
-            "SELECT {cols}, {op}, {seq} FROM (SELECT \"c\".*, row_number() OVER (PARTITION BY {keys} ORDER BY {seq} DESC, \"_dmslake_ts\" DESC, {rank} DESC, {file} DESC) AS {rn} FROM ({union}) AS \"c\" WHERE {notnull}) AS \"d\" WHERE {rn} = 1",
+        format!(
+            "SELECT {cols}, {op}, {seq} FROM (SELECT \"c\".*, row_number() OVER (PARTITION BY {keys} ORDER BY {seq} DESC, {ts} DESC, {rank} DESC, {file} DESC) AS {rn} FROM {relation} AS \"c\" WHERE {notnull}) AS \"d\" WHERE {rn} = 1",
             cols = out_cols.join(", "),
             op = q(OP_ALIAS),
             seq = q(SEQ_COLUMN),
+            ts = q(TS_ALIAS),
             keys = key_list.join(", "),
             rank = q(RANK_ALIAS),
             file = q(FILE_ALIAS),
             rn = q(ROW_ALIAS),
             notnull = key_not_null.join(" AND "),
-        );
-        let on: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("\"t\".{0} = \"s\".{0}", k.quoted()))
-            .collect();
-        let newer = format!(
-            "(\"t\".{seq} IS NULL OR \"s\".{seq} > \"t\".{seq})",
-            seq = q(SEQ_COLUMN)
-        );
-        let set: Vec<String> = self
-            .columns
-            .iter()
-            .filter(|c| !self.key.contains(&c.name))
-            .map(|c| format!("{0} = \"s\".{0}", c.name.quoted()))
-            .chain(std::iter::once(format!("{0} = \"s\".{0}", q(SEQ_COLUMN))))
-            .collect();
-        let mut insert_cols = out_cols.clone();
-        insert_cols.push(q(SEQ_COLUMN));
-        let values: Vec<String> = insert_cols.iter().map(|c| format!("\"s\".{c}")).collect();
-        let sql = format!(
-            "MERGE INTO {target} AS \"t\" USING ({reduced}) AS \"s\" ON {on} \
-             WHEN MATCHED AND \"s\".{op} = 'D' AND {newer} THEN DELETE \
-             WHEN MATCHED AND \"s\".{op} <> 'D' AND {newer} THEN UPDATE SET {set} \
-             WHEN NOT MATCHED AND \"s\".{op} <> 'D' THEN INSERT ({icols}) VALUES ({values})",
-            target = self.curated_dml(),
-            on = on.join(" AND "),
-            op = q(OP_ALIAS),
-            set = set.join(", "),
-            icols = insert_cols.join(", "),
-            values = values.join(", "),
-        );
-        if sql.len() > MAX_QUERY_BYTES {
-            return Err(SqlError::TooLong {
-                table: self.table.0.clone(),
-                bytes: sql.len(),
-            });
-        }
-        Ok(sql)
+        )
+    }
+}
+
+/// The files of a new full load, as [`CompactionTable::rebuild_sql`] reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReloadSource {
+    /// `s3://bucket/key` of every file of the new full load.
+    pub files: Vec<String>,
+    /// `yyyy-MM-dd HH:mm:ss[.ffffff]`: the reload started no later than this (the earliest
+    /// write time of its files); the reload's start when its rows carry no timestamp.
+    pub written_after: String,
+}
+
+/// `value` when it is a `yyyy-MM-dd HH:mm:ss[.f...]` timestamp (digits and separators only).
+fn checked_timestamp(table: &str, value: &str) -> Result<String, SqlError> {
+    let ok = value.len() >= 19
+        && value.len() <= 26
+        && value.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b' ',
+            13 | 16 => b == b':',
+            19 => b == b'.',
+            _ => b.is_ascii_digit(),
+        });
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(SqlError::InvalidReloadTime {
+            table: table.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+/// `url` when it is an `s3://bucket/key` URL without control characters.
+fn checked_s3_url(url: &str) -> Result<String, SqlError> {
+    let ok = url
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        && !url.chars().any(char::is_control);
+    if ok {
+        Ok(url.to_string())
+    } else {
+        Err(SqlError::InvalidLocation {
+            value: url.to_string(),
+        })
     }
 }
 
@@ -1137,5 +1345,109 @@ mod tests {
         for bad in ["b/x", "s3://B/x", "s3://bb/x'y", "s3://bb/../x", "s3://b/x"] {
             assert!(table_location(bad, "t").is_err(), "{bad}");
         }
+    }
+
+    fn reload(files: &[&str]) -> ReloadSource {
+        ReloadSource {
+            files: files.iter().map(|f| f.to_string()).collect(),
+            written_after: "2026-11-29 03:00:00.000000".into(),
+        }
+    }
+
+    #[test]
+    fn rebuild_reads_the_new_load_files_and_the_changes_of_every_partition() {
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let sql = t
+            .rebuild_sql(&reload(&[
+                "s3://dms/public/t/LOAD00000001.csv",
+                "s3://dms/public/t/LOAD00000002.csv",
+            ]))
+            .expect("rebuild");
+        let load = "\"r\".\"$path\" IN ('s3://dms/public/t/LOAD00000001.csv', 's3://dms/public/t/LOAD00000002.csv')";
+        #[rustfmt::skip]
+        let wanted: &[(&str, String)] = &[
+            ("only the listed full-load files, and every file that is not a full load",
+             format!("WHERE ({load} OR NOT regexp_like(\"r\".\"$path\", '{LOAD_FILE_PATTERN}'))")),
+            ("load rows marked", format!("{load} AS \"_dmslake_load\"")),
+            ("the reload starts at its rows' earliest timestamp, else when its files were written",
+             "COALESCE(min(CASE WHEN \"_dmslake_load\" AND \"_dmslake_ts\" <> '' THEN \"_dmslake_ts\" END), '2026-11-29 03:00:00.000000') AS \"start\"".into()),
+            ("changes before the reload are left out",
+             "WHERE \"u\".\"_dmslake_load\" OR \"u\".\"_dmslake_ts\" >= \"b\".\"start\"".into()),
+            ("load rows take the order key of the last change they contain",
+             "CASE WHEN \"u\".\"_dmslake_load\" THEN greatest(\"u\".\"_dmslake_seq\", \"f\".\"floor\") ELSE \"u\".\"_dmslake_seq\" END".into()),
+            ("the floor is the greatest order key before the reload",
+             "SELECT COALESCE(max(\"u\".\"_dmslake_seq\"), '') AS \"floor\" FROM \"u\" CROSS JOIN \"b\" WHERE NOT \"u\".\"_dmslake_load\" AND \"u\".\"_dmslake_ts\" < \"b\".\"start\"".into()),
+            ("rows not in the result are deleted",
+             "UNION ALL SELECT \"x\".\"id\", CAST(NULL AS varchar) AS \"name\", 'D' AS \"_dmslake_op\", '' AS \"_dmslake_seq\" FROM \"cur\".\"public_t\" AS \"x\" WHERE NOT EXISTS (SELECT 1 FROM \"n\" WHERE \"n\".\"id\" = \"x\".\"id\")".into()),
+            ("matched rows are replaced whatever their order key",
+             "WHEN MATCHED AND \"s\".\"_dmslake_op\" = 'D' THEN DELETE WHEN MATCHED THEN UPDATE SET \"name\" = \"s\".\"name\", \"_dmslake_seq\" = \"s\".\"_dmslake_seq\" WHEN NOT MATCHED AND \"s\".\"_dmslake_op\" <> 'D' THEN INSERT".into()),
+        ];
+        for (what, text) in wanted {
+            assert!(sql.contains(text.as_str()), "{what}: {text}\nnot in\n{sql}");
+        }
+        assert!(
+            !sql.contains("\"r\".\"year\" >"),
+            "no partition range: {sql}"
+        );
+        assert!(
+            sql.starts_with(
+                "MERGE INTO \"cur\".\"public_t\" AS \"t\" USING (WITH \"u\" AS (SELECT "
+            ),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn rebuild_refuses_what_it_cannot_apply_safely() {
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let mut no_ts = spec(RawFormat::Csv, CSV_COLS, &["id"]);
+        no_ts.dms.timestamp = "absent".into();
+        let no_ts = CompactionTable::plan(&no_ts).expect("plan");
+        let ok = reload(&["s3://dms/public/t/LOAD00000001.csv"]);
+        let at = |written_after: &str| ReloadSource {
+            written_after: written_after.into(),
+            ..ok.clone()
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(&CompactionTable, ReloadSource, &str)> = vec![
+            (&no_ts, ok.clone(), "ReloadWithoutTimestamp"),
+            (&t, reload(&[]), "ReloadWithoutFiles"),
+            (&t, at("2026-11-29T03:00:00"), "InvalidReloadTime"),
+            (&t, at("2026-11-29 03:00:00' OR '1'='1"), "InvalidReloadTime"),
+            (&t, at(""), "InvalidReloadTime"),
+            (&t, reload(&["/public/t/LOAD00000001.csv"]), "InvalidLocation"),
+            (&t, reload(&["s3://dms/x\n"]), "InvalidLocation"),
+            (&t, reload(&["s3://dms/"]), "InvalidLocation"),
+        ];
+        for (table, source, want) in cases {
+            let got = table.rebuild_sql(&source);
+            assert!(format!("{got:?}").contains(want), "{source:?}: {got:?}");
+        }
+        assert!(t.rebuild_sql(&at("2026-11-29 03:00:00")).is_ok());
+        // A quote in a key is data, not SQL.
+        let quoted = t
+            .rebuild_sql(&reload(&["s3://dms/public/t'x/LOAD00000001.csv"]))
+            .expect("rebuild");
+        assert!(
+            quoted.contains("'s3://dms/public/t''x/LOAD00000001.csv'"),
+            "{quoted}"
+        );
+    }
+
+    #[test]
+    fn rebuild_of_a_table_with_key_updates_also_deletes_old_keys_after_the_reload_only() {
+        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        assert!(t.handles_key_updates());
+        let sql = t
+            .rebuild_sql(&reload(&["s3://dms/public/t/LOAD00000001.csv"]))
+            .expect("rebuild");
+        // The old-key rows pass through the same reload boundary as the changes.
+        let old_keys = sql.split(" UNION ALL ").nth(1).expect("old keys branch");
+        assert!(
+            old_keys.contains("'D' AS \"_dmslake_op\", 0 AS \"_dmslake_rank\""),
+            "{old_keys}"
+        );
+        assert!(old_keys.contains("AS \"_dmslake_load\""), "{old_keys}");
+        assert!(old_keys.contains("\"r\".\"$path\" IN ("), "{old_keys}");
     }
 }
