@@ -125,6 +125,9 @@ pub fn render_tables(tables: &[TableStatus]) -> String {
             "    watermark: {watermark}   last merge: {}   lag: {lag}\n",
             t.last_merge.as_deref().unwrap_or("never")
         ));
+        if let Some(at) = &t.last_rebuild {
+            out.push_str(&format!("    last rebuild (table reload applied): {at}\n"));
+        }
         match &t.last_run {
             Some(run) => {
                 out.push_str(&format!(
@@ -270,6 +273,7 @@ mod tests {
                 last_merge: Some("2026-11-24T11:00:00+00:00".into()),
                 newest_commit: Some("2026-11-24 10:59:30.000000".into()),
                 lag_seconds: Some(3 * 3600 + 5 * 60),
+                last_rebuild: Some("2026-11-24T09:00:00+00:00".into()),
                 last_run: Some(compactor::watermark::MergeStatus {
                     checked_at: "2026-11-24T14:05:00+00:00".into(),
                     outcome: "failed".into(),
@@ -288,6 +292,7 @@ mod tests {
             "watermark: 2026/11/24",
             "last merge: 2026-11-24T11:00:00+00:00",
             "lag: 3h 05m (newest commit merged 2026-11-24 10:59:30.000000)",
+            "last rebuild (table reload applied): 2026-11-24T09:00:00+00:00",
             "last run: failed at 2026-11-24T14:05:00+00:00",
             "last error: 2026-11-24T14:05:00+00:00 query q1 FAILED: ICEBERG_COMMIT_ERROR",
             "public_lines",
@@ -296,6 +301,11 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} in\n{text}");
         }
+        assert_eq!(
+            text.matches("last rebuild").count(),
+            1,
+            "only a table that was rebuilt shows one:\n{text}"
+        );
         assert_eq!(duration_text(12), "12s");
         assert_eq!(duration_text(250), "4m 10s");
     }

@@ -34,6 +34,9 @@ pub const MERGE_SCANNED_BYTES: &str = "MergeScannedBytes";
 pub const MERGE_LAG_SECONDS: &str = "MergeLagSeconds";
 /// Compactor: tables a run could not merge (failed, skipped or timed out; dimension `Table`).
 pub const MERGE_FAILURES: &str = "MergeFailures";
+/// Compactor: table reloads applied, each by one rebuild of the curated table (dimension
+/// `Table`).
+pub const TABLE_RELOADS: &str = "TableReloads";
 
 /// Every name above.
 pub const ALL: &[&str] = &[
@@ -48,6 +51,7 @@ pub const ALL: &[&str] = &[
     MERGE_SCANNED_BYTES,
     MERGE_LAG_SECONDS,
     MERGE_FAILURES,
+    TABLE_RELOADS,
 ];
 
 /// Units dmslake reports in.

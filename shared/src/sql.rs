@@ -46,9 +46,6 @@ const ROW_ALIAS: &str = "_dmslake_rn";
 const TS_ALIAS: &str = "_dmslake_ts";
 /// Marks the rows of a rebuild that come from the new full load.
 const LOAD_ALIAS: &str = "_dmslake_load";
-/// A full-load file name at the end of a path (`LOAD` + hexadecimal counter, optionally after a
-/// parallel-load segment prefix), as a Trino regular expression.
-const LOAD_FILE_PATTERN: &str = "/(SEGMENT[0-9]+_)?LOAD[0-9A-Fa-f]+[^/]*$";
 /// Athena's pseudo-column with the S3 path of the file a row came from.
 const PATH_COLUMN: &str = "$path";
 /// The file paths of full-load rows, as a Trino regular expression over `"$path"`: the last
@@ -606,7 +603,28 @@ impl CompactionTable {
 
     /// The `MERGE INTO` applying the changes in `range` to the curated table.
     pub fn merge_sql(&self, range: &PartitionRange) -> Result<String, SqlError> {
-        let pred = self.range_predicate(range)?;
+        self.merge_sql_since(range, None)
+    }
+
+    /// [`Self::merge_sql`] leaving out the rows committed before `since` (`yyyy-MM-dd
+    /// HH:mm:ss[.ffffff]`, compared with the timestamp column): after a reload was applied
+    /// ([`Self::rebuild_sql`]), a change from before it that a later MERGE reads again (its
+    /// range starts at the watermark partition, inclusive) must not bring back a row the
+    /// reload removed.
+    pub fn merge_sql_since(
+        &self,
+        range: &PartitionRange,
+        since: Option<&str>,
+    ) -> Result<String, SqlError> {
+        let mut pred = self.range_predicate(range)?;
+        if let Some(since) = since {
+            let since = string_literal(&checked_timestamp(&self.table.0, since)?);
+            let after = format!("{} >= {since}", self.tie_break());
+            pred = Some(match pred {
+                Some(p) => format!("{p} AND {after}"),
+                None => after,
+            });
+        }
         let union = self.source_rows(pred.as_deref(), "");
         let reduced = self.reduced(&format!("({union})"));
         let q = |s: &str| quote_dml(s);
@@ -665,7 +683,10 @@ impl CompactionTable {
         let q = |s: &str| quote_dml(s);
         let path = format!("\"r\".{}", q(PATH_COLUMN));
         let is_load = format!("{path} IN ({})", paths.join(", "));
-        let filter = format!("({is_load} OR NOT regexp_like({path}, '{LOAD_FILE_PATTERN}'))");
+        let filter = format!(
+            "({is_load} OR NOT regexp_like({path}, {}))",
+            string_literal(FULL_LOAD_PATH_PATTERN)
+        );
         let union = self.source_rows(Some(&filter), &format!(", {is_load} AS {}", q(LOAD_ALIAS)));
         let cols: Vec<String> = self
             .columns
@@ -693,11 +714,7 @@ impl CompactionTable {
                 if self.key.contains(&c.name) {
                     format!("\"x\".{}", c.name.quoted())
                 } else {
-                    format!(
-                        "CAST(NULL AS {}) AS {}",
-                        c.curated_type.dml(),
-                        c.name.quoted()
-                    )
+                    format!("CAST(NULL AS {}) AS {}", c.ty.dml(), c.name.quoted())
                 }
             })
             .collect();
@@ -1356,7 +1373,7 @@ mod tests {
 
     #[test]
     fn rebuild_reads_the_new_load_files_and_the_changes_of_every_partition() {
-        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
         let sql = t
             .rebuild_sql(&reload(&[
                 "s3://dms/public/t/LOAD00000001.csv",
@@ -1367,7 +1384,7 @@ mod tests {
         #[rustfmt::skip]
         let wanted: &[(&str, String)] = &[
             ("only the listed full-load files, and every file that is not a full load",
-             format!("WHERE ({load} OR NOT regexp_like(\"r\".\"$path\", '{LOAD_FILE_PATTERN}'))")),
+             format!("WHERE ({load} OR NOT regexp_like(\"r\".\"$path\", '{FULL_LOAD_PATH_PATTERN}'))")),
             ("load rows marked", format!("{load} AS \"_dmslake_load\"")),
             ("the reload starts at its rows' earliest timestamp, else when its files were written",
              "COALESCE(min(CASE WHEN \"_dmslake_load\" AND \"_dmslake_ts\" <> '' THEN \"_dmslake_ts\" END), '2026-11-29 03:00:00.000000') AS \"start\"".into()),
@@ -1398,9 +1415,29 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_after_a_reload_leaves_out_the_changes_before_it() {
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let range = PartitionRange {
+            from: Some(vec!["2024".into(), "06".into(), "12".into()]),
+            to: None,
+        };
+        assert_eq!(t.merge_sql_since(&range, None), t.merge_sql(&range));
+        let sql = t
+            .merge_sql_since(&range, Some("2024-06-12 10:00:00.5"))
+            .expect("merge");
+        let since = "COALESCE(CAST(\"r\".\"ts\" AS varchar), '') >= '2024-06-12 10:00:00.5'";
+        // In the changes and in the old keys of key updates.
+        assert_eq!(sql.matches(since).count(), 2, "{sql}");
+        assert!(matches!(
+            t.merge_sql_since(&range, Some("yesterday")),
+            Err(SqlError::InvalidReloadTime { .. })
+        ));
+    }
+
+    #[test]
     fn rebuild_refuses_what_it_cannot_apply_safely() {
-        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
-        let mut no_ts = spec(RawFormat::Csv, CSV_COLS, &["id"]);
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let mut no_ts = spec(FileFormat::Csv, CSV_COLS, &["id"]);
         no_ts.dms.timestamp = "absent".into();
         let no_ts = CompactionTable::plan(&no_ts).expect("plan");
         let ok = reload(&["s3://dms/public/t/LOAD00000001.csv"]);
@@ -1436,7 +1473,7 @@ mod tests {
 
     #[test]
     fn rebuild_of_a_table_with_key_updates_also_deletes_old_keys_after_the_reload_only() {
-        let t = CompactionTable::plan(&spec(RawFormat::Csv, CSV_COLS, &["id"])).expect("plan");
+        let t = CompactionTable::plan(&spec(FileFormat::Csv, CSV_COLS, &["id"])).expect("plan");
         assert!(t.handles_key_updates());
         let sql = t
             .rebuild_sql(&reload(&["s3://dms/public/t/LOAD00000001.csv"]))

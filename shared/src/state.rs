@@ -135,6 +135,11 @@ impl StateStore {
         &self.location
     }
 
+    /// The S3 client the store uses (for other reads in the same account).
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
     fn s3_error<E, R>(&self, key: &str, err: &aws_sdk_s3::error::SdkError<E, R>) -> StateError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -1450,6 +1450,25 @@ impl Pipeline {
         Ok(files)
     }
 
+    /// Reloads the workload's table `table` mid-stream, as DMS `ReloadTables` does: dms-local
+    /// writes a new full load of it numbered from `first_counter` (1 overwrites the first
+    /// `LOAD` files, a higher number keeps the earlier ones), while change capture goes on.
+    pub async fn reload(&mut self, table: usize, first_counter: u32) -> Result<Vec<WrittenFile>> {
+        let name = self
+            .workload
+            .tables
+            .get(table)
+            .map(|t| t.name.clone())
+            .ok_or_else(|| anyhow!("no workload table {table}"))?;
+        let files = self
+            .dms
+            .reload_table(&self.opts.schema, &name, first_counter)
+            .await
+            .map_err(|e| anyhow!("reload of {name}: {e}"))?;
+        self.after_files(&files, None).await?;
+        Ok(files)
+    }
+
     /// Adds a column to the first table mid-stream; the workload writes it from now on.
     pub async fn add_column(&mut self) -> Result<String> {
         let name = "loyalty_points";

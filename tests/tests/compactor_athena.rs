@@ -531,7 +531,7 @@ async fn the_catalogs_curated_columns_decide_which_columns_are_added() {
                     "product_id".into(),
                     "quantity".into(),
                 ]),
-                newest_commit: None,
+                ..Default::default()
             },
             None,
         )

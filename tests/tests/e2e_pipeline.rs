@@ -469,3 +469,122 @@ async fn cdc_only_task_without_load_files_current_state_equals_source() {
     );
     assert_eq!(health.reports().len(), 1, "{health:?}");
 }
+
+/// A table reload mid-stream, twice: after changes of `customers` were lost (a CDC file cut to
+/// its first row, so its current state is wrong), dms-local reloads the table as DMS
+/// `ReloadTables` does, first with the `LOAD` counter starting again (overwriting
+/// `LOAD00000001`), later with it going on (the earlier file stays). Changes go on being
+/// captured throughout. Each time, the compactor's next run notices the new full load and
+/// reports the table `reload_pending` (it may still be writing), the run after that lists the
+/// same files and reports it `rebuilt` (the other tables `merged` both times), and the
+/// current state of every table equals the source: nothing lost, nothing doubled. The
+/// watermark then records the full-load files it was rebuilt from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_reloaded_mid_stream_is_rebuilt_and_equals_the_source() {
+    let opts = options("e2e_reload", 20_261_130, 1, 60);
+    let dir = opts.work_dir.clone();
+    let mut p = pipeline::Pipeline::setup(opts).await.expect("setup");
+    let outcome = reload_scenario(&mut p).await;
+    p.cleanup().await.expect("cleanup");
+    let _ = std::fs::remove_dir_all(dir);
+    let (runs, wrong, reports, recorded) = outcome.unwrap_or_else(|e| panic!("{e:?}"));
+    let summary = describe(&reports);
+    eprintln!("{summary}");
+    assert!(
+        !wrong.is_empty(),
+        "the lost file left no difference to repair"
+    );
+    for (i, (waited, rebuilt)) in runs.iter().enumerate() {
+        for (run, customers) in [(waited, "reload_pending"), (rebuilt, "rebuilt")] {
+            for t in &run.tables {
+                let want = if t.table.ends_with("_customers") {
+                    customers
+                } else {
+                    "merged"
+                };
+                assert_eq!(t.status, want, "reload {}: {}", i + 1, run.describe());
+            }
+        }
+    }
+    assert!(reports.iter().all(TableReport::equal), "{summary}");
+    assert_eq!(
+        recorded,
+        vec![
+            "LOAD00000001.csv".to_string(),
+            "LOAD00000002.csv".to_string()
+        ],
+        "the watermark records both full-load files"
+    );
+}
+
+type ReloadOutcome = (
+    Vec<(pipeline::CompactorRun, pipeline::CompactorRun)>,
+    Vec<String>,
+    Vec<TableReport>,
+    Vec<String>,
+);
+
+/// Full load; then twice: a round whose first `customers` CDC file loses all but one change, a reload of
+/// `customers` (counter 1, then 2), another round, two compactor runs. Returns the pairs of
+/// runs that saw and applied a reload, the differences the first lost file caused, the final comparison and
+/// the full-load file names the watermark of `customers` records.
+async fn reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<ReloadOutcome> {
+    use anyhow::Context;
+    let files = p.full_load().await?;
+    p.settle(&files, false).await.context("full load merged")?;
+    let customers = p
+        .workload
+        .tables
+        .iter()
+        .position(|t| t.name == "customers")
+        .context("customers table")?;
+    let name = compactor::spec::raw_table_name(&p.sources()[customers])?;
+    let mut runs = Vec::new();
+    let mut wrong = Vec::new();
+    for (round, counter) in [(1, 1), (3, 2)] {
+        p.run_workload(p.opts.transactions_per_round).await?;
+        let files = p.capture(round).await?;
+        // All but the file's first change are lost (the file stays readable).
+        let lost = files
+            .iter()
+            .find(|f| f.key.contains("/customers/") && !f.key.contains("/LOAD") && f.rows > 1)
+            .context("a CDC file of customers with several changes")?
+            .key
+            .clone();
+        let body = get(p, &lost).await;
+        let first = body.lines().next().unwrap_or_default().to_string();
+        put(p, &lost, format!("{first}\n")).await;
+        let reports = p
+            .settle(&files, true)
+            .await
+            .context("merge without the lost file")?;
+        if round == 1 {
+            wrong = reports
+                .iter()
+                .filter(|r| r.source.ends_with(".customers"))
+                .flat_map(|r| r.differences.clone())
+                .collect();
+        }
+        let mut files = p.reload(customers, counter).await?;
+        p.run_workload(p.opts.transactions_per_round).await?;
+        files.extend(p.capture(round + 1).await?);
+        p.register(&files).await?;
+        // The first run sees the new full load and waits (it may still be writing); the next
+        // lists the same files and rebuilds.
+        runs.push((p.compact().await?, p.compact().await?));
+    }
+    let reports = p.settle(&[], true).await.context("compare")?;
+    let wm = p
+        .state
+        .get::<compactor::watermark::Watermark>(&compactor::watermark::watermark_doc(&name))
+        .await?
+        .context("watermark of customers")?;
+    let recorded = wm
+        .value
+        .full_load
+        .unwrap_or_default()
+        .iter()
+        .map(|f| f.key.rsplit('/').next().unwrap_or_default().to_string())
+        .collect();
+    Ok((runs, wrong, reports, recorded))
+}

@@ -10,6 +10,7 @@ use std::time::Instant;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use dmslake::athena::{request_token, AthenaError, QueryOutcome, Runner};
 use dmslake::glue::GlueError;
+use dmslake::s3::S3Error;
 use dmslake::sql::{CompactionTable, PartitionRange, SqlError};
 use dmslake::state::{StateError, StateStore, Versioned};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use serde_json::Value;
 
 use crate::config::CompactorConfig;
 use crate::preview::{self, PreviewError};
+use crate::reload::{self, LoadCheck, LoadFile};
 use crate::spec::{self, SourceError};
 use crate::watermark::{
     lag_seconds, lock_doc, recorded_columns, status_doc, watermark_doc, Lock, MergeStatus,
@@ -141,6 +143,22 @@ pub enum TableReport {
         scanned_bytes: i64,
         range: PartitionRange,
     },
+    /// A full load newer than the watermark's was found, and the table rebuilt from it and
+    /// the changes after it.
+    Rebuilt {
+        table: String,
+        query_id: String,
+        scanned_bytes: i64,
+        /// The new full load's files.
+        files: Vec<String>,
+    },
+    /// A new full load was found that may still be writing (the previous run did not list
+    /// the same files): the table is left as it is until a run lists them unchanged.
+    ReloadPending {
+        table: String,
+        /// The new full load's files listed so far.
+        files: Vec<String>,
+    },
     Maintained {
         table: String,
     },
@@ -165,6 +183,8 @@ impl TableReport {
     pub fn table(&self) -> &str {
         match self {
             Self::Merged { table, .. }
+            | Self::Rebuilt { table, .. }
+            | Self::ReloadPending { table, .. }
             | Self::Maintained { table }
             | Self::NothingNew { table }
             | Self::Skipped { table, .. }
@@ -177,6 +197,8 @@ impl TableReport {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::Merged { .. } => "merged",
+            Self::Rebuilt { .. } => "rebuilt",
+            Self::ReloadPending { .. } => "reload_pending",
             Self::Maintained { .. } => "maintained",
             Self::NothingNew { .. } => "nothing_new",
             Self::Skipped { .. } => "skipped",
@@ -339,6 +361,10 @@ pub enum TableError {
     Athena(#[from] AthenaError),
     #[error(transparent)]
     Sql(#[from] SqlError),
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    #[error("new full-load files {files:?} have no readable write time; the table is not rebuilt (check the objects in S3)")]
+    LoadTime { files: Vec<String> },
 }
 
 /// Why a table's run stops early: a query that failed or timed out (its report), or an error.
@@ -502,11 +528,11 @@ async fn newest_commit(
 }
 
 async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -> TableReport {
-    let spec = match preview::load_spec(&deps.glue, &deps.config, name).await {
-        Ok(s) => s,
+    let def = match preview::load_def(&deps.glue, &deps.config, name).await {
+        Ok(d) => d,
         Err(e) => return failed(name, &e.into()),
     };
-    let table = match CompactionTable::plan(&spec) {
+    let table = match CompactionTable::plan(&spec::table_spec(&deps.config, &def)) {
         Ok(t) => t,
         Err(e) => {
             return TableReport::Skipped {
@@ -527,7 +553,7 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
         Err(e) => return failed(name, &e.into()),
     };
     let result = match action {
-        Action::Merge => merge(deps, &table, &owner, deadline).await,
+        Action::Merge => merge(deps, &table, &def.location, &owner, deadline).await,
         Action::Maintain => maintain(deps, &table, &owner, deadline).await,
     };
     match release_lock(&deps.state, &lock).await {
@@ -597,35 +623,108 @@ async fn execute(
 async fn merge(
     deps: &Deps,
     table: &CompactionTable,
+    location: &str,
     owner: &str,
     deadline: Instant,
 ) -> Result<TableReport, Stop> {
     let name = table.table();
     // The watermark is read once per run: its partition starts the range, its column list
-    // plans the ALTERs, its version guards the write that moves it.
+    // plans the ALTERs, its full-load files tell a reload, its version guards the write that
+    // moves it.
     let mut wm = deps.state.get::<Watermark>(&watermark_doc(name)).await?;
     let from = wm.as_ref().and_then(|w| w.value.partition.clone());
-    let range = preview::merge_range(&deps.glue, &deps.config, table, from).await?;
-    if !table.partition_keys().is_empty() && range.to.is_none() {
+    let (range, partitions) =
+        preview::merge_partitions(&deps.glue, &deps.config, table, from).await?;
+    let loads = full_load_check(deps, location, &partitions, wm.as_ref().map(|w| &w.value)).await?;
+    let reload = match loads.check {
+        LoadCheck::Pending(new) => {
+            let files: Vec<String> = new.iter().map(|f| f.key.clone()).collect();
+            tracing::warn!(
+                table = name,
+                files = %dmslake::logging::json(&files),
+                "a full load newer than the watermark's is being written: the table waits until the next run lists the same files, then is rebuilt from them"
+            );
+            if let Some(old) = &wm {
+                let next = Watermark {
+                    pending_load: Some(new),
+                    ..old.value.clone()
+                };
+                deps.state
+                    .put_if(&watermark_doc(name), &next, Some(&old.etag))
+                    .await?;
+            }
+            return Ok(TableReport::ReloadPending {
+                table: name.to_string(),
+                files,
+            });
+        }
+        LoadCheck::Reloaded(new) => match reload::source(&loads.bucket, &new) {
+            Some(source) => Some(source),
+            None => {
+                return Err(Stop::Error(TableError::LoadTime {
+                    files: new.into_iter().map(|f| f.key).collect(),
+                }))
+            }
+        },
+        LoadCheck::FirstSeen => {
+            tracing::info!(
+                table = name,
+                files = loads.listed.len(),
+                "full-load files recorded in the watermark for the first time; the current state is taken to reflect them"
+            );
+            None
+        }
+        LoadCheck::Same => None,
+    };
+    if reload.is_none() && !table.partition_keys().is_empty() && range.to.is_none() {
         return Ok(TableReport::NothingNew {
             table: name.to_string(),
         });
     }
     execute(deps, table, owner, &table.create_table_sql(), deadline).await?;
     add_columns(deps, table, owner, &mut wm, deadline).await?;
-    let sql = table.merge_sql(&range)?;
+    let reload_after = wm.as_ref().and_then(|w| w.value.reload_after.clone());
+    let sql = match &reload {
+        Some(source) => {
+            tracing::warn!(
+                table = name,
+                files = %dmslake::logging::json(&source.files),
+                written_after = source.written_after,
+                "a full load newer than the watermark's: rebuilding the current state from it and the changes after it"
+            );
+            table.rebuild_sql(source)?
+        }
+        None => table.merge_sql_since(&range, reload_after.as_deref())?,
+    };
     let (query_id, scanned_bytes) = execute(deps, table, owner, &sql, deadline).await?;
+    // A rebuild read every partition: the next merge starts at the newest (or where it was).
+    let range = PartitionRange {
+        to: range.to.or(range.from.clone()),
+        ..range
+    };
     // The newest change merged: everything the MERGE read is at least as old.
     let newest = newest_commit(deps, table, &range, &query_id, deadline)
         .await
         .or_else(|| wm.as_ref().and_then(|w| w.value.newest_commit.clone()));
+    let now = chrono::Utc::now().to_rfc3339();
+    let previous = wm.as_ref().map(|w| &w.value);
     // Only now, after the query succeeded, does the watermark move.
     let next = Watermark {
         partition: range.to.clone(),
         query_id: query_id.clone(),
-        merged_at: chrono::Utc::now().to_rfc3339(),
-        columns: Some(recorded_columns(table, wm.as_ref().map(|w| &w.value))),
+        merged_at: now.clone(),
+        columns: Some(recorded_columns(table, previous)),
         newest_commit: newest,
+        full_load: Some(loads.listed),
+        pending_load: None,
+        reload_after: match &reload {
+            Some(source) => Some(source.written_after.clone()),
+            None => reload_after,
+        },
+        rebuilt_at: match &reload {
+            Some(_) => Some(now),
+            None => previous.and_then(|w| w.rebuilt_at.clone()),
+        },
     };
     let etag = wm.as_ref().map(|old| old.etag.as_str());
     deps.state.put_if(&watermark_doc(name), &next, etag).await?;
@@ -635,11 +734,62 @@ async fn merge(
         dmslake::metrics::Unit::Bytes,
         &[("Table", name)],
     );
+    if let Some(source) = reload {
+        dmslake::metrics::emit(
+            dmslake::metrics::TABLE_RELOADS,
+            1.0,
+            dmslake::metrics::Unit::Count,
+            &[("Table", name)],
+        );
+        tracing::warn!(
+            table = name,
+            query_id,
+            "reload applied; the watermark records the new full load"
+        );
+        return Ok(TableReport::Rebuilt {
+            table: name.to_string(),
+            query_id,
+            scanned_bytes,
+            files: source.files,
+        });
+    }
     Ok(TableReport::Merged {
         table: name.to_string(),
         query_id,
         scanned_bytes,
         range,
+    })
+}
+
+/// The raw table's full-load files as listed now, the bucket they are in, and what they mean
+/// against the watermark's record ([`reload::check`]).
+struct LoadsNow {
+    bucket: String,
+    listed: Vec<LoadFile>,
+    check: LoadCheck,
+}
+
+/// Lists the full-load files of the raw table at `location` (its folder, and the date folders
+/// of the partitions a merge reads: [`reload::load_folders`]) and checks them against the
+/// watermark. A first merge reads the full load with the changes: it records what it finds.
+async fn full_load_check(
+    deps: &Deps,
+    location: &str,
+    partitions: &[Vec<String>],
+    wm: Option<&Watermark>,
+) -> Result<LoadsNow, TableError> {
+    let (bucket, prefix) = dmslake::s3::parse_url(location)?;
+    let layout = &deps.config.common.layout;
+    let folders = reload::load_folders(&prefix, partitions, layout);
+    let listed = crate::load_files::list(deps.state.client(), &bucket, &folders, layout).await?;
+    let check = match wm {
+        None => LoadCheck::Same,
+        Some(w) => reload::check(w.full_load.as_deref(), w.pending_load.as_deref(), &listed),
+    };
+    Ok(LoadsNow {
+        bucket,
+        listed,
+        check,
     })
 }
 

@@ -26,11 +26,20 @@
 //!   primary-key update removes the old key; without it the old key stays;
 //! - not `CdcInsertsOnly` / `CdcInsertsAndUpdates` (deletes would be lost).
 //!
+//! A table reload (a full load newer than the one the watermark records, [`reload`]; its
+//! files listed by [`load_files`]) is applied once two runs in a row list the same new files,
+//! by one `MERGE` that rebuilds the current state from the new full load and the changes
+//! committed from the reload's start ([`dmslake::sql::CompactionTable::rebuild_sql`]); the
+//! watermark then records the new full load, and later merges leave out changes committed
+//! before the reload.
+//!
 //! Deletes are treated as key-only rows (PostgreSQL's default replica identity).
 
 pub mod config;
 pub mod handler;
+pub mod load_files;
 pub mod preview;
+pub mod reload;
 pub mod spec;
 pub mod status;
 pub mod watermark;

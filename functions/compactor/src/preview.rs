@@ -2,6 +2,7 @@
 //! without executing them (for `dmslake sql`): the raw table from Glue (through the one Glue
 //! adapter, [`dmslake::glue`]), the range from the watermark and the registered partitions.
 
+use dmslake::catalog::TableDef;
 use dmslake::glue::{self, GlueError};
 use dmslake::sql::{CompactionTable, PartitionRange, SqlError, TableSpec};
 use dmslake::state::{StateError, StateStore};
@@ -36,6 +37,21 @@ pub enum PreviewError {
     State(#[from] StateError),
 }
 
+/// The definition of raw table `name`, read from Glue.
+pub async fn load_def(
+    glue_client: &aws_sdk_glue::Client,
+    cfg: &CompactorConfig,
+    name: &str,
+) -> Result<TableDef, PreviewError> {
+    let db = &cfg.common.raw_database;
+    glue::get_table(glue_client, db, name)
+        .await?
+        .ok_or_else(|| PreviewError::NotFound {
+            database: db.clone(),
+            table: name.to_string(),
+        })
+}
+
 /// The spec of raw table `name`: read from Glue, derived from its definition
 /// ([`spec::table_spec`]).
 pub async fn load_spec(
@@ -43,14 +59,10 @@ pub async fn load_spec(
     cfg: &CompactorConfig,
     name: &str,
 ) -> Result<TableSpec, PreviewError> {
-    let db = &cfg.common.raw_database;
-    match glue::get_table(glue_client, db, name).await? {
-        Some(def) => Ok(spec::table_spec(cfg, &def)),
-        None => Err(PreviewError::NotFound {
-            database: db.clone(),
-            table: name.to_string(),
-        }),
-    }
+    Ok(spec::table_spec(
+        cfg,
+        &load_def(glue_client, cfg, name).await?,
+    ))
 }
 
 /// The merge range a run would use now: from `from` (the watermark's partition) to the
@@ -61,15 +73,26 @@ pub async fn merge_range(
     table: &CompactionTable,
     from: Option<Vec<String>>,
 ) -> Result<PartitionRange, GlueError> {
+    Ok(merge_partitions(glue_client, cfg, table, from).await?.0)
+}
+
+/// [`merge_range`], with the values of every registered partition in it.
+pub async fn merge_partitions(
+    glue_client: &aws_sdk_glue::Client,
+    cfg: &CompactorConfig,
+    table: &CompactionTable,
+    from: Option<Vec<String>>,
+) -> Result<(PartitionRange, Vec<Vec<String>>), GlueError> {
     if table.partition_keys().is_empty() {
-        return Ok(PartitionRange::default());
+        return Ok((PartitionRange::default(), Vec::new()));
     }
     let db = &cfg.common.raw_database;
     let parts = glue::partition_values(glue_client, db, table.table(), from.as_deref()).await?;
-    Ok(PartitionRange {
+    let range = PartitionRange {
         from,
         to: newest_partition(&parts),
-    })
+    };
+    Ok((range, parts))
 }
 
 /// The `ALTER TABLE ... ADD COLUMNS` a run issues before its MERGE, with the column each adds.
@@ -130,9 +153,11 @@ pub async fn statement(
                 .join("\n")
         }
         Statement::Merge => {
-            let from = watermark().await?.and_then(|w| w.partition);
+            let wm = watermark().await?;
+            let from = wm.as_ref().and_then(|w| w.partition.clone());
             let range = merge_range(glue_client, cfg, &table, from).await?;
-            table.merge_sql(&range)?
+            let since = wm.and_then(|w| w.reload_after);
+            table.merge_sql_since(&range, since.as_deref())?
         }
     })
 }

@@ -1,6 +1,7 @@
 //! What `dmslake status` shows per curated table: the watermark (last merged partition), the
-//! last merge, the lag (now minus the newest commit merged), and the last run's outcome with
-//! the last error. Read from the watermark and status documents in the state bucket.
+//! last merge, the lag (now minus the newest commit merged), when a table reload was last
+//! applied, and the last run's outcome with the last error. Read from the watermark and
+//! status documents in the state bucket.
 
 use chrono::{DateTime, Utc};
 use dmslake::state::{StateError, StateStore};
@@ -20,6 +21,8 @@ pub struct TableStatus {
     pub last_merge: Option<String>,
     pub newest_commit: Option<String>,
     pub lag_seconds: Option<i64>,
+    /// When a table reload was last applied (RFC 3339; `None`: never).
+    pub last_rebuild: Option<String>,
     pub last_run: Option<MergeStatus>,
 }
 
@@ -57,6 +60,7 @@ pub async fn table_statuses(
         out.push(TableStatus {
             lag_seconds: newest_commit.as_deref().and_then(|n| lag_seconds(n, now)),
             watermark: wm.as_ref().and_then(|w| w.partition.clone()),
+            last_rebuild: wm.as_ref().and_then(|w| w.rebuilt_at.clone()),
             last_merge: wm.map(|w| w.merged_at),
             newest_commit,
             last_run,

@@ -3,6 +3,8 @@
 use dmslake::sql::CompactionTable;
 use serde::{Deserialize, Serialize};
 
+use crate::reload::LoadFile;
+
 /// The raw partitions already merged: the next merge reads from `partition` (inclusive; the
 /// order-key guard makes re-reading it a no-op).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +23,22 @@ pub struct Watermark {
     /// table's lag is now minus this. `None` until a merge could read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest_commit: Option<String>,
+    /// The full-load files (key, ETag, write time) the curated table reflects; `None` in
+    /// documents written before full loads were recorded. A listed file not among them means
+    /// the table was reloaded (see [`crate::reload`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_load: Option<Vec<LoadFile>>,
+    /// New full-load files the last run saw and did not rebuild from yet: the next run
+    /// rebuilds when it lists exactly these again (the reload's full load stopped writing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_load: Option<Vec<LoadFile>>,
+    /// Set once a reload was applied: the earliest write time of its files
+    /// (`yyyy-MM-dd HH:mm:ss.ffffff`). Later merges leave out changes committed before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_after: Option<String>,
+    /// When the last reload was applied (RFC 3339), for `dmslake status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_at: Option<String>,
 }
 
 /// The outcome of a table's last run and its last error, for `dmslake status`.
@@ -28,7 +46,8 @@ pub struct Watermark {
 pub struct MergeStatus {
     /// When the last run finished with this table (RFC 3339).
     pub checked_at: String,
-    /// `merged`, `maintained`, `nothing_new`, `skipped`, `failed` or `timed_out`.
+    /// `merged`, `rebuilt`, `reload_pending`, `maintained`, `nothing_new`, `skipped`, `failed`
+    /// or `timed_out`.
     pub outcome: String,
     /// The most recent error, kept after later successes (its time tells how old it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,7 +182,7 @@ mod tests {
             query_id: "q".into(),
             merged_at: "2024-06-12T00:00:00Z".into(),
             columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
-            newest_commit: None,
+            ..Default::default()
         }
     }
 

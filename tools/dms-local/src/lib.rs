@@ -354,95 +354,55 @@ impl DmsLocal {
             .ok_or_else(|| Error::Invalid(format!("unexpected snapshot text {snap:?}")))?;
         let mut files = Vec::new();
         for info in &self.tables {
-            // The type's output function, as test_decoding prints CDC values: `col::text` differs
-            // for a few types (`char(n)` loses its padding, `inet` gains `/32`, `boolean`
-            // reads `true`). `format('%s', NULL)` is '', hence the CASE keeping NULL.
-            let select: Vec<String> = info
-                .columns
-                .iter()
-                .map(|c| {
-                    let col = quote_ident(&c.name);
-                    format!("CASE WHEN {col} IS NULL THEN NULL ELSE format('%s', {col}) END")
-                })
-                .collect();
-            let cursor = format!(
-                "DECLARE dms_local_load NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
-                select.join(", "),
-                quote_ident(&info.schema),
-                quote_ident(&info.table)
-            );
-            txn.batch_execute(&cursor)
-                .await
-                .map_err(pg(format!("read {}.{}", info.schema, info.table)))?;
-            let mut counter = 1u32;
-            let mut rows = Vec::new();
-            let mut approx_bytes = 0;
-            loop {
-                let fetched = txn
-                    .query(&format!("FETCH {FETCH_ROWS} FROM dms_local_load"), &[])
-                    .await
-                    .map_err(pg(format!("fetch {}.{}", info.schema, info.table)))?;
-                let done = fetched.len() < FETCH_ROWS;
-                for r in fetched {
-                    let mut values = Vec::with_capacity(info.columns.len());
-                    for (i, c) in info.columns.iter().enumerate() {
-                        let text: Option<String> = r.try_get(i).map_err(pg("column value"))?;
-                        values.push(dms_text(c.kind, text.as_deref()).map_err(|source| {
-                            Error::Format {
-                                table: format!("{}.{}", info.schema, info.table),
-                                source,
-                            }
-                        })?);
-                    }
-                    approx_bytes += values.iter().flatten().map(|v| v.len() + 1).sum::<usize>();
-                    // Transfer time per row (UseTaskStartTimeForFullLoadTimestamp=false).
-                    rows.push(Row {
-                        op: Op::Insert,
-                        timestamp: Utc::now(),
-                        values,
-                        change_sequence: None,
-                        before_image: None,
-                    });
-                    if approx_bytes >= self.settings.load_max_bytes {
-                        let key = format::load_key(
-                            &self.settings.layout,
-                            &info.schema,
-                            &info.table,
-                            counter,
-                            self.settings.format.extension(),
-                        );
-                        let body = encode(&self.settings, info, &rows)?;
-                        files.push(
-                            write_file(&self.aws, &self.settings, key, body, rows.len()).await?,
-                        );
-                        counter += 1;
-                        rows.clear();
-                        approx_bytes = 0;
-                    }
-                }
-                if done {
-                    break;
-                }
-            }
-            txn.batch_execute("CLOSE dms_local_load")
-                .await
-                .map_err(pg("close cursor"))?;
-            if !rows.is_empty() {
-                let key = format::load_key(
-                    &self.settings.layout,
-                    &info.schema,
-                    &info.table,
-                    counter,
-                    self.settings.format.extension(),
-                );
-                let body = encode(&self.settings, info, &rows)?;
-                files.push(write_file(&self.aws, &self.settings, key, body, rows.len()).await?);
-            }
+            files.extend(load_table(&self.aws, &self.settings, &txn, info, 1, None).await?);
         }
         txn.commit().await.map_err(pg("end full load"))?;
         self.written.extend(files.iter().cloned());
         tracing::info!(snapshot = %snap, files = files.len(), "full load done");
         self.capture.set_snapshot(Some(snapshot));
+        Ok(files)
+    }
+
+    /// Reloads one table mid-stream, as DMS does for `ReloadTables` (or a task restarted with
+    /// `reload-target`): a new full load of `schema.table` from a fresh snapshot, written as
+    /// `LOAD` files numbered from `first_counter` (1 overwrites the earlier full load's first
+    /// files; the next free number keeps them), every row stamped with the reload's start (as
+    /// `UseTaskStartTimeForFullLoadTimestamp=true` does). Change capture goes on untouched: a
+    /// change committed before the reload started is in its snapshot and also comes through CDC
+    /// with an earlier commit time, as it would from DMS.
+    pub async fn reload_table(
+        &mut self,
+        schema: &str,
+        table: &str,
+        first_counter: u32,
+    ) -> Result<Vec<WrittenFile>, Error> {
+        let info = self
+            .tables
+            .iter()
+            .find(|t| t.schema == schema && t.table == table)
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("{schema}.{table} is not a replicated table")))?;
+        let started = Utc::now();
+        let txn = self
+            .pg
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg("begin reload"))?;
+        let files = load_table(
+            &self.aws,
+            &self.settings,
+            &txn,
+            &info,
+            first_counter,
+            Some(started),
+        )
+        .await?;
+        txn.commit().await.map_err(pg("end reload"))?;
+        self.written.extend(files.iter().cloned());
+        tracing::info!(table = %format!("{schema}.{table}"), files = files.len(), "table reloaded");
         Ok(files)
     }
 
@@ -758,6 +718,103 @@ async fn table_info(client: &Client, schema: &str, table: &str) -> Result<TableI
         columns,
         key,
     })
+}
+
+/// Writes the full load of one table read inside `txn` as `LOAD` files numbered from
+/// `first_counter`; rows stamped with `stamp`, or with their transfer time when `None`.
+async fn load_table(
+    aws: &AwsClients,
+    settings: &Settings,
+    txn: &tokio_postgres::Transaction<'_>,
+    info: &TableInfo,
+    first_counter: u32,
+    stamp: Option<chrono::DateTime<Utc>>,
+) -> Result<Vec<WrittenFile>, Error> {
+    let mut files = Vec::new();
+    // The type's output function, as test_decoding prints CDC values: `col::text` differs
+    // for a few types (`char(n)` loses its padding, `inet` gains `/32`, `boolean`
+    // reads `true`). `format('%s', NULL)` is '', hence the CASE keeping NULL.
+    let select: Vec<String> = info
+        .columns
+        .iter()
+        .map(|c| {
+            let col = quote_ident(&c.name);
+            format!("CASE WHEN {col} IS NULL THEN NULL ELSE format('%s', {col}) END")
+        })
+        .collect();
+    let cursor = format!(
+        "DECLARE dms_local_load NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
+        select.join(", "),
+        quote_ident(&info.schema),
+        quote_ident(&info.table)
+    );
+    txn.batch_execute(&cursor)
+        .await
+        .map_err(pg(format!("read {}.{}", info.schema, info.table)))?;
+    let mut counter = first_counter;
+    let mut rows = Vec::new();
+    let mut approx_bytes = 0;
+    loop {
+        let fetched = txn
+            .query(&format!("FETCH {FETCH_ROWS} FROM dms_local_load"), &[])
+            .await
+            .map_err(pg(format!("fetch {}.{}", info.schema, info.table)))?;
+        let done = fetched.len() < FETCH_ROWS;
+        for r in fetched {
+            let mut values = Vec::with_capacity(info.columns.len());
+            for (i, c) in info.columns.iter().enumerate() {
+                let text: Option<String> = r.try_get(i).map_err(pg("column value"))?;
+                values.push(
+                    dms_text(c.kind, text.as_deref()).map_err(|source| Error::Format {
+                        table: format!("{}.{}", info.schema, info.table),
+                        source,
+                    })?,
+                );
+            }
+            approx_bytes += values.iter().flatten().map(|v| v.len() + 1).sum::<usize>();
+            // Transfer time per row (UseTaskStartTimeForFullLoadTimestamp=false), or the given
+            // start (=true).
+            rows.push(Row {
+                op: Op::Insert,
+                timestamp: stamp.unwrap_or_else(Utc::now),
+                values,
+                change_sequence: None,
+                before_image: None,
+            });
+            if approx_bytes >= settings.load_max_bytes {
+                let key = format::load_key(
+                    &settings.layout,
+                    &info.schema,
+                    &info.table,
+                    counter,
+                    settings.format.extension(),
+                );
+                let body = encode(settings, info, &rows)?;
+                files.push(write_file(aws, settings, key, body, rows.len()).await?);
+                counter += 1;
+                rows.clear();
+                approx_bytes = 0;
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    txn.batch_execute("CLOSE dms_local_load")
+        .await
+        .map_err(pg("close cursor"))?;
+    if !rows.is_empty() {
+        let key = format::load_key(
+            &settings.layout,
+            &info.schema,
+            &info.table,
+            counter,
+            settings.format.extension(),
+        );
+        let body = encode(settings, info, &rows)?;
+        files.push(write_file(aws, settings, key, body, rows.len()).await?);
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -1,0 +1,81 @@
+//! The S3 side of reload detection: listing a raw table's full-load files with their ETags and
+//! write times (what [`crate::reload::check`] compares).
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use dmslake::config::LayoutConfig;
+use dmslake::s3::S3Error;
+
+use crate::reload::{is_full_load, LoadFile};
+
+/// Every full-load file directly in the folders `prefixes` (each ending in `/`) of `bucket`:
+/// only keys starting `LOAD` or `SEGMENT` are listed (two `LIST` requests per folder, CDC files
+/// are not), and of those only what [`is_full_load`] accepts; sorted by key.
+pub async fn list(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefixes: &[String],
+    layout: &LayoutConfig,
+) -> Result<Vec<LoadFile>, S3Error> {
+    let mut out = Vec::new();
+    for folder in prefixes {
+        for name in ["LOAD", "SEGMENT"] {
+            let prefix = format!("{folder}{name}");
+            let mut token: Option<String> = None;
+            loop {
+                let page = s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(&prefix)
+                    .delimiter("/")
+                    // Keys come URL-encoded, as the registrar lists them (dmslake::s3::list_page).
+                    .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|err| {
+                        let source = aws_sdk_s3::Error::from(err);
+                        S3Error::Call {
+                            operation: "ListObjectsV2",
+                            bucket: bucket.to_string(),
+                            key: prefix.clone(),
+                            code: source.code().map(str::to_string),
+                            source: Box::new(source),
+                        }
+                    })?;
+                let encoded = page.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+                for o in page.contents() {
+                    let Some(raw) = o.key() else { continue };
+                    let key = if encoded {
+                        dmslake::s3::listed_key(raw).map_err(|source| S3Error::BadListedKey {
+                            bucket: bucket.to_string(),
+                            prefix: prefix.clone(),
+                            source,
+                        })?
+                    } else {
+                        raw.to_string()
+                    };
+                    if !is_full_load(&key, layout) {
+                        continue;
+                    }
+                    out.push(LoadFile {
+                        key,
+                        etag: o.e_tag().unwrap_or_default().to_string(),
+                        modified: o
+                            .last_modified()
+                            .and_then(|t| {
+                                t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
+                            })
+                            .unwrap_or_default(),
+                    });
+                }
+                match page.next_continuation_token() {
+                    Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out.dedup_by(|a, b| a.key == b.key);
+    Ok(out)
+}
