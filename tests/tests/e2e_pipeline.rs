@@ -671,3 +671,132 @@ async fn dated_reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<Dat
     let reports = p.settle(&[], true).await.context("compare")?;
     Ok((waited, rebuilt, moved, reports))
 }
+
+/// A truncate as DMS applies it to an S3 target, which "removes all files and corresponding
+/// table folders" (CHAP_Target.S3.md, limitations): every object of `customers` is deleted
+/// mid-stream. The next compactor run removes the manifests that named its full-load files
+/// (so the raw table reads again) and merges every table; the current state of `customers`
+/// keeps its rows, and the changes that follow are merged onto them (the source was not
+/// emptied, so it still equals the source). A reload afterwards (counter going on, so the
+/// removed `LOAD00000001` is not written again) is waited for and rebuilt, and every table
+/// equals the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_table_keeps_its_current_state_and_a_later_reload_rebuilds_it() {
+    let opts = options("e2e_truncate", 20_261_132, 1, 40);
+    let dir = opts.work_dir.clone();
+    let mut p = pipeline::Pipeline::setup(opts).await.expect("setup");
+    let outcome = truncate_scenario(&mut p).await;
+    p.cleanup().await.expect("cleanup");
+    let _ = std::fs::remove_dir_all(dir);
+    let t = outcome.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        t.removed > 1,
+        "the table had files to remove: {}",
+        t.removed
+    );
+    assert!(
+        t.after_truncate.tables.iter().all(|t| t.status == "merged"),
+        "{}",
+        t.after_truncate.describe()
+    );
+    assert_eq!(
+        t.rows_after, t.rows_before,
+        "the current state keeps its rows"
+    );
+    let after = describe(&t.after_changes);
+    assert!(t.after_changes.iter().all(TableReport::equal), "{after}");
+    let customers = |run: &pipeline::CompactorRun| {
+        run.tables
+            .iter()
+            .find(|t| t.table.ends_with("_customers"))
+            .map(|t| t.status.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        customers(&t.waited),
+        "reload_pending",
+        "{}",
+        t.waited.describe()
+    );
+    assert_eq!(customers(&t.rebuilt), "rebuilt", "{}", t.rebuilt.describe());
+    let last = describe(&t.after_reload);
+    eprintln!("{last}");
+    assert!(t.after_reload.iter().all(TableReport::equal), "{last}");
+}
+
+struct TruncateOutcome {
+    removed: usize,
+    after_truncate: pipeline::CompactorRun,
+    rows_before: usize,
+    rows_after: usize,
+    after_changes: Vec<TableReport>,
+    waited: pipeline::CompactorRun,
+    rebuilt: pipeline::CompactorRun,
+    after_reload: Vec<TableReport>,
+}
+
+async fn truncate_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<TruncateOutcome> {
+    use anyhow::Context;
+    let files = p.full_load().await?;
+    let folder = files
+        .iter()
+        .find(|f| f.key.contains("/customers/LOAD"))
+        .and_then(|f| f.key.rsplit_once('/'))
+        .map(|(folder, _)| format!("{folder}/"))
+        .context("a full-load file of customers")?;
+    p.settle(&files, false).await.context("full load merged")?;
+    let customers = p
+        .workload
+        .tables
+        .iter()
+        .position(|t| t.name == "customers")
+        .context("customers table")?;
+    let name = compactor::spec::raw_table_name(&p.sources()[customers])?;
+    p.run_workload(p.opts.transactions_per_round).await?;
+    let files = p.capture(1).await?;
+    p.settle(&files, false).await.context("round 1 merged")?;
+    let rows_before = p.current_state(&name).await?.1.len();
+    // The truncate: every object of the table goes.
+    let listed =
+        p.s3.list_objects_v2()
+            .bucket(&p.bucket)
+            .prefix(&folder)
+            .send()
+            .await
+            .context("listing the table folder")?;
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    for key in &keys {
+        p.s3.delete_object()
+            .bucket(&p.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("deleting {key}"))?;
+    }
+    let after_truncate = p.compact().await?;
+    let rows_after = p.current_state(&name).await?.1.len();
+    p.run_workload(p.opts.transactions_per_round).await?;
+    let files = p.capture(2).await?;
+    let after_changes = p.settle(&files, true).await.context("round 2")?;
+    let mut files = p.reload(customers, 2).await?;
+    p.run_workload(p.opts.transactions_per_round).await?;
+    files.extend(p.capture(3).await?);
+    p.register(&files).await?;
+    let waited = p.compact().await?;
+    let rebuilt = p.compact().await?;
+    let after_reload = p.settle(&[], true).await.context("after the reload")?;
+    Ok(TruncateOutcome {
+        removed: keys.len(),
+        after_truncate,
+        rows_before,
+        rows_after,
+        after_changes,
+        waited,
+        rebuilt,
+        after_reload,
+    })
+}

@@ -635,7 +635,14 @@ async fn merge(
     let from = wm.as_ref().and_then(|w| w.value.partition.clone());
     let (range, partitions) =
         preview::merge_partitions(&deps.glue, &deps.config, table, from).await?;
-    let loads = full_load_check(deps, location, &partitions, wm.as_ref().map(|w| &w.value)).await?;
+    let loads = full_load_check(
+        deps,
+        name,
+        location,
+        &partitions,
+        wm.as_ref().map(|w| &w.value),
+    )
+    .await?;
     let reload = match loads.check {
         LoadCheck::Pending(new) => {
             let files: Vec<String> = new.iter().map(|f| f.key.clone()).collect();
@@ -769,11 +776,14 @@ struct LoadsNow {
     check: LoadCheck,
 }
 
-/// Lists the full-load files of the raw table at `location` (its folder, and the date folders
-/// of the partitions a merge reads: [`reload::load_folders`]) and checks them against the
-/// watermark. A first merge reads the full load with the changes: it records what it finds.
+/// Lists the full-load files of the raw table `name` at `location` (its folder, and the date
+/// folders of the partitions a merge reads: [`reload::load_folders`]) and checks them against
+/// the watermark. A first merge reads the full load with the changes: it records what it
+/// finds. Recorded files gone from the table folder (a truncate) lose their manifests
+/// ([`remove_manifests`]), so the raw table reads without them.
 async fn full_load_check(
     deps: &Deps,
+    name: &str,
     location: &str,
     partitions: &[Vec<String>],
     wm: Option<&Watermark>,
@@ -782,6 +792,10 @@ async fn full_load_check(
     let layout = &deps.config.common.layout;
     let folders = reload::load_folders(&prefix, partitions, layout);
     let listed = crate::load_files::list(deps.state.client(), &bucket, &folders, layout).await?;
+    let gone = reload::removed(wm.and_then(|w| w.full_load.as_deref()), &listed, &prefix);
+    if !gone.is_empty() {
+        remove_manifests(deps, name, &bucket, &gone).await?;
+    }
     let check = match wm {
         None => LoadCheck::Same,
         Some(w) => reload::check(w.full_load.as_deref(), w.pending_load.as_deref(), &listed),
@@ -791,6 +805,37 @@ async fn full_load_check(
         listed,
         check,
     })
+}
+
+/// Full-load files DMS removed from the table folder (a truncate removes the table's files and
+/// folders, CHAP_Target.S3.md, limitations) are still named by the manifests of the raw
+/// table's full-load partition, and reading a manifest that names a missing file fails the
+/// query (`HIVE_FILE_NOT_FOUND`). Their manifests are deleted so the raw table reads what
+/// is left; the curated table keeps its rows.
+async fn remove_manifests(
+    deps: &Deps,
+    name: &str,
+    bucket: &str,
+    gone: &[LoadFile],
+) -> Result<(), TableError> {
+    let raw = &deps.config.common.raw_database;
+    let partitions = dmslake::glue::get_partitions(&deps.glue, raw, name).await?;
+    let Some(folder) = partitions
+        .iter()
+        .find(|p| p.partition.manifest)
+        .map(|p| p.partition.location.clone())
+    else {
+        return Ok(());
+    };
+    let urls = reload::manifests_of(bucket, gone, &folder, &deps.config.common.layout);
+    let files: Vec<&str> = gone.iter().map(|f| f.key.as_str()).collect();
+    tracing::warn!(
+        table = name,
+        files = %dmslake::logging::json(&files),
+        "full-load files recorded in the watermark are gone from the table folder (a truncate, or deleted by hand): their manifests are removed and the raw table reads without them; the curated table keeps its rows"
+    );
+    crate::load_files::delete(deps.state.client(), &urls).await?;
+    Ok(())
 }
 
 /// Adds the columns the raw table gained, before the MERGE names them. The curated table's

@@ -79,3 +79,27 @@ pub async fn list(
     out.dedup_by(|a, b| a.key == b.key);
     Ok(out)
 }
+
+/// Deletes the objects at `urls` (`s3://bucket/key`); one that is already gone counts as
+/// deleted (S3 `DeleteObject` succeeds on a missing key).
+pub async fn delete(s3: &aws_sdk_s3::Client, urls: &[String]) -> Result<(), S3Error> {
+    for url in urls {
+        let (bucket, key) = dmslake::s3::parse_url(url)?;
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|err| {
+                let source = aws_sdk_s3::Error::from(err);
+                S3Error::Call {
+                    operation: "DeleteObject",
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    code: source.code().map(str::to_string),
+                    source: Box::new(source),
+                }
+            })?;
+    }
+    Ok(())
+}

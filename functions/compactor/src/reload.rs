@@ -76,6 +76,49 @@ pub fn check(
     }
 }
 
+/// The recorded full-load files directly in the table folder `table_prefix` that are no longer
+/// listed there (pure): DMS removed them (a truncate "removes all files and corresponding table
+/// folders", CHAP_Target.S3.md, limitations) or someone deleted them. Files in date folders
+/// are left out: their folders are only listed while a merge reads them, and nothing but the
+/// folder names them.
+pub fn removed(
+    recorded: Option<&[LoadFile]>,
+    listed: &[LoadFile],
+    table_prefix: &str,
+) -> Vec<LoadFile> {
+    let folder = format!("{}/", table_prefix.trim_end_matches('/'));
+    recorded
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| {
+            r.key
+                .strip_prefix(&folder)
+                .is_some_and(|name| !name.contains('/'))
+        })
+        .filter(|r| !listed.iter().any(|l| l.key == r.key))
+        .cloned()
+        .collect()
+}
+
+/// The manifests (`s3://` URLs, in the full-load partition's manifest folder `manifests`)
+/// that name the `removed` files of `bucket`, as the registrar wrote them
+/// ([`dmslake::catalog::manifest_entry`]); keys that are not DMS data files name none (pure).
+pub fn manifests_of(
+    bucket: &str,
+    removed: &[LoadFile],
+    manifests: &str,
+    layout: &LayoutConfig,
+) -> Vec<String> {
+    removed
+        .iter()
+        .filter_map(|f| {
+            let class = layout::classify(&f.key, layout);
+            let obj = class.data()?;
+            Some(dmslake::catalog::manifest_entry(bucket, obj, manifests).url)
+        })
+        .collect()
+}
+
 /// What [`dmslake::sql::CompactionTable::rebuild_sql`] reads for the new files in `bucket`:
 /// their `s3://` paths, and the earliest write time among them as the latest possible start of
 /// the reload (pure). `None` when no time parses.
@@ -234,6 +277,39 @@ mod tests {
                 "{recorded:?} / {pending:?} / {listed:?}"
             );
         }
+    }
+
+    #[test]
+    fn files_gone_from_the_table_folder_are_removed_and_their_manifests_named() {
+        let t = "2026-11-29T01:00:00Z";
+        let recorded = vec![
+            f("dms/public/t/LOAD00000001.csv", "a", t),
+            f("dms/public/t/LOAD00000002.csv", "b", t),
+            f("dms/public/t/2026/11/28/LOAD00000003.csv", "c", t),
+        ];
+        /// Recorded, listed, removed.
+        type Case<'a> = (Option<&'a [LoadFile]>, Vec<LoadFile>, Vec<LoadFile>);
+        #[rustfmt::skip]
+        let cases: Vec<Case> = vec![
+            (None, vec![], vec![]),
+            (Some(&recorded), recorded.clone(), vec![]),
+            // A truncate: every file gone; the date folder's file is not the folder's to judge.
+            (Some(&recorded), vec![], recorded[..2].to_vec()),
+            // Rewritten (another ETag) is not removed.
+            (Some(&recorded), vec![f("dms/public/t/LOAD00000001.csv", "x", t)], recorded[1..2].to_vec()),
+        ];
+        for (rec, listed, want) in cases {
+            assert_eq!(removed(rec, &listed, "dms/public/t"), want, "{listed:?}");
+        }
+        let l = layout(true, DatePartitionSequence::Yyyymmdd);
+        let gone = [
+            f("dms/public/t/LOAD00000001.csv", "a", t),
+            f("dms/public/t/not-dms.txt", "z", t),
+        ];
+        assert_eq!(
+            manifests_of("lake", &gone, "s3://state/m/raw/public_t/", &l),
+            vec!["s3://state/m/raw/public_t/LOAD00000001.csv".to_string()]
+        );
     }
 
     #[test]
