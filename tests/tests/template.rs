@@ -395,6 +395,54 @@ fn compactor_runs_on_merge_and_maintain_schedules_and_on_compaction_requests() {
     assert_eq!(pattern["detail-type"], json!(["Compaction Requested"]));
 }
 
+/// The task's table mapping as DMS receives it: the `Fn::Sub` text with the parameters'
+/// defaults substituted, parsed as JSON.
+fn default_table_mappings() -> Value {
+    let text = props("ReplicationTask")["TableMappings"]["Fn::Sub"]
+        .as_str()
+        .expect("TableMappings is one Fn::Sub text");
+    let default = |name: &str| {
+        translated()["Parameters"][name]["Default"]
+            .as_str()
+            .unwrap_or_else(|| panic!("parameter {name} has a text default"))
+            .to_string()
+    };
+    let text = text
+        .replace("${TableSelectionRules}", &default("TableSelectionRules"))
+        .replace(
+            "${ChangeSequenceColumnName}",
+            &default("ChangeSequenceColumnName"),
+        );
+    assert!(!text.contains("${"), "an unsubstituted variable: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("mapping is not JSON ({e}): {text}"))
+}
+
+#[test]
+fn the_task_writes_time_columns_as_text_which_athena_can_read() {
+    let mappings = default_table_mappings();
+    let rules = mappings["rules"].as_array().expect("rules");
+    let rule = rules
+        .iter()
+        .find(|r| r["rule-action"] == json!("change-data-type"))
+        .expect("a change-data-type rule");
+    assert_eq!(rule["rule-target"], json!("column"));
+    assert_eq!(
+        rule["object-locator"],
+        json!({"schema-name": "%", "table-name": "%", "column-name": "%", "data-type": "time"})
+    );
+    assert_eq!(rule["data-type"]["type"], json!("string"));
+    // "HH:MM:SS.ffffff": PostgreSQL keeps a time to the microsecond.
+    assert!(rule["data-type"]["length"].as_u64() >= Some(15), "{rule}");
+    let mut ids: Vec<&str> = rules.iter().filter_map(|r| r["rule-id"].as_str()).collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "rule ids must be unique: {rules:?}");
+    assert!(rules
+        .iter()
+        .any(|r| r["rule-type"] == json!("selection") && r["rule-action"] == json!("include")));
+}
+
 #[test]
 fn dms_target_endpoint_writes_what_the_functions_read() {
     let s3 = &props("TargetEndpoint")["S3Settings"];
