@@ -4,20 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Once, OnceLock};
 
 use serde_json::{json, Value};
 
-static DEV_ENV: Once = Once::new();
-
 /// Makes sure `.venv` has the template tools (idempotent; a no-op when it is up to date).
 fn ensure_dev_env() {
-    DEV_ENV.call_once(|| {
-        let status = Command::new(repo().join("scripts/dev-env.sh"))
-            .status()
-            .expect("run scripts/dev-env.sh");
-        assert!(status.success(), "scripts/dev-env.sh failed");
-    });
+    dmslake_tests::ensure_dev_env();
 }
 
 fn repo() -> PathBuf {
@@ -206,30 +198,9 @@ fn hard_coded_bucket_arn_fails_the_iam_check() {
 
 // ---- the translated template wires what the functions expect ----
 
-static TRANSLATED: OnceLock<Value> = OnceLock::new();
-
 /// template.yaml translated to plain CloudFormation (Globals merged into each function).
 fn translated() -> &'static Value {
-    TRANSLATED.get_or_init(|| {
-        ensure_dev_env();
-        let dir = std::env::temp_dir().join(dmslake_tests::unique_name("dmslake-cfn", '-'));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let out = dir.join("translated.json");
-        let output = Command::new(repo().join(".venv/bin/python"))
-            .arg(repo().join("tests/py/sam_translate.py"))
-            .arg(repo().join("template.yaml"))
-            .arg(&out)
-            .output()
-            .expect("run sam_translate.py");
-        assert!(
-            output.status.success(),
-            "translation failed: {}",
-            text(&output)
-        );
-        let json = std::fs::read_to_string(&out).expect("read translated template");
-        let _ = std::fs::remove_dir_all(&dir);
-        serde_json::from_str(&json).expect("translated template is JSON")
-    })
+    dmslake_tests::translated_template()
 }
 
 fn resource(logical_id: &str) -> &'static Value {
