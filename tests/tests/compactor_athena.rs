@@ -805,3 +805,97 @@ async fn a_run_with_a_table_not_done_merges_the_others_then_fails_and_reports_la
         "{last:?}"
     );
 }
+
+/// A reload seen through the handler: a full-load file rewritten after the first merge (the
+/// counter starting again) makes the next run wait (`reload_pending`, no MERGE, the watermark
+/// records the pending file), and the run after that rebuild the table from exactly that file
+/// (`rebuilt`), count it in `TableReloads`, record it in the watermark and show it in
+/// `dmslake status`; later merges leave out changes committed before the reload.
+#[tokio::test]
+async fn a_reload_is_waited_for_then_rebuilt_counted_and_shown_in_status() {
+    dmslake::metrics::capture();
+    let (_guard, fx) = immediate_fixture().await;
+    let bucket = fx.state.location().bucket.clone();
+    let key = "dms/public/order_details/LOAD00000001.csv";
+    let s3 = fx.state.client();
+    let csv = |rows: &str| format!("op,dms_commit_ts,order_id\n{rows}").into_bytes();
+    dmslake_tests::put_object(s3, &bucket, key, csv("I,2024-06-12 10:00:00,1\n")).await;
+    let status = |out: &Value| out["tables"][0]["status"].clone();
+
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "merged", "{out}");
+    let wm = watermark(&fx.state).await.expect("watermark");
+    let recorded = wm.full_load.clone().unwrap_or_default();
+    assert_eq!(recorded.len(), 1, "{wm:?}");
+    assert_eq!(recorded[0].key, key);
+
+    // The reload rewrites LOAD00000001 (another ETag).
+    dmslake_tests::put_object(s3, &bucket, key, csv("I,2024-07-06 09:00:00,2\n")).await;
+    let queries_before = executed_queries(&fx).await.len();
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "reload_pending", "{out}");
+    assert_eq!(out["tables"][0]["files"], json!([key]), "{out}");
+    assert_eq!(
+        executed_queries(&fx).await.len(),
+        queries_before,
+        "a pending reload runs no query"
+    );
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(wm.pending_load.as_ref().map(Vec::len), Some(1), "{wm:?}");
+    assert_eq!(wm.full_load, Some(recorded), "the record is unchanged");
+    assert!(dmslake::metrics::captured(dmslake::metrics::TABLE_RELOADS).is_empty());
+
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "rebuilt", "{out}");
+    let url = format!("s3://{bucket}/{key}");
+    assert_eq!(out["tables"][0]["files"], json!([url]), "{out}");
+    let rebuild = executed_queries(&fx)
+        .await
+        .into_iter()
+        .find(|q| q.starts_with("MERGE INTO") && q.contains("\"_dmslake_load\""))
+        .expect("the rebuild MERGE");
+    assert!(
+        rebuild.contains(&format!("\"r\".\"$path\" IN ('{url}')")),
+        "{rebuild}"
+    );
+    let reloads = dmslake::metrics::captured(dmslake::metrics::TABLE_RELOADS);
+    assert!(
+        reloads
+            .iter()
+            .any(|d| d["Table"] == "public_order_details" && d["TableReloads"] == 1.0),
+        "{reloads:?}"
+    );
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(wm.pending_load, None);
+    assert!(wm.rebuilt_at.is_some(), "{wm:?}");
+    let since = wm.reload_after.clone().expect("reload_after");
+    let recorded = wm.full_load.clone().unwrap_or_default();
+    assert_eq!(recorded.len(), 1);
+    assert_ne!(recorded[0].etag, "", "{recorded:?}");
+
+    let tables = compactor::status::table_statuses(&fx.state, chrono::Utc::now())
+        .await
+        .expect("statuses");
+    let t = tables
+        .iter()
+        .find(|t| t.table == "public_order_details")
+        .expect("table status");
+    assert_eq!(t.last_rebuild, wm.rebuilt_at);
+    assert_eq!(
+        t.last_run.as_ref().map(|r| r.outcome.as_str()),
+        Some("rebuilt")
+    );
+
+    // Nothing new since: a plain merge, leaving out changes from before the reload.
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "merged", "{out}");
+    let merges: Vec<String> = executed_queries(&fx)
+        .await
+        .into_iter()
+        .filter(|q| q.starts_with("MERGE INTO") && !q.contains("\"_dmslake_load\""))
+        .collect();
+    assert!(
+        merges.iter().any(|q| q.contains(&format!(">= '{since}'"))),
+        "{merges:?}"
+    );
+}
