@@ -44,7 +44,8 @@ impl S3Error {
     }
 }
 
-pub(crate) fn call_error<E, R>(
+/// An S3 call that failed, its SDK error kept as the source.
+pub fn call_error<E, R>(
     operation: &'static str,
     bucket: &str,
     key: &str,

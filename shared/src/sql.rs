@@ -627,23 +627,9 @@ impl CompactionTable {
         }
         let union = self.source_rows(pred.as_deref(), "");
         let reduced = self.reduced(&format!("({union})"));
-        let q = |s: &str| quote_dml(s);
-        let newer = format!(
-            "(\"t\".{seq} IS NULL OR \"s\".{seq} > \"t\".{seq})",
-            seq = q(SEQ_COLUMN)
-        );
-        let sql = format!(
-            "MERGE INTO {target} AS \"t\" USING ({reduced}) AS \"s\" ON {on} \
-             WHEN MATCHED AND \"s\".{op} = 'D' AND {newer} THEN DELETE \
-             WHEN MATCHED AND \"s\".{op} <> 'D' AND {newer} THEN UPDATE SET {set} \
-             WHEN NOT MATCHED AND \"s\".{op} <> 'D' THEN INSERT {insert}",
-            target = self.curated_dml(),
-            on = self.key_join("t", "s"),
-            op = q(OP_ALIAS),
-            set = self.update_set(),
-            insert = self.insert_values(),
-        );
-        self.checked_length(sql)
+        let seq = quote_dml(SEQ_COLUMN);
+        let newer = format!("(\"t\".{seq} IS NULL OR \"s\".{seq} > \"t\".{seq})");
+        self.merge_from(&reduced, Some(&newer))
     }
 
     /// The `MERGE INTO` that rebuilds the curated table after a table reload (DMS
@@ -736,14 +722,22 @@ impl CompactionTable {
             target = self.curated_dml(),
             keys_match = keys_match.join(" AND "),
         );
+        self.merge_from(&source, None)
+    }
+
+    /// The `MERGE INTO` the curated table from `source` (rows of curated columns, op and order
+    /// key, one per key): a `D` deletes the row, anything else updates or inserts it; `guard`,
+    /// when given, must also hold for a matched row to change.
+    fn merge_from(&self, source: &str, guard: Option<&str>) -> Result<String, SqlError> {
+        let op = quote_dml(OP_ALIAS);
+        let guard = guard.map(|g| format!(" AND {g}")).unwrap_or_default();
         let sql = format!(
             "MERGE INTO {target} AS \"t\" USING ({source}) AS \"s\" ON {on} \
-             WHEN MATCHED AND \"s\".{op} = 'D' THEN DELETE \
-             WHEN MATCHED THEN UPDATE SET {set} \
+             WHEN MATCHED AND \"s\".{op} = 'D'{guard} THEN DELETE \
+             WHEN MATCHED AND \"s\".{op} <> 'D'{guard} THEN UPDATE SET {set} \
              WHEN NOT MATCHED AND \"s\".{op} <> 'D' THEN INSERT {insert}",
             target = self.curated_dml(),
             on = self.key_join("t", "s"),
-            op = q(OP_ALIAS),
             set = self.update_set(),
             insert = self.insert_values(),
         );
@@ -1397,7 +1391,7 @@ mod tests {
             ("rows not in the result are deleted",
              "UNION ALL SELECT \"x\".\"id\", CAST(NULL AS varchar) AS \"name\", 'D' AS \"_dmslake_op\", '' AS \"_dmslake_seq\" FROM \"cur\".\"public_t\" AS \"x\" WHERE NOT EXISTS (SELECT 1 FROM \"n\" WHERE \"n\".\"id\" = \"x\".\"id\")".into()),
             ("matched rows are replaced whatever their order key",
-             "WHEN MATCHED AND \"s\".\"_dmslake_op\" = 'D' THEN DELETE WHEN MATCHED THEN UPDATE SET \"name\" = \"s\".\"name\", \"_dmslake_seq\" = \"s\".\"_dmslake_seq\" WHEN NOT MATCHED AND \"s\".\"_dmslake_op\" <> 'D' THEN INSERT".into()),
+             "WHEN MATCHED AND \"s\".\"_dmslake_op\" = 'D' THEN DELETE WHEN MATCHED AND \"s\".\"_dmslake_op\" <> 'D' THEN UPDATE SET \"name\" = \"s\".\"name\", \"_dmslake_seq\" = \"s\".\"_dmslake_seq\" WHEN NOT MATCHED AND \"s\".\"_dmslake_op\" <> 'D' THEN INSERT".into()),
         ];
         for (what, text) in wanted {
             assert!(sql.contains(text.as_str()), "{what}: {text}\nnot in\n{sql}");

@@ -495,16 +495,7 @@ async fn a_table_reloaded_mid_stream_is_rebuilt_and_equals_the_source() {
         "the lost file left no difference to repair"
     );
     for (i, (waited, rebuilt)) in runs.iter().enumerate() {
-        for (run, customers) in [(waited, "reload_pending"), (rebuilt, "rebuilt")] {
-            for t in &run.tables {
-                let want = if t.table.ends_with("_customers") {
-                    customers
-                } else {
-                    "merged"
-                };
-                assert_eq!(t.status, want, "reload {}: {}", i + 1, run.describe());
-            }
-        }
+        assert_reload_runs(waited, rebuilt, &format!("reload {}", i + 1));
     }
     assert!(reports.iter().all(TableReport::equal), "{summary}");
     assert_eq!(
@@ -515,6 +506,70 @@ async fn a_table_reloaded_mid_stream_is_rebuilt_and_equals_the_source() {
         ],
         "the watermark records both full-load files"
     );
+}
+
+/// The full load, registered and merged: the index of the workload table `customers`, and
+/// its table folder (where its full load lies).
+async fn full_load_merged(p: &mut pipeline::Pipeline) -> anyhow::Result<(usize, String)> {
+    use anyhow::Context;
+    let files = p.full_load().await?;
+    p.settle(&files, false).await.context("full load merged")?;
+    let folder = files
+        .iter()
+        .find(|f| f.key.contains("/customers/LOAD"))
+        .and_then(|f| f.key.rsplit_once('/'))
+        .map(|(folder, _)| format!("{folder}/"))
+        .context("a full-load file of customers")?;
+    let index = p
+        .workload
+        .tables
+        .iter()
+        .position(|t| t.name == "customers")
+        .context("customers table")?;
+    Ok((index, folder))
+}
+
+/// dms-local reloads workload table `table` (its `LOAD` counter from `counter`) while changes
+/// go on: the reload's files and those of capture round `round`, not registered yet.
+async fn reload_while_changing(
+    p: &mut pipeline::Pipeline,
+    table: usize,
+    counter: u32,
+    round: usize,
+) -> anyhow::Result<Vec<dms_local::WrittenFile>> {
+    let mut files = p.reload(table, counter).await?;
+    p.run_workload(p.opts.transactions_per_round).await?;
+    files.extend(p.capture(round).await?);
+    Ok(files)
+}
+
+/// Registers `files`, then two compactor runs: the first sees the new full load and waits (it
+/// may still be writing), the next lists the same files and rebuilds.
+async fn register_and_compact_twice(
+    p: &mut pipeline::Pipeline,
+    files: &[dms_local::WrittenFile],
+) -> anyhow::Result<(pipeline::CompactorRun, pipeline::CompactorRun)> {
+    p.register(files).await?;
+    Ok((p.compact().await?, p.compact().await?))
+}
+
+/// `customers` waited in the first run and was rebuilt in the second; every other table was
+/// merged in both.
+fn assert_reload_runs(
+    waited: &pipeline::CompactorRun,
+    rebuilt: &pipeline::CompactorRun,
+    what: &str,
+) {
+    for (run, customers) in [(waited, "reload_pending"), (rebuilt, "rebuilt")] {
+        for t in &run.tables {
+            let want = if t.table.ends_with("_customers") {
+                customers
+            } else {
+                "merged"
+            };
+            assert_eq!(t.status, want, "{what}: {}", run.describe());
+        }
+    }
 }
 
 type ReloadOutcome = (
@@ -530,14 +585,7 @@ type ReloadOutcome = (
 /// the full-load file names the watermark of `customers` records.
 async fn reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<ReloadOutcome> {
     use anyhow::Context;
-    let files = p.full_load().await?;
-    p.settle(&files, false).await.context("full load merged")?;
-    let customers = p
-        .workload
-        .tables
-        .iter()
-        .position(|t| t.name == "customers")
-        .context("customers table")?;
+    let (customers, _) = full_load_merged(p).await?;
     let name = compactor::spec::raw_table_name(&p.sources()[customers])?;
     let mut runs = Vec::new();
     let mut wrong = Vec::new();
@@ -565,13 +613,8 @@ async fn reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<ReloadOut
                 .flat_map(|r| r.differences.clone())
                 .collect();
         }
-        let mut files = p.reload(customers, counter).await?;
-        p.run_workload(p.opts.transactions_per_round).await?;
-        files.extend(p.capture(round + 1).await?);
-        p.register(&files).await?;
-        // The first run sees the new full load and waits (it may still be writing); the next
-        // lists the same files and rebuilds.
-        runs.push((p.compact().await?, p.compact().await?));
+        let files = reload_while_changing(p, customers, counter, round + 1).await?;
+        runs.push(register_and_compact_twice(p, &files).await?);
     }
     let reports = p.settle(&[], true).await.context("compare")?;
     let wm = p
@@ -605,16 +648,7 @@ async fn a_reload_written_into_a_date_folder_is_found_and_applied() {
     let summary = describe(&reports);
     eprintln!("{summary}");
     assert!(!moved.is_empty(), "no reload file was moved");
-    for (run, customers) in [(&waited, "reload_pending"), (&rebuilt, "rebuilt")] {
-        for t in &run.tables {
-            let want = if t.table.ends_with("_customers") {
-                customers
-            } else {
-                "merged"
-            };
-            assert_eq!(t.status, want, "{}", run.describe());
-        }
-    }
+    assert_reload_runs(&waited, &rebuilt, "dated reload");
     assert!(reports.iter().all(TableReport::equal), "{summary}");
 }
 
@@ -630,14 +664,7 @@ type DatedReloadOutcome = (
 /// the comparison. Returns the two runs, the moved keys and the comparison.
 async fn dated_reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<DatedReloadOutcome> {
     use anyhow::Context;
-    let files = p.full_load().await?;
-    p.settle(&files, false).await.context("full load merged")?;
-    let customers = p
-        .workload
-        .tables
-        .iter()
-        .position(|t| t.name == "customers")
-        .context("customers table")?;
+    let (customers, _) = full_load_merged(p).await?;
     p.run_workload(p.opts.transactions_per_round).await?;
     let files = p.capture(1).await?;
     let date_folder = files
@@ -647,7 +674,7 @@ async fn dated_reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<Dat
         .map(|(folder, _)| folder.to_string())
         .context("a CDC file of customers")?;
     p.settle(&files, false).await.context("round merged")?;
-    let mut files = p.reload(customers, 2).await?;
+    let mut files = reload_while_changing(p, customers, 2, 2).await?;
     let mut moved = Vec::new();
     for f in files.iter_mut().filter(|f| f.key.contains("/LOAD")) {
         let name = f.key.rsplit('/').next().unwrap_or_default().to_string();
@@ -663,11 +690,7 @@ async fn dated_reload_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<Dat
         f.key = to.clone();
         moved.push(to);
     }
-    p.run_workload(p.opts.transactions_per_round).await?;
-    files.extend(p.capture(2).await?);
-    p.register(&files).await?;
-    let waited = p.compact().await?;
-    let rebuilt = p.compact().await?;
+    let (waited, rebuilt) = register_and_compact_twice(p, &files).await?;
     let reports = p.settle(&[], true).await.context("compare")?;
     Ok((waited, rebuilt, moved, reports))
 }
@@ -737,20 +760,7 @@ struct TruncateOutcome {
 
 async fn truncate_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<TruncateOutcome> {
     use anyhow::Context;
-    let files = p.full_load().await?;
-    let folder = files
-        .iter()
-        .find(|f| f.key.contains("/customers/LOAD"))
-        .and_then(|f| f.key.rsplit_once('/'))
-        .map(|(folder, _)| format!("{folder}/"))
-        .context("a full-load file of customers")?;
-    p.settle(&files, false).await.context("full load merged")?;
-    let customers = p
-        .workload
-        .tables
-        .iter()
-        .position(|t| t.name == "customers")
-        .context("customers table")?;
+    let (customers, folder) = full_load_merged(p).await?;
     let name = compactor::spec::raw_table_name(&p.sources()[customers])?;
     p.run_workload(p.opts.transactions_per_round).await?;
     let files = p.capture(1).await?;
@@ -782,12 +792,8 @@ async fn truncate_scenario(p: &mut pipeline::Pipeline) -> anyhow::Result<Truncat
     p.run_workload(p.opts.transactions_per_round).await?;
     let files = p.capture(2).await?;
     let after_changes = p.settle(&files, true).await.context("round 2")?;
-    let mut files = p.reload(customers, 2).await?;
-    p.run_workload(p.opts.transactions_per_round).await?;
-    files.extend(p.capture(3).await?);
-    p.register(&files).await?;
-    let waited = p.compact().await?;
-    let rebuilt = p.compact().await?;
+    let files = reload_while_changing(p, customers, 2, 3).await?;
+    let (waited, rebuilt) = register_and_compact_twice(p, &files).await?;
     let after_reload = p.settle(&[], true).await.context("after the reload")?;
     Ok(TruncateOutcome {
         removed: keys.len(),

@@ -1,9 +1,8 @@
 //! The S3 side of reload detection: listing a raw table's full-load files with their ETags and
 //! write times (what [`crate::reload::check`] compares).
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use dmslake::config::LayoutConfig;
-use dmslake::s3::S3Error;
+use dmslake::s3::{call_error, S3Error};
 
 use crate::reload::{is_full_load, LoadFile};
 
@@ -32,16 +31,7 @@ pub async fn list(
                     .set_continuation_token(token.take())
                     .send()
                     .await
-                    .map_err(|err| {
-                        let source = aws_sdk_s3::Error::from(err);
-                        S3Error::Call {
-                            operation: "ListObjectsV2",
-                            bucket: bucket.to_string(),
-                            key: prefix.clone(),
-                            code: source.code().map(str::to_string),
-                            source: Box::new(source),
-                        }
-                    })?;
+                    .map_err(|err| call_error("ListObjectsV2", bucket, &prefix, err))?;
                 let encoded = page.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
                 for o in page.contents() {
                     let Some(raw) = o.key() else { continue };
@@ -90,16 +80,7 @@ pub async fn delete(s3: &aws_sdk_s3::Client, urls: &[String]) -> Result<(), S3Er
             .key(&key)
             .send()
             .await
-            .map_err(|err| {
-                let source = aws_sdk_s3::Error::from(err);
-                S3Error::Call {
-                    operation: "DeleteObject",
-                    bucket: bucket.clone(),
-                    key: key.clone(),
-                    code: source.code().map(str::to_string),
-                    source: Box::new(source),
-                }
-            })?;
+            .map_err(|err| call_error("DeleteObject", &bucket, &key, err))?;
     }
     Ok(())
 }

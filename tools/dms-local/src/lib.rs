@@ -782,15 +782,7 @@ async fn load_table(
                 before_image: None,
             });
             if approx_bytes >= settings.load_max_bytes {
-                let key = format::load_key(
-                    &settings.layout,
-                    &info.schema,
-                    &info.table,
-                    counter,
-                    settings.format.extension(),
-                );
-                let body = encode(settings, info, &rows)?;
-                files.push(write_file(aws, settings, key, body, rows.len()).await?);
+                files.push(write_load(aws, settings, info, counter, &rows).await?);
                 counter += 1;
                 rows.clear();
                 approx_bytes = 0;
@@ -804,17 +796,28 @@ async fn load_table(
         .await
         .map_err(pg("close cursor"))?;
     if !rows.is_empty() {
-        let key = format::load_key(
-            &settings.layout,
-            &info.schema,
-            &info.table,
-            counter,
-            settings.format.extension(),
-        );
-        let body = encode(settings, info, &rows)?;
-        files.push(write_file(aws, settings, key, body, rows.len()).await?);
+        files.push(write_load(aws, settings, info, counter, &rows).await?);
     }
     Ok(files)
+}
+
+/// Writes `rows` as the full-load file numbered `counter` of `info`'s table.
+async fn write_load(
+    aws: &AwsClients,
+    settings: &Settings,
+    info: &TableInfo,
+    counter: u32,
+    rows: &[Row],
+) -> Result<WrittenFile, Error> {
+    let key = format::load_key(
+        &settings.layout,
+        &info.schema,
+        &info.table,
+        counter,
+        settings.format.extension(),
+    );
+    let body = encode(settings, info, rows)?;
+    write_file(aws, settings, key, body, rows.len()).await
 }
 
 #[cfg(test)]
