@@ -644,35 +644,14 @@ async fn merge(
     )
     .await?;
     let reload = match loads.check {
-        LoadCheck::Pending(new) => {
-            let files: Vec<String> = new.iter().map(|f| f.key.clone()).collect();
-            tracing::warn!(
-                table = name,
-                files = %dmslake::logging::json(&files),
-                "a full load newer than the watermark's is being written: the table waits until the next run lists the same files, then is rebuilt from them"
-            );
-            if let Some(old) = &wm {
-                let next = Watermark {
-                    pending_load: Some(new),
-                    ..old.value.clone()
-                };
-                deps.state
-                    .put_if(&watermark_doc(name), &next, Some(&old.etag))
-                    .await?;
-            }
-            return Ok(TableReport::ReloadPending {
-                table: name.to_string(),
-                files,
-            });
-        }
-        LoadCheck::Reloaded(new) => match reload::source(&loads.bucket, &new) {
-            Some(source) => Some(source),
-            None => {
-                return Err(Stop::Error(TableError::LoadTime {
+        LoadCheck::Pending(new) => return wait_for_reload(deps, name, wm.as_ref(), new).await,
+        LoadCheck::Reloaded(new) => {
+            Some(
+                reload::source(&loads.bucket, &new).ok_or_else(|| TableError::LoadTime {
                     files: new.into_iter().map(|f| f.key).collect(),
-                }))
-            }
-        },
+                })?,
+            )
+        }
         LoadCheck::FirstSeen => {
             tracing::info!(
                 table = name,
@@ -765,6 +744,35 @@ async fn merge(
         query_id,
         scanned_bytes,
         range,
+    })
+}
+
+/// A new full load that may still be writing: the table is left as it is, and the watermark
+/// (when there is one) records the files as pending, for the next run to compare.
+async fn wait_for_reload(
+    deps: &Deps,
+    name: &str,
+    wm: Option<&Versioned<Watermark>>,
+    new: Vec<LoadFile>,
+) -> Result<TableReport, Stop> {
+    let files: Vec<String> = new.iter().map(|f| f.key.clone()).collect();
+    tracing::warn!(
+        table = name,
+        files = %dmslake::logging::json(&files),
+        "a full load newer than the watermark's is being written: the table waits until the next run lists the same files, then is rebuilt from them"
+    );
+    if let Some(old) = wm {
+        let next = Watermark {
+            pending_load: Some(new),
+            ..old.value.clone()
+        };
+        deps.state
+            .put_if(&watermark_doc(name), &next, Some(&old.etag))
+            .await?;
+    }
+    Ok(TableReport::ReloadPending {
+        table: name.to_string(),
+        files,
     })
 }
 
