@@ -257,27 +257,40 @@ pub async fn column_names(
 
 /// Every table name in `database`, sorted (all pages of `GetTables`).
 pub async fn list_tables(client: &Client, database: &str) -> Result<Vec<String>, GlueError> {
+    let mut pages = client
+        .get_tables()
+        .database_name(database)
+        .into_paginator()
+        .send();
     let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        let out = client
-            .get_tables()
-            .database_name(database)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|err| call_error("GetTables", database, err))?;
-        names.extend(out.table_list().iter().map(|t| t.name().to_string()));
-        token = out
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        if token.is_none() {
-            break;
-        }
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| call_error("GetTables", database, err))?;
+        names.extend(page.table_list().iter().map(|t| t.name().to_string()));
     }
     names.sort();
     Ok(names)
+}
+
+/// Every partition of a table as Glue returns it (all pages of `GetPartitions`; the SDK's
+/// paginator stops at an absent or empty `NextToken`).
+async fn all_partitions(
+    client: &Client,
+    database: &str,
+    table: &str,
+) -> Result<Vec<gt::Partition>, GlueError> {
+    let mut pages = client
+        .get_partitions()
+        .database_name(database)
+        .table_name(table)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|err| call_error("GetPartitions", &format!("{database}.{table}"), err))?;
+        out.extend(page.partitions.unwrap_or_default());
+    }
+    Ok(out)
 }
 
 /// The values of every partition of a table at or after `from` (lexicographic over the
@@ -288,29 +301,12 @@ pub async fn partition_values(
     table: &str,
     from: Option<&[String]>,
 ) -> Result<Vec<Vec<String>>, GlueError> {
-    let target = format!("{database}.{table}");
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = client
-            .get_partitions()
-            .database_name(database)
-            .table_name(table)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|err| call_error("GetPartitions", &target, err))?;
-        out.extend(
-            page.partitions()
-                .iter()
-                .map(|p| p.values().to_vec())
-                .filter(|values| from.is_none_or(|f| values.as_slice() >= f)),
-        );
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
+    let mut out: Vec<Vec<String>> = all_partitions(client, database, table)
+        .await?
+        .into_iter()
+        .map(|p| p.values.unwrap_or_default())
+        .filter(|values| from.is_none_or(|f| values.as_slice() >= f))
+        .collect();
     out.sort();
     Ok(out)
 }
@@ -620,20 +616,12 @@ pub async fn get_partitions(
     table: &str,
 ) -> Result<Vec<RegisteredPartition>, GlueError> {
     let target = format!("{database}.{table}");
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = client
-            .get_partitions()
-            .database_name(database)
-            .table_name(table)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|err| call_error("GetPartitions", &target, err))?;
-        for p in page.partitions() {
+    all_partitions(client, database, table)
+        .await?
+        .iter()
+        .map(|p| {
             let sd = p.storage_descriptor();
-            out.push(RegisteredPartition {
+            Ok(RegisteredPartition {
                 partition: PartitionDef {
                     values: p.values().to_vec(),
                     location: sd
@@ -644,14 +632,9 @@ pub async fn get_partitions(
                         == Some(catalog::SYMLINK_INPUT_FORMAT),
                 },
                 columns: catalog_columns(sd, &target)?,
-            });
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
-    Ok(out)
+            })
+        })
+        .collect()
 }
 
 /// Counts Glue requests per operation (from the `X-Amz-Target: AWSGlue.<Operation>` header,

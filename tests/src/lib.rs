@@ -215,3 +215,40 @@ pub async fn athena_local() -> aws_sdk_athena::Client {
     }
     client
 }
+
+/// Runs `scripts/dev-env.sh` (the pinned Python tools in `.venv`) once per test binary.
+pub fn ensure_dev_env() {
+    static DEV_ENV: std::sync::Once = std::sync::Once::new();
+    DEV_ENV.call_once(|| {
+        let status = std::process::Command::new(repo_dir().join("scripts/dev-env.sh"))
+            .status()
+            .expect("run scripts/dev-env.sh");
+        assert!(status.success(), "scripts/dev-env.sh failed");
+    });
+}
+
+/// template.yaml translated to plain CloudFormation JSON (SAM's transform, Globals merged into
+/// each function): the same translation `make validate` lints. Translated once per test binary.
+pub fn translated_template() -> &'static serde_json::Value {
+    static TRANSLATED: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    TRANSLATED.get_or_init(|| {
+        ensure_dev_env();
+        let dir = std::env::temp_dir().join(unique_name("dmslake-cfn", '-'));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join("translated.json");
+        let output = std::process::Command::new(repo_dir().join(".venv/bin/python"))
+            .arg(repo_dir().join("tests/py/sam_translate.py"))
+            .arg(repo_dir().join("template.yaml"))
+            .arg(&out)
+            .output()
+            .expect("run sam_translate.py");
+        assert!(
+            output.status.success(),
+            "translation failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json = std::fs::read_to_string(&out).expect("read translated template");
+        let _ = std::fs::remove_dir_all(&dir);
+        serde_json::from_str(&json).expect("translated template is JSON")
+    })
+}

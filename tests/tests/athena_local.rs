@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_athena::error::ProvideErrorMetadata;
 use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionContext, QueryExecutionState, ResultConfiguration,
-    WorkGroupConfiguration,
 };
 use dmslake::clients::Clients;
 use dmslake_tests::{athena_local, clients, new_bucket, samples_dir, sdk_config, unique_name};
@@ -47,21 +46,13 @@ impl Lake {
             .await
             .expect("create database");
         let workgroup = unique_name("wg", '-');
-        athena
-            .create_work_group()
-            .name(&workgroup)
-            .configuration(
-                WorkGroupConfiguration::builder()
-                    .result_configuration(
-                        ResultConfiguration::builder()
-                            .output_location(format!("s3://{bucket}/results/"))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create workgroup");
+        dmslake_tests::athena::create_workgroup(
+            &athena,
+            &workgroup,
+            &format!("s3://{bucket}/results/"),
+        )
+        .await
+        .expect("create workgroup");
         Self {
             clients,
             athena,

@@ -5,37 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 fn repo() -> std::path::PathBuf {
     dmslake_tests::repo_dir()
-}
-
-/// template.yaml as plain CloudFormation JSON (the same translation `make validate` lints).
-fn translated_template() -> Value {
-    let status = Command::new(repo().join("scripts/dev-env.sh"))
-        .status()
-        .expect("run scripts/dev-env.sh");
-    assert!(status.success(), "scripts/dev-env.sh failed");
-    let dir = std::env::temp_dir().join(dmslake_tests::unique_name("dmslake-metrics", '-'));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let out = dir.join("translated.json");
-    let output = Command::new(repo().join(".venv/bin/python"))
-        .arg(repo().join("tests/py/sam_translate.py"))
-        .arg(repo().join("template.yaml"))
-        .arg(&out)
-        .output()
-        .expect("run sam_translate.py");
-    assert!(
-        output.status.success(),
-        "translation failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json = std::fs::read_to_string(&out).expect("translated template");
-    let _ = std::fs::remove_dir_all(&dir);
-    serde_json::from_str(&json).expect("JSON")
 }
 
 /// The metric a CloudWatch Metrics Insights query reads and its namespace:
@@ -244,7 +218,7 @@ fn metrics_insights_queries_name_their_metric_and_namespace() {
 
 #[test]
 fn every_metric_the_template_reads_from_dmslake_is_emitted_by_the_code() {
-    let read = template_metrics(&translated_template());
+    let read = template_metrics(dmslake_tests::translated_template());
     let names: BTreeSet<&str> = read.iter().map(|(_, n)| n.as_str()).collect();
     // The reader found the alarms and panels it is there for.
     for expected in [

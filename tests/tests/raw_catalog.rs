@@ -8,15 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_athena::types::{
-    QueryExecutionContext, QueryExecutionState, ResultConfiguration, WorkGroupConfiguration,
-};
 use dmslake::clients::Clients;
 use dmslake::config::{Config, DatePartitionSequence};
 use dmslake::layout::{classify, DataKind};
-use dmslake_tests::{athena_local, clients, new_bucket, sdk_config, unique_name};
+use dmslake_tests::athena::{self, Athena};
+use dmslake_tests::{clients, new_bucket, sdk_config, unique_name};
 use partition_registrar::backfill;
 use partition_registrar::event::BackfillRequest;
 use partition_registrar::handler::{self, Deps, Output, Settings};
@@ -27,15 +25,14 @@ use serde_json::{json, Value};
 /// One test's corner of the lake: a bucket (data and state), a Glue database, a workgroup.
 struct Lake {
     clients: Clients,
-    athena: aws_sdk_athena::Client,
+    athena: Athena,
     bucket: String,
     config: Config,
-    workgroup: String,
 }
 
 impl Lake {
     async fn new(sequence: DatePartitionSequence) -> Self {
-        let athena = athena_local().await;
+        let client = athena::client().await;
         let clients = clients().await;
         let bucket = new_bucket(&clients, "rawcat").await;
         let mut config = Config::from_lookup(&|_| None).expect("default config");
@@ -44,27 +41,14 @@ impl Lake {
         config.layout.date_partition_sequence = sequence;
         config.raw_database = unique_name("rawcat", '_');
         let workgroup = unique_name("wg", '-');
-        athena
-            .create_work_group()
-            .name(&workgroup)
-            .configuration(
-                WorkGroupConfiguration::builder()
-                    .result_configuration(
-                        ResultConfiguration::builder()
-                            .output_location(format!("s3://{bucket}/results/"))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
+        athena::create_workgroup(&client, &workgroup, &format!("s3://{bucket}/results/"))
             .await
             .expect("create workgroup");
         Self {
             clients,
-            athena,
+            athena: Athena::new(client, &workgroup),
             bucket,
             config,
-            workgroup,
         }
     }
 
@@ -122,73 +106,13 @@ impl Lake {
             .unwrap_or_default()
     }
 
-    /// Runs `sql` on the local Athena; the rows (header first), or the failure reason.
+    /// Runs `sql` on the local Athena; the data rows (no header), or the failure reason.
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
-        let id = self
-            .athena
-            .start_query_execution()
-            .query_string(sql)
-            .work_group(&self.workgroup)
-            .query_execution_context(
-                QueryExecutionContext::builder()
-                    .database(&self.config.raw_database)
-                    .build(),
-            )
-            .send()
+        self.athena
+            .query(sql, &self.config.raw_database, Duration::from_secs(300))
             .await
-            .map_err(|e| format!("{e:?}"))?
-            .query_execution_id()
-            .expect("id")
-            .to_string();
-        let give_up = Instant::now() + Duration::from_secs(300);
-        loop {
-            let q = self
-                .athena
-                .get_query_execution()
-                .query_execution_id(&id)
-                .send()
-                .await
-                .expect("GetQueryExecution");
-            let status = q.query_execution().and_then(|e| e.status()).cloned();
-            match status.as_ref().and_then(|s| s.state()) {
-                Some(QueryExecutionState::Succeeded) => break,
-                Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
-                    return Err(status
-                        .and_then(|s| s.state_change_reason().map(str::to_string))
-                        .unwrap_or_default());
-                }
-                _ => {}
-            }
-            assert!(Instant::now() < give_up, "{sql} never finished");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let mut rows = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .athena
-                .get_query_results()
-                .query_execution_id(&id)
-                .set_next_token(token)
-                .send()
-                .await
-                .expect("GetQueryResults");
-            if let Some(set) = page.result_set() {
-                for r in set.rows() {
-                    rows.push(
-                        r.data()
-                            .iter()
-                            .map(|d| d.var_char_value().map(str::to_string))
-                            .collect(),
-                    );
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(rows)
+            .map(|result| result.rows)
+            .map_err(|e| format!("{e:#}"))
     }
 
     /// Rows per file path of `table`, as Athena reads it.
@@ -200,7 +124,6 @@ impl Lake {
             .await
             .unwrap_or_else(|e| panic!("reading {table}: {e}"));
         rows.into_iter()
-            .skip(1)
             .map(|r| {
                 let path = r[0].clone().expect("path");
                 let n = r[1].as_deref().and_then(|n| n.parse().ok()).expect("count");
@@ -365,7 +288,7 @@ async fn full_load_files_in_the_table_folder_are_read_once_and_refused_files_not
         .query("SELECT count(*) FROM \"public_t\"")
         .await
         .unwrap();
-    assert_eq!(count[1][0].as_deref(), Some(total.to_string().as_str()));
+    assert_eq!(count[0][0].as_deref(), Some(total.to_string().as_str()));
     eprintln!("table folder layout: {total} rows in the files, {total} read");
 
     // A file registered later into the known full-load partition is read too (warm).
@@ -400,7 +323,7 @@ async fn full_load_files_inside_date_folders_are_read_once() {
         .query("SELECT DISTINCT year FROM \"public_t\" ORDER BY 1")
         .await
         .unwrap();
-    assert_eq!(parts[1..], [vec![Some("2026".to_string())]]);
+    assert_eq!(parts[..], [vec![Some("2026".to_string())]]);
 }
 
 #[tokio::test]
@@ -422,7 +345,7 @@ async fn the_merge_full_load_pattern_agrees_with_the_layout_on_trino() {
         values.join(", ")
     );
     let rows = lake.query(&sql).await.expect("runs on Trino");
-    let got: BTreeMap<String, bool> = rows[1..]
+    let got: BTreeMap<String, bool> = rows[..]
         .iter()
         .map(|r| (r[0].clone().expect("path"), r[1].as_deref() == Some("true")))
         .collect();
@@ -552,7 +475,7 @@ async fn a_table_with_year_month_day_hour_columns_gets_keys_athena_reads() {
         .await
         .expect("Athena reads the table");
     assert_eq!(
-        rows[1..],
+        rows[..],
         [
             vec![
                 Some("0000".into()),
@@ -598,7 +521,7 @@ async fn a_table_with_year_month_day_hour_columns_gets_keys_athena_reads() {
         .query("SELECT count(*) FROM \"public_plain\"")
         .await
         .expect("the table still reads");
-    assert_eq!(count[1][0].as_deref(), Some("1"));
+    assert_eq!(count[0][0].as_deref(), Some("1"));
 }
 
 // ---------------------------------------------------------------- a dropped table
@@ -632,7 +555,7 @@ async fn a_warm_registrar_recreates_a_dropped_table() {
         .await
         .unwrap();
     assert_eq!(
-        count[1][0].as_deref(),
+        count[0][0].as_deref(),
         Some("5"),
         "both files of the partition"
     );
@@ -728,5 +651,5 @@ async fn eventbridge_events_through_sqs_register_and_deleted_objects_are_acknowl
         .query("SELECT count(*) FROM \"public_t\"")
         .await
         .unwrap();
-    assert_eq!(count[1][0].as_deref(), Some("2"));
+    assert_eq!(count[0][0].as_deref(), Some("2"));
 }

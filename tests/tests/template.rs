@@ -4,20 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Once, OnceLock};
 
 use serde_json::{json, Value};
 
-static DEV_ENV: Once = Once::new();
-
 /// Makes sure `.venv` has the template tools (idempotent; a no-op when it is up to date).
 fn ensure_dev_env() {
-    DEV_ENV.call_once(|| {
-        let status = Command::new(repo().join("scripts/dev-env.sh"))
-            .status()
-            .expect("run scripts/dev-env.sh");
-        assert!(status.success(), "scripts/dev-env.sh failed");
-    });
+    dmslake_tests::ensure_dev_env();
 }
 
 fn repo() -> PathBuf {
@@ -206,30 +198,9 @@ fn hard_coded_bucket_arn_fails_the_iam_check() {
 
 // ---- the translated template wires what the functions expect ----
 
-static TRANSLATED: OnceLock<Value> = OnceLock::new();
-
 /// template.yaml translated to plain CloudFormation (Globals merged into each function).
 fn translated() -> &'static Value {
-    TRANSLATED.get_or_init(|| {
-        ensure_dev_env();
-        let dir = std::env::temp_dir().join(dmslake_tests::unique_name("dmslake-cfn", '-'));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let out = dir.join("translated.json");
-        let output = Command::new(repo().join(".venv/bin/python"))
-            .arg(repo().join("tests/py/sam_translate.py"))
-            .arg(repo().join("template.yaml"))
-            .arg(&out)
-            .output()
-            .expect("run sam_translate.py");
-        assert!(
-            output.status.success(),
-            "translation failed: {}",
-            text(&output)
-        );
-        let json = std::fs::read_to_string(&out).expect("read translated template");
-        let _ = std::fs::remove_dir_all(&dir);
-        serde_json::from_str(&json).expect("translated template is JSON")
-    })
+    dmslake_tests::translated_template()
 }
 
 fn resource(logical_id: &str) -> &'static Value {
@@ -393,6 +364,54 @@ fn compactor_runs_on_merge_and_maintain_schedules_and_on_compaction_requests() {
     let pattern = &props("CompactorFunctionCompactionRequested")["EventPattern"];
     assert_eq!(pattern["source"], json!(["dmslake"]));
     assert_eq!(pattern["detail-type"], json!(["Compaction Requested"]));
+}
+
+/// The task's table mapping as DMS receives it: the `Fn::Sub` text with the parameters'
+/// defaults substituted, parsed as JSON.
+fn default_table_mappings() -> Value {
+    let text = props("ReplicationTask")["TableMappings"]["Fn::Sub"]
+        .as_str()
+        .expect("TableMappings is one Fn::Sub text");
+    let default = |name: &str| {
+        translated()["Parameters"][name]["Default"]
+            .as_str()
+            .unwrap_or_else(|| panic!("parameter {name} has a text default"))
+            .to_string()
+    };
+    let text = text
+        .replace("${TableSelectionRules}", &default("TableSelectionRules"))
+        .replace(
+            "${ChangeSequenceColumnName}",
+            &default("ChangeSequenceColumnName"),
+        );
+    assert!(!text.contains("${"), "an unsubstituted variable: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("mapping is not JSON ({e}): {text}"))
+}
+
+#[test]
+fn the_task_writes_time_columns_as_text_which_athena_can_read() {
+    let mappings = default_table_mappings();
+    let rules = mappings["rules"].as_array().expect("rules");
+    let rule = rules
+        .iter()
+        .find(|r| r["rule-action"] == json!("change-data-type"))
+        .expect("a change-data-type rule");
+    assert_eq!(rule["rule-target"], json!("column"));
+    assert_eq!(
+        rule["object-locator"],
+        json!({"schema-name": "%", "table-name": "%", "column-name": "%", "data-type": "time"})
+    );
+    assert_eq!(rule["data-type"]["type"], json!("string"));
+    // "HH:MM:SS.ffffff": PostgreSQL keeps a time to the microsecond.
+    assert!(rule["data-type"]["length"].as_u64() >= Some(15), "{rule}");
+    let mut ids: Vec<&str> = rules.iter().filter_map(|r| r["rule-id"].as_str()).collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "rule ids must be unique: {rules:?}");
+    assert!(rules
+        .iter()
+        .any(|r| r["rule-type"] == json!("selection") && r["rule-action"] == json!("include")));
 }
 
 #[test]
