@@ -5,6 +5,7 @@
 # Idempotent: `start` does nothing when it already answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 PORT=${ATHENA_LOCAL_PORT:-5056}
 TRINO=${TRINO_PORT:-8085}
 MOTO=${MOTO_PORT:-5055}
@@ -24,19 +25,10 @@ case "${1:-}" in
       --trino "http://127.0.0.1:$TRINO" --s3-endpoint "http://127.0.0.1:$MOTO" \
       --state-dir "$STATE" >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
-    for _ in $(seq 1 100); do
-      if answers; then echo "athena-local on $URL (Trino on port $TRINO; log: $LOG)" >&2; exit 0; fi
-      sleep 0.1
-    done
-    echo "athena-local did not answer on $URL; see $LOG" >&2
-    exit 1
+    wait_until answers 20 "$PIDFILE" "$LOG" "athena-local on $URL"
+    echo "athena-local on $URL (Trino on port $TRINO; log: $LOG)" >&2
     ;;
-  stop)
-    if [[ -f $PIDFILE ]]; then
-      kill "$(cat "$PIDFILE")" 2>/dev/null || true
-      rm -f "$PIDFILE"
-    fi
-    ;;
+  stop) stop_pidfile "$PIDFILE" ;;
   status)
     if answers; then echo "running on $URL"; else echo "not running"; exit 1; fi
     ;;

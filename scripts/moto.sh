@@ -3,6 +3,7 @@
 # Idempotent: `start` does nothing when it already answers. Port: MOTO_PORT (default 5055).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 PORT=${MOTO_PORT:-5055}
 STATE=.local
 PIDFILE=$STATE/moto-$PORT.pid
@@ -21,19 +22,10 @@ case "${1:-}" in
     AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
       nohup .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
-    for _ in $(seq 1 100); do
-      if answers; then echo "moto server on $URL (log: $LOG)" >&2; exit 0; fi
-      sleep 0.2
-    done
-    echo "moto server did not answer on $URL; see $LOG" >&2
-    exit 1
+    wait_until answers 20 "$PIDFILE" "$LOG" "moto server on $URL"
+    echo "moto server on $URL (log: $LOG)" >&2
     ;;
-  stop)
-    if [[ -f $PIDFILE ]]; then
-      kill "$(cat "$PIDFILE")" 2>/dev/null || true
-      rm -f "$PIDFILE"
-    fi
-    ;;
+  stop) stop_pidfile "$PIDFILE" ;;
   status)
     if answers; then echo "running on $URL"; else echo "not running"; exit 1; fi
     ;;

@@ -15,6 +15,7 @@
 # catalogs use), TRINO_HEAP (JVM -Xmx, default 2G; a query may use half of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 VERSION=476
 MAVEN=https://repo.maven.apache.org/maven2/io/trino
 # file (under $MAVEN) and its SHA-1 as Maven Central publishes it (<file>.sha1).
@@ -247,30 +248,13 @@ start() {
 # Trino answers /v1/info while it is still loading catalogs; it accepts queries once
 # `starting` is false.
 wait_ready() {
-  for _ in $(seq 1 360); do
-    if ready; then return 0; fi
-    if [[ -f $PIDFILE ]] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-      echo "trino: the server exited during startup; last lines of $LOG:" >&2
-      tail -n 30 "$LOG" >&2 || true
-      return 1
-    fi
-    sleep 0.5
-  done
-  echo "trino: not ready on $URL after 180 s; see $LOG" >&2
-  return 1
+  wait_until ready 180 "$PIDFILE" "$LOG" "trino: Trino $VERSION on $URL"
 }
 
 case "${1:-}" in
   install) install ;;
   start) start ;;
-  stop)
-    if [[ -f $PIDFILE ]]; then
-      pid=$(cat "$PIDFILE")
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      rm -f "$PIDFILE"
-    fi
-    ;;
+  stop) stop_pidfile "$PIDFILE" ;;
   status)
     if ready; then echo "running on $URL"; else echo "not running"; exit 1; fi
     ;;

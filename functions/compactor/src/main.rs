@@ -1,4 +1,7 @@
 //! Lambda entry point: logging, configuration and clients once; then the handler.
+// The handler's future (Athena and Glue calls, paged listings) nests deeper than the default
+// limit when its layout is computed.
+#![recursion_limit = "256"]
 
 use std::time::{Duration, Instant};
 
