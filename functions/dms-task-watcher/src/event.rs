@@ -3,9 +3,9 @@
 //!
 //! - a DMS event on EventBridge (`source: aws.dms`): the crate's `EventBridgeEvent` around a
 //!   typed [`dmslake::dms_events::DmsDetail`], classified by [`dmslake::dms_events::parse_event`];
-//! - the scheduled health check: an EventBridge `Scheduled Event` from `aws.events` (the rule's
-//!   `detail` is an empty object; "Creating a rule that runs on a schedule", EventBridge user
-//!   guide);
+//! - the scheduled health check: the event a schedule rule sends, `source` `aws.events`,
+//!   `detail-type` `Scheduled Event`, an empty `detail` (the shape of
+//!   `events/watcher-health-check.json`), read as the crate's `EventBridgeEvent`;
 //! - a manual request `{"action": "status" | "start" | "stop" | "resume" | "reload" |
 //!   "health_check", "task": "<ARN or task id>"}` ([`ManualRequest`]).
 //!
