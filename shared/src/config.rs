@@ -1,14 +1,16 @@
-//! Configuration shared by every dmslake binary, read once from `DMSLAKE_*` variables.
+//! Configuration shared by every dmslake binary, read once from `DMSLAKE_*` variables through
+//! one reader, [`Env`], so every variable is trimmed, defaulted and reported the same way.
 //!
 //! The layout variables mirror the DMS S3 target endpoint settings of the same names
 //! (`BucketFolder`, `DatePartitionEnabled`, `DatePartitionSequence`, `DatePartitionDelimiter`,
 //! `CdcPath`; see CHAP_Target.S3.md in the AWS DMS user guide) and default to DMS's defaults.
 
 use std::fmt;
+use std::str::FromStr;
 
-/// A configuration value that cannot be used: names the variable, the value and what is allowed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{variable}={value:?} is not valid: expected {allowed}")]
+/// A configuration value that cannot be used: names the variable, the value and what is
+/// allowed. An empty `value` means the variable is not set (or blank).
+#[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError {
     pub variable: String,
     pub value: String,
@@ -23,7 +25,127 @@ impl ConfigError {
             allowed: allowed.into(),
         }
     }
+
+    /// A required variable that is not set, or set to blanks only.
+    pub fn missing(variable: &str, allowed: impl Into<String>) -> Self {
+        Self::new(variable, "", allowed)
+    }
 }
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(f, "{} is not set: expected {}", self.variable, self.allowed)
+        } else {
+            write!(
+                f,
+                "{}={:?} is not valid: expected {}",
+                self.variable, self.value, self.allowed
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads a variable from the process environment (what [`Env::process`] looks up).
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The one reader of `DMSLAKE_*` variables, over any lookup (the process environment in
+/// production, [`lookup`] in tests). Every method reads a value the same way:
+///
+/// - surrounding blanks are trimmed;
+/// - a variable that is unset, empty or blank counts as unset: its default applies, and a
+///   required one is reported as not set;
+/// - a value that cannot be used is a [`ConfigError`] naming the variable, the value and what
+///   is allowed.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self { get }
+    }
+
+    /// The process environment.
+    pub fn process() -> Env<'static> {
+        Env { get: &process_env }
+    }
+
+    /// The trimmed value; `None` when unset or blank.
+    pub fn optional(&self, variable: &str) -> Option<String> {
+        (self.get)(variable)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The trimmed value, or `default` when unset or blank.
+    pub fn or(&self, variable: &str, default: &str) -> String {
+        self.optional(variable)
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// The trimmed value; an error saying what is `allowed` when unset or blank.
+    pub fn required(&self, variable: &str, allowed: &str) -> Result<String, ConfigError> {
+        self.optional(variable)
+            .ok_or_else(|| ConfigError::missing(variable, allowed))
+    }
+
+    /// A boolean ([`parse_bool`]'s words, any case); `default` when unset or blank.
+    pub fn bool(&self, variable: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(variable) {
+            Some(v) => parse_bool(variable, &v),
+            None => Ok(default),
+        }
+    }
+
+    /// A comma-separated list: every item trimmed, empty items dropped; empty when unset.
+    pub fn list(&self, variable: &str) -> Vec<String> {
+        self.optional(variable)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The value read with `read` (`None` from it: not valid, reported with `allowed`);
+    /// `Ok(None)` when unset or blank.
+    pub fn parse_with<T>(
+        &self,
+        variable: &str,
+        allowed: impl Into<String>,
+        read: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.optional(variable) {
+            None => Ok(None),
+            Some(v) => match read(&v) {
+                Some(parsed) => Ok(Some(parsed)),
+                None => Err(ConfigError::new(variable, &v, allowed)),
+            },
+        }
+    }
+
+    /// The value parsed with [`FromStr`] (numbers, ...); `Ok(None)` when unset or blank.
+    pub fn parse<T: FromStr>(
+        &self,
+        variable: &str,
+        allowed: impl Into<String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.parse_with(variable, allowed, |v| v.parse().ok())
+    }
+}
+
+/// Where dmslake keeps its state documents under `DMSLAKE_STATE_BUCKET` unless
+/// `DMSLAKE_STATE_PREFIX` says otherwise (`/` for the bucket's root).
+pub const DEFAULT_STATE_PREFIX: &str = "dmslake-state/";
 
 /// `DatePartitionSequence`: which date parts name the CDC folders, in folder order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -192,29 +314,31 @@ impl Default for DmsColumns {
 
 impl DmsColumns {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut cols = Self::default();
-        for (var, slot) in [
-            ("DMSLAKE_TIMESTAMP_COLUMN", &mut cols.timestamp),
-            ("DMSLAKE_CHANGE_SEQUENCE_COLUMN", &mut cols.change_sequence),
-            ("DMSLAKE_BEFORE_IMAGE_PREFIX", &mut cols.before_image_prefix),
-        ] {
-            if let Some(v) = get(var) {
-                let v = v.trim().to_string();
-                let ok = !v.is_empty()
-                    && v.len() <= 128
-                    && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
-                if !ok {
-                    return Err(ConfigError::new(
-                        var,
-                        &v,
-                        "1-128 ASCII letters, digits, '_' or '$'",
-                    ));
-                }
-                *slot = v;
-            }
-        }
-        Ok(cols)
+        Self::read(&Env::new(get))
+    }
+
+    fn read(env: &Env) -> Result<Self, ConfigError> {
+        let column = |variable: &str, default: &str| -> Result<String, ConfigError> {
+            let name =
+                env.parse_with(variable, "1-128 ASCII letters, digits, '_' or '$'", |v| {
+                    let ok = v.len() <= 128
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
+                    ok.then(|| v.to_string())
+                })?;
+            Ok(name.unwrap_or_else(|| default.to_string()))
+        };
+        Ok(Self {
+            timestamp: column("DMSLAKE_TIMESTAMP_COLUMN", DEFAULT_TIMESTAMP_COLUMN)?,
+            change_sequence: column(
+                "DMSLAKE_CHANGE_SEQUENCE_COLUMN",
+                DEFAULT_CHANGE_SEQUENCE_COLUMN,
+            )?,
+            before_image_prefix: column(
+                "DMSLAKE_BEFORE_IMAGE_PREFIX",
+                DEFAULT_BEFORE_IMAGE_PREFIX,
+            )?,
+        })
     }
 }
 
@@ -242,15 +366,21 @@ pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
-fn trim_slashes(value: &str) -> String {
-    value.trim().trim_matches('/').to_string()
+/// A folder path (`BucketFolder`, `CdcPath`) without leading or trailing slashes; `None` when
+/// unset or only slashes; an error for a `..` segment.
+fn folder(env: &Env, variable: &str) -> Result<Option<String>, ConfigError> {
+    env.parse_with(variable, "a folder path without '..' segments", |v| {
+        let path = v.trim_matches('/');
+        (!path.split('/').any(|seg| seg == "..")).then(|| path.to_string())
+    })
+    .map(|path| path.filter(|p| !p.is_empty()))
 }
 
 /// The words every `DMSLAKE_*` boolean accepts (any case, surrounding blanks ignored).
-pub const BOOL_ALLOWED: &str = "true or false (also yes/no, 1/0; empty means false)";
+pub const BOOL_ALLOWED: &str = "true or false (also yes/no, 1/0; empty means the default)";
 
 /// Parses a `DMSLAKE_*` boolean: `true`/`yes`/`1` or `false`/`no`/`0`/empty, in any case.
-/// Every binary parses its booleans here, so they all accept the same words.
+/// [`Env::bool`] parses every binary's booleans here, so they all accept the same words.
 pub fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
@@ -260,109 +390,72 @@ pub fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
 }
 
 /// A Glue database name: lower-case letters, digits and underscores, at most 255 characters.
-fn parse_database(variable: &str, value: &str) -> Result<String, ConfigError> {
-    let ok = !value.is_empty()
-        && value.len() <= 255
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(value.to_string())
-    } else {
-        Err(ConfigError::new(
-            variable,
-            value,
-            "a Glue database name of 1-255 lower-case letters, digits or underscores",
-        ))
-    }
+fn database(env: &Env, variable: &str, default: &str) -> Result<String, ConfigError> {
+    let name = env.parse_with(
+        variable,
+        "a Glue database name of 1-255 lower-case letters, digits or underscores",
+        |v| {
+            let ok = v.len() <= 255
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            ok.then(|| v.to_string())
+        },
+    )?;
+    Ok(name.unwrap_or_else(|| default.to_string()))
 }
 
 impl LayoutConfig {
     /// Reads the layout from any variable source (the process environment in production).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let bucket_folder = get("DMSLAKE_BUCKET_FOLDER")
-            .map(|v| trim_slashes(&v))
-            .unwrap_or_default();
-        if bucket_folder.split('/').any(|seg| seg == "..") {
-            return Err(ConfigError::new(
-                "DMSLAKE_BUCKET_FOLDER",
-                &bucket_folder,
-                "a folder path without '..' segments",
-            ));
-        }
-        let date_partition_enabled = match get("DMSLAKE_DATE_PARTITION_ENABLED") {
-            Some(v) => parse_bool("DMSLAKE_DATE_PARTITION_ENABLED", &v)?,
-            None => false,
-        };
-        let date_partition_sequence = match get("DMSLAKE_DATE_PARTITION_SEQUENCE") {
-            Some(v) => DatePartitionSequence::parse(&v).ok_or_else(|| {
-                ConfigError::new(
-                    "DMSLAKE_DATE_PARTITION_SEQUENCE",
-                    &v,
-                    DatePartitionSequence::ALLOWED,
-                )
-            })?,
-            None => DatePartitionSequence::default(),
-        };
-        let date_partition_delimiter = match get("DMSLAKE_DATE_PARTITION_DELIMITER") {
-            Some(v) => DatePartitionDelimiter::parse(&v).ok_or_else(|| {
-                ConfigError::new(
-                    "DMSLAKE_DATE_PARTITION_DELIMITER",
-                    &v,
-                    DatePartitionDelimiter::ALLOWED,
-                )
-            })?,
-            None => DatePartitionDelimiter::default(),
-        };
-        let cdc_path = get("DMSLAKE_CDC_PATH")
-            .map(|v| trim_slashes(&v))
-            .filter(|v| !v.is_empty());
-        if let Some(path) = &cdc_path {
-            if path.split('/').any(|seg| seg == "..") {
-                return Err(ConfigError::new(
-                    "DMSLAKE_CDC_PATH",
-                    path,
-                    "a folder path without '..' segments",
-                ));
-            }
-        }
+        Self::read(&Env::new(get))
+    }
+
+    /// Reads the layout through `env`.
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            bucket_folder,
-            date_partition_enabled,
-            date_partition_sequence,
-            date_partition_delimiter,
-            cdc_path,
+            bucket_folder: folder(env, "DMSLAKE_BUCKET_FOLDER")?.unwrap_or_default(),
+            date_partition_enabled: env.bool("DMSLAKE_DATE_PARTITION_ENABLED", false)?,
+            date_partition_sequence: env
+                .parse_with(
+                    "DMSLAKE_DATE_PARTITION_SEQUENCE",
+                    DatePartitionSequence::ALLOWED,
+                    DatePartitionSequence::parse,
+                )?
+                .unwrap_or_default(),
+            date_partition_delimiter: env
+                .parse_with(
+                    "DMSLAKE_DATE_PARTITION_DELIMITER",
+                    DatePartitionDelimiter::ALLOWED,
+                    DatePartitionDelimiter::parse,
+                )?
+                .unwrap_or_default(),
+            cdc_path: folder(env, "DMSLAKE_CDC_PATH")?,
         })
     }
 
     /// Reads the layout from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::read(&Env::process())
     }
 }
 
 impl Config {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let layout = LayoutConfig::from_lookup(get)?;
-        let raw_database = match get("DMSLAKE_RAW_DATABASE") {
-            Some(v) => parse_database("DMSLAKE_RAW_DATABASE", &v)?,
-            None => DEFAULT_RAW_DATABASE.to_string(),
-        };
-        let curated_database = match get("DMSLAKE_CURATED_DATABASE") {
-            Some(v) => parse_database("DMSLAKE_CURATED_DATABASE", &v)?,
-            None => DEFAULT_CURATED_DATABASE.to_string(),
-        };
-        let columns = DmsColumns::from_lookup(get)?;
+        Self::read(&Env::new(get))
+    }
+
+    /// Reads the shared settings through `env`.
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            layout,
-            columns,
-            raw_database,
-            curated_database,
+            layout: LayoutConfig::read(env)?,
+            columns: DmsColumns::read(env)?,
+            raw_database: database(env, "DMSLAKE_RAW_DATABASE", DEFAULT_RAW_DATABASE)?,
+            curated_database: database(env, "DMSLAKE_CURATED_DATABASE", DEFAULT_CURATED_DATABASE)?,
         })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::read(&Env::process())
     }
 }
 
@@ -449,7 +542,7 @@ mod tests {
             ("DMSLAKE_DATE_PARTITION_DELIMITER", "COMMA", "UNDERSCORE"),
             ("DMSLAKE_DATE_PARTITION_ENABLED", "maybe", "true or false"),
             ("DMSLAKE_RAW_DATABASE", "Raw-DB", "lower-case"),
-            ("DMSLAKE_CURATED_DATABASE", "", "lower-case"),
+            ("DMSLAKE_CURATED_DATABASE", "cur db", "lower-case"),
             ("DMSLAKE_BUCKET_FOLDER", "a/../b", "'..'"),
         ];
         for (var, value, allowed) in cases {
@@ -459,5 +552,124 @@ mod tests {
             assert!(msg.contains(allowed), "{msg}");
             assert_eq!(err.variable, *var);
         }
+    }
+
+    #[test]
+    fn blank_values_mean_unset_so_every_shared_setting_keeps_its_default() {
+        let variables = [
+            "DMSLAKE_BUCKET_FOLDER",
+            "DMSLAKE_DATE_PARTITION_ENABLED",
+            "DMSLAKE_DATE_PARTITION_SEQUENCE",
+            "DMSLAKE_DATE_PARTITION_DELIMITER",
+            "DMSLAKE_CDC_PATH",
+            "DMSLAKE_TIMESTAMP_COLUMN",
+            "DMSLAKE_CHANGE_SEQUENCE_COLUMN",
+            "DMSLAKE_BEFORE_IMAGE_PREFIX",
+            "DMSLAKE_RAW_DATABASE",
+            "DMSLAKE_CURATED_DATABASE",
+        ];
+        let defaults = Config::from_lookup(&lookup(&[])).expect("defaults");
+        for blank in ["", "  ", "\t"] {
+            let pairs: Vec<(&str, &str)> = variables.iter().map(|v| (*v, blank)).collect();
+            let cfg = Config::from_lookup(&lookup(&pairs)).expect("blank is unset");
+            assert_eq!(cfg, defaults, "{blank:?}");
+        }
+        // Values are trimmed before they are checked.
+        let cfg = Config::from_lookup(&lookup(&[
+            ("DMSLAKE_RAW_DATABASE", " raw_db\n"),
+            ("DMSLAKE_TIMESTAMP_COLUMN", " ts "),
+            ("DMSLAKE_DATE_PARTITION_SEQUENCE", " yyyymmddhh "),
+        ]))
+        .expect("trimmed");
+        assert_eq!(cfg.raw_database, "raw_db");
+        assert_eq!(cfg.columns.timestamp, "ts");
+        assert_eq!(
+            cfg.layout.date_partition_sequence,
+            DatePartitionSequence::Yyyymmddhh
+        );
+    }
+
+    #[test]
+    fn the_reader_trims_defaults_and_names_the_variable_the_same_way_for_every_kind() {
+        let get = lookup(&[
+            ("SET", "  value "),
+            ("BLANK", " \t "),
+            ("LIST", " a, b ,,c , "),
+            ("COMMAS", " , ,"),
+            ("NUMBER", " 42 "),
+            ("WORD", "forty"),
+            ("YES", " Yes "),
+            ("MAYBE", "maybe"),
+        ]);
+        let env = Env::new(&get);
+        // optional / or / required
+        let optional: &[(&str, Option<&str>)] =
+            &[("SET", Some("value")), ("BLANK", None), ("UNSET", None)];
+        for (var, want) in optional {
+            assert_eq!(env.optional(var).as_deref(), *want, "{var}");
+            assert_eq!(env.or(var, "dflt"), want.unwrap_or("dflt"), "{var}");
+            match (env.required(var, "something"), want) {
+                (Ok(v), Some(w)) => assert_eq!(v, *w),
+                (Err(e), None) => {
+                    assert_eq!(e.variable, *var);
+                    assert_eq!(
+                        e.to_string(),
+                        format!("{var} is not set: expected something")
+                    );
+                }
+                (got, want) => panic!("{var}: got {got:?}, want {want:?}"),
+            }
+        }
+        // list
+        let lists: &[(&str, &[&str])] = &[
+            ("LIST", &["a", "b", "c"]),
+            ("COMMAS", &[]),
+            ("BLANK", &[]),
+            ("UNSET", &[]),
+            ("SET", &["value"]),
+        ];
+        for (var, want) in lists {
+            assert_eq!(env.list(var), *want, "{var}");
+        }
+        // bool
+        let bools: &[(&str, bool, Option<bool>)] = &[
+            ("YES", false, Some(true)),
+            ("BLANK", true, Some(true)),
+            ("UNSET", false, Some(false)),
+            ("MAYBE", false, None),
+        ];
+        for (var, default, want) in bools {
+            match (env.bool(var, *default), want) {
+                (Ok(v), Some(w)) => assert_eq!(v, *w, "{var}"),
+                (Err(e), None) => {
+                    assert_eq!(e.variable, *var);
+                    assert_eq!(e.value, "maybe");
+                }
+                (got, want) => panic!("{var}: got {got:?}, want {want:?}"),
+            }
+        }
+        // parse
+        let numbers: &[(&str, Result<Option<i64>, &str>)] = &[
+            ("NUMBER", Ok(Some(42))),
+            ("BLANK", Ok(None)),
+            ("UNSET", Ok(None)),
+            (
+                "WORD",
+                Err("WORD=\"forty\" is not valid: expected an integer"),
+            ),
+        ];
+        for (var, want) in numbers {
+            let got = env
+                .parse::<i64>(var, "an integer")
+                .map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(str::to_string), "{var}");
+        }
+        let even = env.parse_with("NUMBER", "an odd number", |v| {
+            v.parse::<i64>().ok().filter(|n| n % 2 == 1)
+        });
+        assert_eq!(
+            even.map_err(|e| (e.variable, e.value)),
+            Err(("NUMBER".to_string(), "42".to_string()))
+        );
     }
 }

@@ -1,15 +1,23 @@
-//! DMS events as EventBridge delivers them (`source: aws.dms`), parsed into typed values.
+//! DMS events as EventBridge delivers them (`source: aws.dms`), decoded with
+//! `aws_lambda_events`' [`EventBridgeEvent`] and a typed [`DmsDetail`], then classified.
 //!
-//! Envelope and detail shape: CHAP_EventBridge.md in the AWS DMS user guide
-//! (`detail.type`, `category`, `eventType`, `eventId`, `resourceLink`, `detailMessage`; the
-//! resource ARN in `resources`). Event ids and categories: CHAP_Events.md ("AWS DMS event
-//! categories and event messages"). Captured events show that a task failure may arrive
-//! without `eventId`, carrying `Last Error ... Stop Reason ... Error Level ...` only inside
-//! `detailMessage`; DMS Serverless sends `DMS Replication State Change` with `type`
-//! `REPLICATION_CONFIG` and an `eventType` such as `REPLICATION_FAILED`, no `eventId`.
+//! Envelope and detail shape: "Working with Amazon EventBridge events and notifications in AWS
+//! Database Migration Service" (AWS DMS user guide,
+//! <https://docs.aws.amazon.com/dms/latest/userguide/CHAP_EventBridge.html>): `detail` holds
+//! `type`, `category`, `eventType`, `eventId`, `resourceLink` and `detailMessage`, and the
+//! resource ARN is in `resources`. The detail-types DMS sends: "AWS Database Migration Service
+//! events" in the EventBridge events reference
+//! (<https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-dms.html>). Event ids and
+//! categories: CHAP_Events.md ("AWS DMS event categories and event messages"). Captured events
+//! show that a task failure may arrive without `eventId`, carrying `Last Error ... Stop Reason
+//! ... Error Level ...` only inside `detailMessage`; DMS Serverless sends `DMS Replication State
+//! Change` with `type` `REPLICATION_CONFIG` and an `eventType` such as `REPLICATION_FAILED`, no
+//! `eventId`.
 //!
 //! Pure: no I/O, no SDK types.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,7 +36,7 @@ const INSTANCE_DETAIL_TYPE_PREFIX: &str = "DMS Replication Instance ";
 
 /// Why an EventBridge payload is not a DMS event dmslake acts on. Every variant is an
 /// expected outcome the watcher logs once and ignores.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum DmsEventError {
     #[error("not a DMS task, replication or instance event: source {event_source:?}, detail-type {detail_type:?}")]
     NotDms {
@@ -36,7 +44,13 @@ pub enum DmsEventError {
         detail_type: String,
     },
     #[error("DMS event {envelope_id}: malformed: {reason}")]
-    Malformed { envelope_id: String, reason: String },
+    Malformed {
+        envelope_id: String,
+        reason: String,
+        /// The decoding error, when the envelope or its detail did not have the expected types.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
     #[error(
         "DMS event {envelope_id}: unknown event (id {event_id:?}, type {event_type:?}, category {category:?})"
     )]
@@ -48,28 +62,12 @@ pub enum DmsEventError {
     },
 }
 
-/// The EventBridge envelope fields dmslake reads.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Envelope {
-    #[serde(default)]
-    pub id: String,
-    #[serde(rename = "detail-type", default)]
-    pub detail_type: String,
-    #[serde(default)]
-    pub source: String,
-    #[serde(default)]
-    pub time: Option<String>,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    #[serde(default)]
-    pub detail: Value,
-}
+/// A DMS event as EventBridge delivers it: the crate's envelope around DMS's typed detail.
+pub type DmsEventBridgeEvent = EventBridgeEvent<DmsDetail>;
 
 /// The `detail` object of a DMS event, exactly as sent (every field optional: captured events
 /// omit `eventId` and `resourceLink`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct DmsDetail {
     #[serde(rename = "type")]
@@ -393,7 +391,7 @@ pub fn parse_detail_message(message: &str) -> MessageFacts {
 pub struct DmsEvent {
     /// The EventBridge envelope `id` (duplicate deliveries share it).
     pub envelope_id: String,
-    pub time: Option<String>,
+    pub time: Option<DateTime<Utc>>,
     pub region: Option<String>,
     pub resource: ResourceKind,
     pub resource_arn: String,
@@ -407,53 +405,68 @@ pub struct DmsEvent {
     pub facts: MessageFacts,
 }
 
-/// Parses an EventBridge payload into a [`DmsEvent`]. Anything else (another source or
-/// detail-type, a detail that is not an object, no DMS ARN in `resources`, an undocumented
-/// event id) is an error value the caller logs and ignores.
-pub fn parse_event(payload: &Value) -> Result<DmsEvent, DmsEventError> {
-    let envelope: Envelope =
-        serde_json::from_value(payload.clone()).map_err(|e| DmsEventError::Malformed {
-            envelope_id: payload
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string(),
-            reason: format!("envelope: {e}"),
-        })?;
-    let expected_kind = match (envelope.source.as_str(), envelope.detail_type.as_str()) {
-        (DMS_SOURCE, TASK_DETAIL_TYPE) => ResourceKind::Task,
-        (DMS_SOURCE, SERVERLESS_DETAIL_TYPE) => ResourceKind::ReplicationConfig,
+/// The resource kind a DMS `source` / `detail-type` pair is about; `None` for any other event.
+pub fn resource_kind_of(source: &str, detail_type: &str) -> Option<ResourceKind> {
+    match (source, detail_type) {
+        (DMS_SOURCE, TASK_DETAIL_TYPE) => Some(ResourceKind::Task),
+        (DMS_SOURCE, SERVERLESS_DETAIL_TYPE) => Some(ResourceKind::ReplicationConfig),
         (DMS_SOURCE, t) if t.starts_with(INSTANCE_DETAIL_TYPE_PREFIX) => {
-            ResourceKind::ReplicationInstance
+            Some(ResourceKind::ReplicationInstance)
         }
-        _ => {
-            return Err(DmsEventError::NotDms {
-                event_source: envelope.source,
-                detail_type: envelope.detail_type,
-            })
-        }
-    };
-    let malformed = |reason: String| DmsEventError::Malformed {
-        envelope_id: envelope.id.clone(),
-        reason,
-    };
-    if !envelope.detail.is_object() {
-        return Err(malformed("detail is not a JSON object".into()));
+        _ => None,
     }
-    let detail: DmsDetail = serde_json::from_value(envelope.detail.clone())
-        .map_err(|e| malformed(format!("detail: {e}")))?;
-    let resource_arn = envelope
-        .resources
+}
+
+/// Decodes an EventBridge payload as a [`DmsEventBridgeEvent`] and classifies it into a
+/// [`DmsEvent`]. Anything else (another source or detail-type, a detail that is not an object,
+/// no DMS ARN in `resources`, an undocumented event id) is an error value the caller logs and
+/// ignores.
+pub fn parse_event(payload: &Value) -> Result<DmsEvent, DmsEventError> {
+    // The envelope's `source` and `detail-type` say whether this is a DMS event at all, so a
+    // foreign event is told apart from a malformed DMS one before the detail is decoded.
+    let text = |field: &str| payload.get(field).and_then(Value::as_str).unwrap_or("");
+    let Some(expected_kind) = resource_kind_of(text("source"), text("detail-type")) else {
+        return Err(DmsEventError::NotDms {
+            event_source: text("source").to_string(),
+            detail_type: text("detail-type").to_string(),
+        });
+    };
+    let envelope_id = payload.get("id").and_then(Value::as_str).unwrap_or("?");
+    if !payload.get("detail").is_some_and(Value::is_object) {
+        return Err(DmsEventError::Malformed {
+            envelope_id: envelope_id.to_string(),
+            reason: "detail is not a JSON object".into(),
+            source: None,
+        });
+    }
+    let event =
+        DmsEventBridgeEvent::deserialize(payload).map_err(|e| DmsEventError::Malformed {
+            envelope_id: envelope_id.to_string(),
+            reason: "the envelope or its detail does not have the documented fields".into(),
+            source: Some(e),
+        })?;
+    classify(expected_kind, event)
+}
+
+/// Classifies a decoded DMS event of `expected_kind` (from its `detail-type`).
+fn classify(
+    expected_kind: ResourceKind,
+    event: DmsEventBridgeEvent,
+) -> Result<DmsEvent, DmsEventError> {
+    let envelope_id = event.id.unwrap_or_default();
+    let resources = event.resources.unwrap_or_default();
+    let detail = event.detail;
+    let Some(resource_arn) = resources
         .iter()
         .find(|arn| ResourceKind::of_arn(arn) == Some(expected_kind))
         .cloned()
-        .ok_or_else(|| {
-            malformed(format!(
-                "no {expected_kind:?} ARN in resources {:?}",
-                envelope.resources
-            ))
-        })?;
-
+    else {
+        return Err(DmsEventError::Malformed {
+            reason: format!("no {expected_kind:?} ARN in resources {resources:?}"),
+            envelope_id,
+            source: None,
+        });
+    };
     let kind = match expected_kind {
         ResourceKind::Task => match (&detail.event_id, &detail.event_type) {
             (Some(id), _) => task_event_kind(id),
@@ -469,7 +482,7 @@ pub fn parse_event(payload: &Value) -> Result<DmsEvent, DmsEventError> {
     };
     let Some(kind) = kind else {
         return Err(DmsEventError::Unknown {
-            envelope_id: envelope.id,
+            envelope_id,
             event_id: detail.event_id,
             event_type: detail.event_type,
             category: detail.category,
@@ -481,9 +494,9 @@ pub fn parse_event(payload: &Value) -> Result<DmsEvent, DmsEventError> {
         .map(parse_detail_message)
         .unwrap_or_default();
     Ok(DmsEvent {
-        envelope_id: envelope.id,
-        time: envelope.time,
-        region: envelope.region,
+        envelope_id,
+        time: event.time,
+        region: event.region,
         resource: expected_kind,
         resource_arn,
         kind,
@@ -582,6 +595,29 @@ mod tests {
                 "{bad}: {r:?}"
             );
         }
+        // The envelope is EventBridge's: a `time` that is not a timestamp, or no `detail`,
+        // makes the event malformed, and the decoding error is kept as its source.
+        let mut bad_time = task_event(json!({"eventId": "DMS-EVENT-0069"}));
+        bad_time["time"] = json!("yesterday");
+        let r = parse_event(&bad_time);
+        assert!(
+            matches!(
+                &r,
+                Err(DmsEventError::Malformed {
+                    source: Some(_),
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let mut no_detail = task_event(json!({}));
+        no_detail
+            .as_object_mut()
+            .map(|envelope| envelope.remove("detail"));
+        assert!(matches!(
+            parse_event(&no_detail),
+            Err(DmsEventError::Malformed { source: None, .. })
+        ));
         let mut no_arn = task_event(json!({"eventId": "DMS-EVENT-0069"}));
         no_arn["resources"] = json!(["arn:aws:s3:::bucket"]);
         assert!(matches!(

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use dms_task_watcher::adapters::{activity_since, ActivityScan, CompactionRequested};
 use dms_task_watcher::config::{Policy, WatcherConfig};
 use dms_task_watcher::decide::Activity;
+use dms_task_watcher::dms::TaskCommand;
+use dms_task_watcher::event::Request;
 use dms_task_watcher::handler::{self, Deps, Done, Outcome};
 use dms_task_watcher::state::{self, TaskRecord};
 use dmslake::config::{DatePartitionDelimiter, DatePartitionSequence, LayoutConfig};
@@ -498,7 +500,7 @@ fn every_sample_event_parses_as_what_it_documents() {
             DmsEventKind::InstanceLowStorage,
         ),
     ];
-    for (name, resource, kind) in expected {
+    for (name, resource, kind) in expected.clone() {
         let ev = parse_event(&sample(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((ev.resource, ev.kind), (resource, kind), "{name}");
     }
@@ -539,6 +541,43 @@ fn every_sample_event_parses_as_what_it_documents() {
         sample("watcher-health-check.json")["detail-type"],
         "Scheduled Event"
     );
+    // Every watcher sample decodes, with the handler's own decoder, to the request it names.
+    let decoded =
+        |name: &str| Request::decode(sample(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, command) in [
+        ("watcher-manual-start.json", TaskCommand::Start),
+        ("watcher-manual-stop.json", TaskCommand::Stop),
+        ("watcher-manual-resume.json", TaskCommand::Resume),
+        ("watcher-manual-reload.json", TaskCommand::Reload),
+    ] {
+        let request = decoded(name);
+        assert!(
+            matches!(&request, Request::Command { command: c, task } if *c == command && task.ends_with(":task:7UOS3VRE4RGAJXJ3M7NQ2OYKDE")),
+            "{name}: {request:?}"
+        );
+    }
+    let request = decoded("watcher-manual-status.json");
+    assert!(
+        matches!(&request, Request::Status { task: Some(_) }),
+        "{request:?}"
+    );
+    let request = decoded("watcher-manual-health-check.json");
+    assert!(
+        matches!(&request, Request::HealthCheck { scheduled: None }),
+        "{request:?}"
+    );
+    let request = decoded("watcher-health-check.json");
+    assert!(
+        matches!(&request, Request::HealthCheck { scheduled: Some(_) }),
+        "{request:?}"
+    );
+    for (name, _, kind) in expected {
+        let request = decoded(name);
+        assert!(
+            matches!(&request, Request::Dms(event) if event.kind == kind),
+            "{name}: {request:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -872,6 +911,11 @@ async fn manual_requests_drive_dms_and_status_reports_the_history() {
     )
     .await;
     assert!(bad.is_err());
+    assert_eq!(
+        bad.as_ref().map_err(|e| e.error_type()).err(),
+        Some("InvalidInput"),
+        "{bad:?}"
+    );
     let unwatched = handler::handle(&fx.deps(), sample("watcher-manual-resume.json")).await;
     assert!(
         matches!(

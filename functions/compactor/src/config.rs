@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use dmslake::catalog::GlueType;
-use dmslake::config::{Config, ConfigError};
+use dmslake::config::{Config, ConfigError, Env, DEFAULT_STATE_PREFIX};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompactorConfig {
@@ -202,9 +202,15 @@ pub fn parse_column_types(
 
 impl CompactorConfig {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let common = Config::from_lookup(get)?;
-        let workgroup = get("DMSLAKE_ATHENA_WORKGROUP").unwrap_or_else(|| "primary".into());
-        let curated_location = get("DMSLAKE_CURATED_LOCATION").unwrap_or_default();
+        Self::read(&Env::new(get))
+    }
+
+    /// Reads the compactor's settings through the shared reader (trimmed; blank means unset).
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        let common = Config::read(env)?;
+        let workgroup = env.or("DMSLAKE_ATHENA_WORKGROUP", "primary");
+        let curated_location =
+            env.required("DMSLAKE_CURATED_LOCATION", "an s3://bucket/prefix/ URL")?;
         if !curated_location.starts_with("s3://") {
             return Err(ConfigError::new(
                 "DMSLAKE_CURATED_LOCATION",
@@ -212,33 +218,19 @@ impl CompactorConfig {
                 "an s3://bucket/prefix/ URL",
             ));
         }
-        let primary_keys = parse_table_lists(
-            "DMSLAKE_PRIMARY_KEYS",
-            &get("DMSLAKE_PRIMARY_KEYS").unwrap_or_default(),
-        )?;
+        let primary_keys =
+            parse_table_lists("DMSLAKE_PRIMARY_KEYS", &env.or("DMSLAKE_PRIMARY_KEYS", ""))?;
         let partitioning = parse_partitioning(
             "DMSLAKE_CURATED_PARTITIONING",
-            &get("DMSLAKE_CURATED_PARTITIONING").unwrap_or_default(),
+            &env.or("DMSLAKE_CURATED_PARTITIONING", ""),
         )?;
-        let column_types = parse_column_types(
-            "DMSLAKE_COLUMN_TYPES",
-            &get("DMSLAKE_COLUMN_TYPES").unwrap_or_default(),
-        )?;
-        let state_bucket = get("DMSLAKE_STATE_BUCKET").unwrap_or_default();
-        if state_bucket.is_empty() {
-            return Err(ConfigError::new(
-                "DMSLAKE_STATE_BUCKET",
-                "",
-                "a bucket name",
-            ));
-        }
-        let state_prefix = get("DMSLAKE_STATE_PREFIX").unwrap_or_else(|| "dmslake-state/".into());
-        let lock_ttl_seconds = match get("DMSLAKE_LOCK_TTL_SECONDS") {
-            Some(v) => v.trim().parse().map_err(|_| {
-                ConfigError::new("DMSLAKE_LOCK_TTL_SECONDS", &v, "a number of seconds")
-            })?,
-            None => 1800,
-        };
+        let column_types =
+            parse_column_types("DMSLAKE_COLUMN_TYPES", &env.or("DMSLAKE_COLUMN_TYPES", ""))?;
+        let state_bucket = env.required("DMSLAKE_STATE_BUCKET", "a bucket name")?;
+        let state_prefix = env.or("DMSLAKE_STATE_PREFIX", DEFAULT_STATE_PREFIX);
+        let lock_ttl_seconds = env
+            .parse("DMSLAKE_LOCK_TTL_SECONDS", "a number of seconds")?
+            .unwrap_or(1800);
         Ok(Self {
             common,
             workgroup,
@@ -253,7 +245,7 @@ impl CompactorConfig {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|n| std::env::var(n).ok())
+        Self::read(&Env::process())
     }
 }
 

@@ -1,6 +1,6 @@
 //! The watcher's configuration, read once at cold start from the `DMSLAKE_*` environment.
 
-use dmslake::config::{parse_bool, ConfigError, LayoutConfig};
+use dmslake::config::{ConfigError, Env, LayoutConfig};
 use dmslake::dms_events::ResourceKind;
 use dmslake::state::StateLocation;
 
@@ -8,7 +8,7 @@ pub const DEFAULT_RESTART_LIMIT: u32 = 3;
 pub const DEFAULT_RESTART_WINDOW_MINUTES: i64 = 60;
 pub const DEFAULT_STALE_AFTER_MINUTES: i64 = 30;
 pub const DEFAULT_EVENT_BUS: &str = "default";
-pub const DEFAULT_STATE_PREFIX: &str = "dmslake-state/";
+pub use dmslake::config::DEFAULT_STATE_PREFIX;
 
 /// The restart policy and thresholds the pure decision function needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,64 +60,47 @@ impl WatcherConfig {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::read(&Env::process())
     }
 
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let layout = LayoutConfig::from_lookup(get)?;
-        let required = |var: &str, what: &str| -> Result<String, ConfigError> {
-            get(var)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ConfigError::new(var, "", what))
-        };
-        let watched_raw = required(
-            "DMSLAKE_WATCHED_TASKS",
-            "a comma-separated list of DMS task or replication-config ARNs",
-        )?;
-        let mut watched = Vec::new();
-        for arn in watched_raw
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
-            match ResourceKind::of_arn(arn) {
-                Some(ResourceKind::Task | ResourceKind::ReplicationConfig) => {
-                    watched.push(arn.to_string())
-                }
-                _ => {
-                    return Err(ConfigError::new(
-                        "DMSLAKE_WATCHED_TASKS",
-                        arn,
-                        "arn:aws:dms:<region>:<account>:task:<id> or ...:replication-config:<id>",
-                    ))
-                }
-            }
-        }
-        let alert_topic_arn = required("DMSLAKE_ALERT_TOPIC_ARN", "an SNS topic ARN")?;
-        if !alert_topic_arn.starts_with("arn:") {
-            return Err(ConfigError::new(
-                "DMSLAKE_ALERT_TOPIC_ARN",
-                &alert_topic_arn,
-                "an SNS topic ARN",
+        Self::read(&Env::new(get))
+    }
+
+    /// Reads the watcher's settings through the shared reader (trimmed; blank means unset).
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        const WATCHED: &str = "DMSLAKE_WATCHED_TASKS";
+        let watched = env.list(WATCHED);
+        if watched.is_empty() {
+            return Err(ConfigError::missing(
+                WATCHED,
+                "a comma-separated list of DMS task or replication-config ARNs",
             ));
         }
-        let auto_resume = match get("DMSLAKE_AUTO_RESUME") {
-            None => false,
-            Some(v) => parse_bool("DMSLAKE_AUTO_RESUME", &v)?,
-        };
+        if let Some(bad) = watched.iter().find(|arn| {
+            !matches!(
+                ResourceKind::of_arn(arn),
+                Some(ResourceKind::Task | ResourceKind::ReplicationConfig)
+            )
+        }) {
+            return Err(ConfigError::new(
+                WATCHED,
+                bad,
+                "arn:aws:dms:<region>:<account>:task:<id> or ...:replication-config:<id>",
+            ));
+        }
+        let alert_topic_arn = env
+            .parse_with("DMSLAKE_ALERT_TOPIC_ARN", "an SNS topic ARN", |v| {
+                v.starts_with("arn:").then(|| v.to_string())
+            })?
+            .ok_or_else(|| ConfigError::missing("DMSLAKE_ALERT_TOPIC_ARN", "an SNS topic ARN"))?;
         let number = |var: &str, default: i64, min: i64| -> Result<i64, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<i64>()
+            let n = env.parse_with(var, format!("an integer from {min} to 100000"), |v| {
+                v.parse::<i64>()
                     .ok()
-                    .filter(|n| *n >= min && *n <= 100_000)
-                    .ok_or_else(|| {
-                        ConfigError::new(var, &v, format!("an integer from {min} to 100000"))
-                    }),
-            }
+                    .filter(|n| (min..=100_000).contains(n))
+            })?;
+            Ok(n.unwrap_or(default))
         };
         let restart_limit = number("DMSLAKE_RESTART_LIMIT", DEFAULT_RESTART_LIMIT.into(), 0)?;
         let window = number(
@@ -130,29 +113,24 @@ impl WatcherConfig {
             DEFAULT_STALE_AFTER_MINUTES,
             1,
         )?;
-        let event_bus = get("DMSLAKE_EVENT_BUS")
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_EVENT_BUS.to_string());
-        let data_bucket = get("DMSLAKE_DATA_BUCKET")
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
-        let state_bucket = required("DMSLAKE_STATE_BUCKET", "the S3 bucket for state documents")?;
-        let state_prefix =
-            get("DMSLAKE_STATE_PREFIX").unwrap_or_else(|| DEFAULT_STATE_PREFIX.to_string());
+        let state_bucket =
+            env.required("DMSLAKE_STATE_BUCKET", "the S3 bucket for state documents")?;
         Ok(Self {
             watched,
             alert_topic_arn,
             policy: Policy {
-                auto_resume,
+                auto_resume: env.bool("DMSLAKE_AUTO_RESUME", false)?,
                 restart_limit: u32::try_from(restart_limit).unwrap_or(u32::MAX),
                 restart_window: chrono::Duration::minutes(window),
                 stale_after: chrono::Duration::minutes(stale),
             },
-            event_bus,
-            data_bucket,
-            layout,
-            state: StateLocation::new(state_bucket, &state_prefix),
+            event_bus: env.or("DMSLAKE_EVENT_BUS", DEFAULT_EVENT_BUS),
+            data_bucket: env.optional("DMSLAKE_DATA_BUCKET"),
+            layout: LayoutConfig::read(env)?,
+            state: StateLocation::new(
+                state_bucket,
+                &env.or("DMSLAKE_STATE_PREFIX", DEFAULT_STATE_PREFIX),
+            ),
         })
     }
 }
@@ -221,6 +199,85 @@ mod tests {
             pairs.push((var, value));
             let err = WatcherConfig::from_lookup(&lookup(&pairs)).expect_err(var);
             assert_eq!(err.variable, *var);
+        }
+    }
+
+    #[test]
+    fn values_are_trimmed_and_blank_ones_take_their_default() {
+        let mut pairs = vec![
+            (
+                "DMSLAKE_WATCHED_TASKS",
+                " arn:aws:dms:us-east-1:1:task:A ,, arn:aws:dms:us-east-1:1:task:B ,",
+            ),
+            (
+                "DMSLAKE_ALERT_TOPIC_ARN",
+                " arn:aws:sns:us-east-1:1:alerts\n",
+            ),
+            ("DMSLAKE_STATE_BUCKET", " state "),
+        ];
+        for var in [
+            "DMSLAKE_AUTO_RESUME",
+            "DMSLAKE_RESTART_LIMIT",
+            "DMSLAKE_RESTART_WINDOW_MINUTES",
+            "DMSLAKE_STALE_AFTER_MINUTES",
+            "DMSLAKE_EVENT_BUS",
+            "DMSLAKE_DATA_BUCKET",
+            "DMSLAKE_STATE_PREFIX",
+        ] {
+            pairs.push((var, "  "));
+        }
+        let cfg = WatcherConfig::from_lookup(&lookup(&pairs)).expect("valid");
+        let defaults = WatcherConfig::from_lookup(&lookup(BASE)).expect("valid");
+        assert_eq!(
+            cfg.watched,
+            [
+                "arn:aws:dms:us-east-1:1:task:A",
+                "arn:aws:dms:us-east-1:1:task:B"
+            ]
+        );
+        assert_eq!(cfg.alert_topic_arn, "arn:aws:sns:us-east-1:1:alerts");
+        assert_eq!(cfg.policy, defaults.policy);
+        assert_eq!(cfg.event_bus, DEFAULT_EVENT_BUS);
+        assert_eq!(cfg.data_bucket, None);
+        assert_eq!(cfg.state.key("x"), "dmslake-state/x");
+
+        // Numbers are trimmed too; `/` puts the state documents at the bucket's root.
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("DMSLAKE_RESTART_LIMIT", " 5 "),
+            ("DMSLAKE_STATE_PREFIX", "/"),
+            ("DMSLAKE_DATA_BUCKET", " lake "),
+        ]);
+        let cfg = WatcherConfig::from_lookup(&lookup(&pairs)).expect("valid");
+        assert_eq!(cfg.policy.restart_limit, 5);
+        assert_eq!(cfg.state.key("x"), "x");
+        assert_eq!(cfg.data_bucket.as_deref(), Some("lake"));
+    }
+
+    #[test]
+    fn required_variables_that_are_blank_are_reported_as_not_set() {
+        for var in [
+            "DMSLAKE_WATCHED_TASKS",
+            "DMSLAKE_ALERT_TOPIC_ARN",
+            "DMSLAKE_STATE_BUCKET",
+        ] {
+            for value in [
+                None,
+                Some(" "),
+                Some(" , ").filter(|_| var == "DMSLAKE_WATCHED_TASKS"),
+            ] {
+                let mut pairs: Vec<(&str, &str)> =
+                    BASE.iter().filter(|(k, _)| *k != var).copied().collect();
+                if let Some(v) = value {
+                    pairs.push((var, v));
+                }
+                let err = WatcherConfig::from_lookup(&lookup(&pairs)).expect_err(var);
+                assert_eq!(err.variable, var);
+                assert!(
+                    err.to_string().starts_with(&format!("{var} is not set")),
+                    "{err}"
+                );
+            }
         }
     }
 }

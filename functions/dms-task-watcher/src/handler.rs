@@ -1,5 +1,6 @@
-//! Orchestration: decode the payload (DMS event, scheduled health check or manual request),
-//! observe the task, decide (pure), store the record, act, and report a typed [`Outcome`].
+//! Orchestration: decode the payload into a [`Request`] (a DMS event, the scheduled health
+//! check or a manual request; [`crate::event`]), observe the task, decide (pure), store the
+//! record, act, and report a typed [`Outcome`].
 //!
 //! Nothing that arrives from EventBridge turns into an error: an unknown, foreign or malformed
 //! event is logged once and ignored, so a bad event never becomes a retry loop. Only a manual
@@ -7,16 +8,17 @@
 
 use aws_config::SdkConfig;
 use chrono::Utc;
-use dmslake::dms_events::{arn_resource_id, parse_event, DmsEvent, DmsEventKind};
+use dmslake::dms_events::{arn_resource_id, DmsEvent, DmsEventKind};
 use dmslake::metrics::{self, Unit};
 use dmslake::state::StateStore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::adapters;
 use crate::config::WatcherConfig;
 use crate::decide::{self, Action, Alert, DecisionInput, Observation, TaskSnapshot, Trigger};
 use crate::dms::{self, TaskCommand};
+use crate::event::Request;
 use crate::state::{self, TaskRecord};
 use crate::WatcherError;
 
@@ -157,37 +159,28 @@ pub struct TaskStatus {
     pub record: TaskRecord,
 }
 
-/// A manual request: `{"action": "status" | "start" | "stop" | "resume" | "reload" |
-/// "health_check", "task": "<ARN or task id>"}`.
-#[derive(Clone, Debug, Deserialize)]
-struct ManualRequest {
-    action: String,
-    #[serde(default)]
-    task: Option<String>,
+/// Handles one invocation payload: decodes it ([`Request::decode`]), then [`dispatch`]es it.
+pub async fn handle(deps: &Deps, payload: Value) -> Result<Outcome, WatcherError> {
+    dispatch(deps, Request::decode(payload)?).await
 }
 
-/// Handles one invocation payload.
-pub async fn handle(deps: &Deps, payload: Value) -> Result<Outcome, WatcherError> {
-    if payload.get("action").is_some() {
-        let req: ManualRequest = serde_json::from_value(payload)
-            .map_err(|e| WatcherError::InvalidRequest(format!("manual request: {e}")))?;
-        return manual(deps, req).await;
-    }
-    let source = payload.get("source").and_then(Value::as_str).unwrap_or("");
-    let detail_type = payload
-        .get("detail-type")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if source == "aws.events" && detail_type == "Scheduled Event" {
-        return health_check(deps).await;
-    }
-    match parse_event(&payload) {
-        Ok(event) => on_event(deps, event).await,
-        Err(err) => {
-            tracing::warn!(error = %err, "event ignored");
-            Ok(Outcome::Ignored {
-                reason: err.to_string(),
-            })
+/// Handles one decoded request.
+pub async fn dispatch(deps: &Deps, request: Request) -> Result<Outcome, WatcherError> {
+    match request {
+        Request::Dms(event) => on_event(deps, *event).await,
+        Request::HealthCheck { scheduled } => {
+            tracing::info!(
+                scheduled = scheduled.map(|t| t.to_rfc3339()),
+                "health check"
+            );
+            health_check(deps).await
+        }
+        Request::Status { task } => status(deps, task.as_deref()).await,
+        Request::Command { command, task } => manual(deps, command, &task).await,
+        Request::Ignored(err) => {
+            let reason = dmslake::error::chain(&err);
+            tracing::warn!(error = %reason, "event ignored");
+            Ok(Outcome::Ignored { reason })
         }
     }
 }
@@ -607,23 +600,8 @@ fn resolve_task(config: &WatcherConfig, task: &str) -> Result<String, WatcherErr
         })
 }
 
-async fn manual(deps: &Deps, req: ManualRequest) -> Result<Outcome, WatcherError> {
-    let command = match req.action.as_str() {
-        "health_check" => return health_check(deps).await,
-        "status" => return status(deps, req.task.as_deref()).await,
-        "start" => TaskCommand::Start,
-        "stop" => TaskCommand::Stop,
-        "resume" => TaskCommand::Resume,
-        "reload" => TaskCommand::Reload,
-        other => {
-            return Err(WatcherError::InvalidRequest(format!(
-                "unknown action {other:?} (expected status, start, stop, resume, reload or health_check)"
-            )))
-        }
-    };
-    let task = req.task.as_deref().ok_or_else(|| {
-        WatcherError::InvalidRequest(format!("{}: \"task\" is required", req.action))
-    })?;
+/// Runs an operator's command on a watched task and records it.
+async fn manual(deps: &Deps, command: TaskCommand, task: &str) -> Result<Outcome, WatcherError> {
     let arn = resolve_task(&deps.config, task)?;
     let status = dms::run(&deps.dms, &arn, command).await?;
     let (to, detail) = match command {
@@ -650,7 +628,7 @@ async fn manual(deps: &Deps, req: ManualRequest) -> Result<Outcome, WatcherError
     let mut report = TaskReport::new(&arn);
     report.status = Some(status.clone());
     report.done.push(Done::Commanded {
-        command: req.action.clone(),
+        command: command.action().to_string(),
         status,
     });
     report.done.push(Done::Recorded {

@@ -1,13 +1,15 @@
 //! `dms-task-watcher`: reacts to DMS task events and a scheduled health check.
 //!
-//! [`decide`] is the pure core (observation + recorded state + policy → actions); [`dms`] and
-//! [`adapters`] make the AWS calls; [`state`] keeps each task's durable record; [`handler`]
-//! orchestrates and returns a typed [`handler::Outcome`].
+//! [`event`] decodes a payload into one typed [`event::Request`]; [`decide`] is the pure core
+//! (observation + recorded state + policy → actions); [`dms`] and [`adapters`] make the AWS
+//! calls; [`state`] keeps each task's durable record; [`handler`] orchestrates and returns a
+//! typed [`handler::Outcome`].
 
 pub mod adapters;
 pub mod config;
 pub mod decide;
 pub mod dms;
+pub mod event;
 pub mod handler;
 pub mod state;
 
@@ -35,13 +37,21 @@ pub enum WatcherError {
     NothingDone { resource: String, errors: String },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A manual request whose JSON does not have the documented shape.
+    #[error(
+        "manual request not understood (expected {{\"action\": \"status\" | \"start\" | \"stop\" | \"resume\" | \"reload\" | \"health_check\", \"task\": \"<task ARN or id>\"}})"
+    )]
+    UnreadableRequest {
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl WatcherError {
     /// `InvalidInput` for a bad manual request (do not retry), `Retryable` otherwise.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) => "InvalidInput",
+            Self::InvalidRequest(_) | Self::UnreadableRequest { .. } => "InvalidInput",
             _ => "Retryable",
         }
     }

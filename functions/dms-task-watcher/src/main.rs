@@ -1,6 +1,7 @@
 //! Lambda entry point: logging, configuration and clients once; then the handler.
 #![recursion_limit = "256"]
 
+use dms_task_watcher::event::Request;
 use dms_task_watcher::handler::{self, Deps};
 use dms_task_watcher::WatcherError;
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
@@ -24,9 +25,8 @@ async fn main() -> Result<(), Error> {
         // An error (a task record that could not be stored, so nothing was done) fails the
         // invocation: Lambda's asynchronous retries, then the on-failure destination, take
         // the event again instead of losing it.
-        let outcome = handler::handle(deps, event.payload)
-            .await
-            .map_err(diagnostic)?;
+        let request = Request::decode(event.payload).map_err(diagnostic)?;
+        let outcome = handler::dispatch(deps, request).await.map_err(diagnostic)?;
         serde_json::to_value(outcome).map_err(|e| Diagnostic {
             error_type: "Internal".into(),
             error_message: e.to_string(),

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use dmslake::catalog::TableDef;
-use dmslake::config::{Config, ConfigError};
+use dmslake::config::{Config, ConfigError, Env, DEFAULT_STATE_PREFIX};
 use tokio::sync::Mutex;
 
 use crate::columns::CsvManifest;
@@ -45,40 +45,36 @@ impl Settings {
 
 impl Settings {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let csv_columns_uri = match get("DMSLAKE_CSV_COLUMNS_URI").map(|v| v.trim().to_string()) {
-            None => None,
-            Some(v) if v.is_empty() => None,
-            Some(v) => {
-                let ok = dmslake::s3::parse_url(&v).is_ok_and(|(_, key)| !key.is_empty());
-                if !ok {
-                    return Err(ConfigError::new(
-                        "DMSLAKE_CSV_COLUMNS_URI",
-                        &v,
-                        "an s3://bucket/key URL of a JSON column manifest",
-                    ));
-                }
-                Some(v)
-            }
-        };
-        let manifest_root = match get("DMSLAKE_STATE_BUCKET").map(|v| v.trim().to_string()) {
-            None => None,
-            Some(b) if b.is_empty() => None,
-            Some(b) => {
+        Self::read(&Env::new(get))
+    }
+
+    /// Reads the registrar's settings through the shared reader (trimmed; blank means unset).
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        let csv_columns_uri = env.parse_with(
+            "DMSLAKE_CSV_COLUMNS_URI",
+            "an s3://bucket/key URL of a JSON column manifest",
+            |v| {
+                let ok = dmslake::s3::parse_url(v).is_ok_and(|(_, key)| !key.is_empty());
+                ok.then(|| v.to_string())
+            },
+        )?;
+        let state_bucket = env.parse_with(
+            "DMSLAKE_STATE_BUCKET",
+            "an S3 bucket name (lower-case letters, digits, '-' and '.')",
+            |b| {
                 let ok = b.len() <= 63
                     && b.bytes().all(|c| {
                         c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
                     });
-                if !ok {
-                    return Err(ConfigError::new(
-                        "DMSLAKE_STATE_BUCKET",
-                        &b,
-                        "an S3 bucket name (lower-case letters, digits, '-' and '.')",
-                    ));
-                }
-                let prefix = get("DMSLAKE_STATE_PREFIX").unwrap_or_else(|| "dmslake-state/".into());
-                Some(Self::manifest_root_for(&b, &prefix))
-            }
-        };
+                ok.then(|| b.to_string())
+            },
+        )?;
+        let manifest_root = state_bucket.map(|bucket| {
+            Self::manifest_root_for(
+                &bucket,
+                &env.or("DMSLAKE_STATE_PREFIX", DEFAULT_STATE_PREFIX),
+            )
+        });
         Ok(Self {
             csv_columns_uri,
             manifest_root,
@@ -86,7 +82,7 @@ impl Settings {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::read(&Env::process())
     }
 }
 
@@ -163,8 +159,9 @@ impl Deps {
 
     /// Configuration and clients from the environment (the Lambda's cold start, the CLI).
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let settings = Settings::from_env()?;
+        let env = Env::process();
+        let config = Config::read(&env)?;
+        let settings = Settings::read(&env)?;
         let sdk = dmslake::clients::load_sdk_config().await;
         Ok(Self::new(
             dmslake::clients::s3_client(&sdk),
@@ -177,5 +174,57 @@ impl Deps {
     /// Forgets everything cached (a cold start, for tests and benchmarks).
     pub async fn forget(&self) {
         *self.known.lock().await = Known::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmslake::config::lookup;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_lookup(&lookup(pairs))
+    }
+
+    #[test]
+    fn settings_are_read_trimmed_with_blank_meaning_unset() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            (&[], None, None),
+            (&[("DMSLAKE_CSV_COLUMNS_URI", "  "), ("DMSLAKE_STATE_BUCKET", "")], None, None),
+            (&[("DMSLAKE_CSV_COLUMNS_URI", " s3://b/cols.json ")], Some("s3://b/cols.json"), None),
+            (&[("DMSLAKE_STATE_BUCKET", " state ")], None,
+             Some("s3://state/dmslake-state/full-load-manifests/")),
+            (&[("DMSLAKE_STATE_BUCKET", "state"), ("DMSLAKE_STATE_PREFIX", " ")], None,
+             Some("s3://state/dmslake-state/full-load-manifests/")),
+            (&[("DMSLAKE_STATE_BUCKET", "state"), ("DMSLAKE_STATE_PREFIX", "/")], None,
+             Some("s3://state/full-load-manifests/")),
+            (&[("DMSLAKE_STATE_BUCKET", "state"), ("DMSLAKE_STATE_PREFIX", " ops/dmslake ")], None,
+             Some("s3://state/ops/dmslake/full-load-manifests/")),
+        ];
+        for (pairs, csv, root) in cases {
+            let got = settings(pairs).unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
+            assert_eq!(got.csv_columns_uri.as_deref(), *csv, "{pairs:?}");
+            assert_eq!(got.manifest_root.as_deref(), *root, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable_and_what_is_allowed() {
+        let cases = [
+            (
+                "DMSLAKE_CSV_COLUMNS_URI",
+                "s3://bucket-only",
+                "s3://bucket/key",
+            ),
+            ("DMSLAKE_CSV_COLUMNS_URI", "https://b/k", "s3://bucket/key"),
+            ("DMSLAKE_STATE_BUCKET", "State_Bucket", "S3 bucket name"),
+        ];
+        for (var, value, allowed) in cases {
+            let err = settings(&[(var, value)]).expect_err(value);
+            assert_eq!((err.variable.as_str(), err.value.as_str()), (var, value));
+            assert!(err.to_string().contains(allowed), "{err}");
+        }
     }
 }
