@@ -31,10 +31,11 @@
 //!   removed;
 //! - `money`: PostgreSQL prints `$1,234.50`, a Parquet decimal(38,4) `1234.5000`: both become
 //!   the plain number without trailing zeros;
-//! - `time`, `timestamp`: printed with six fractional digits; a Parquet `time` is DMS's
-//!   `TIME32` (milliseconds since midnight, an `int` in Athena), turned back into a time. DMS
-//!   keeps only milliseconds of a `time` in Parquet, so a Parquet run's workload writes times
-//!   with millisecond precision ([`Workload::time_micros`]);
+//! - `time`, `timestamp`: printed with six fractional digits. A `time` is PostgreSQL's text
+//!   in both formats (the task's rule writes `time` columns as strings, as the stack's does);
+//!   without that rule a Parquet `time` is DMS's `TIME32` (milliseconds since midnight, an
+//!   `int` in Athena), turned back into a time, and a workload for it writes milliseconds only
+//!   ([`Workload::time_micros`]);
 //! - every other type: PostgreSQL's output function (what `psql` shows: `char(n)` padded,
 //!   `inet` without `/32`; not the `::text` cast, which differs for those two), byte for byte,
 //!   as `dms-local` writes it from both the full load and change capture.
@@ -1275,20 +1276,7 @@ impl Pipeline {
         if selected.is_empty() {
             bail!("no sample table is named {:?}", opts.tables);
         }
-        let selected: Vec<TableDef> = selected
-            .into_iter()
-            .map(|mut t| {
-                // DMS writes a `time` column to Parquet as TIME32, which Athena's engine cannot
-                // read from the raw table (Trino: "Unsupported Trino column type (integer) for
-                // Parquet column ... TIME(MILLIS,true)"): Parquet runs leave such columns out.
-                if opts.format == DataFormat::Parquet {
-                    t.columns.retain(|c| c.kind != Kind::Time);
-                }
-                t
-            })
-            .collect();
         let mut workload = Workload::new(&opts.schema, selected.clone(), opts.seed);
-        workload.time_micros = opts.format == DataFormat::Csv;
         pg.batch_execute(&workload.ddl())
             .await
             .context("creating the sample tables")?;

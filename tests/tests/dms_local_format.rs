@@ -200,6 +200,7 @@ fn text_rows_quote_commas_and_keep_backslash_sequences_like_dms() {
         change_sequence: true,
         before_image_keys: false,
         timestamp_column: true,
+        time_as_text: true,
     };
     let customers = northwind("customers/LOAD00000001.csv");
     let hanar = customers

@@ -63,6 +63,7 @@ fn ours() -> ParquetMetaData {
         timestamp_column: true,
         change_sequence: false,
         before_image_keys: false,
+        time_as_text: true,
     };
     footer(&write_file(&file_columns(&info, &names, layout), &[]).expect("written"))
 }

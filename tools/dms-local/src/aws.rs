@@ -329,9 +329,14 @@ pub async fn stop_task(
     task_call(task_arn, "stop", result)
 }
 
-/// The `table-mappings` JSON selecting the tables and adding the change-sequence column, as a
-/// DMS task for this layout would be configured.
-pub fn table_mappings(tables: &[(String, String)], change_sequence_column: &str) -> Value {
+/// The `table-mappings` JSON selecting the tables, adding the change-sequence column and, with
+/// `time_as_text`, changing every `time` column to a string (the rules template.yaml gives the
+/// stack's task), as a DMS task for this layout would be configured.
+pub fn table_mappings(
+    tables: &[(String, String)],
+    change_sequence_column: &str,
+    time_as_text: bool,
+) -> Value {
     let mut rules = Vec::new();
     for (i, (schema, table)) in tables.iter().enumerate() {
         rules.push(json!({
@@ -347,6 +352,16 @@ pub fn table_mappings(tables: &[(String, String)], change_sequence_column: &str)
         "value": change_sequence_column, "expression": "$AR_H_CHANGE_SEQ",
         "data-type": {"type": "string", "length": 50}
     }));
+    if time_as_text {
+        // CHAP_Tasks.CustomizingTasks.TableMapping.SelectionTransformation.Transformations.md:
+        // a column-name of "%" with a `data-type` in the object locator selects by type.
+        rules.push(json!({
+            "rule-type": "transformation", "rule-id": "1001", "rule-name": "time-as-text",
+            "rule-target": "column", "rule-action": "change-data-type",
+            "object-locator": {"schema-name": "%", "table-name": "%", "column-name": "%", "data-type": "time"},
+            "data-type": {"type": "string", "length": 15}
+        }));
+    }
     json!({ "rules": rules })
 }
 

@@ -172,6 +172,11 @@ pub struct RowLayout {
     pub change_sequence: bool,
     /// A transformation rule adds before-image columns for the primary key.
     pub before_image_keys: bool,
+    /// A transformation rule changes every `time` column to a string (the stack's task's
+    /// `dmslake-time-as-text`, template.yaml): Parquet files hold PostgreSQL's text of the time
+    /// (`HH:MM:SS[.ffffff]`) instead of DMS's `TIME32`, which Athena's engine cannot read.
+    /// CSV files hold that text either way.
+    pub time_as_text: bool,
 }
 
 impl Default for RowLayout {
@@ -180,6 +185,7 @@ impl Default for RowLayout {
             timestamp_column: true,
             change_sequence: true,
             before_image_keys: true,
+            time_as_text: true,
         }
     }
 }

@@ -296,6 +296,7 @@ impl DmsLocal {
             let mappings = aws::table_mappings(
                 &self.settings.tables,
                 &self.settings.columns.change_sequence,
+                self.settings.rows.time_as_text,
             );
             let id = format!("dms-local-{}", self.settings.slot.replace('_', "-"));
             self.task_arn = Some(

@@ -52,6 +52,10 @@ struct Args {
     /// Omit the before-image key columns.
     #[arg(long)]
     no_before_image: bool,
+    /// Write `time` columns in DMS's own Parquet type (`TIME32`) instead of as text (the
+    /// stack's task changes them to strings with a table-mapping rule).
+    #[arg(long)]
+    time_as_time: bool,
     /// The endpoint's DataFormat: `csv` or `parquet` (Parquet follows added columns).
     #[arg(long, default_value = "csv")]
     format: DataFormat,
@@ -84,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         layout: config.layout,
         rows: RowLayout {
             before_image_keys: !args.no_before_image,
+            time_as_text: !args.time_as_time,
             ..RowLayout::default()
         },
         cdc_interval: Duration::from_secs(args.cdc_interval),

@@ -208,10 +208,16 @@ pub fn file_columns(info: &TableInfo, names: &DmsColumns, layout: RowLayout) -> 
             source: Field::Timestamp,
         });
     }
+    // A `change-data-type` rule's new type holds for the before-image columns too: they are
+    // the same source columns.
+    let kind = |pg_type: &str| match ParquetKind::from_pg_type(pg_type) {
+        ParquetKind::TimeMillis if layout.time_as_text => ParquetKind::String,
+        kind => kind,
+    };
     for (i, c) in info.columns.iter().enumerate() {
         out.push(FileColumn {
             name: c.name.clone(),
-            kind: ParquetKind::from_pg_type(&c.pg_type),
+            kind: kind(&c.pg_type),
             required: false,
             source: Field::Source(i),
         });
@@ -229,7 +235,7 @@ pub fn file_columns(info: &TableInfo, names: &DmsColumns, layout: RowLayout) -> 
             let c = &info.columns[i];
             out.push(FileColumn {
                 name: format!("{}{}", names.before_image_prefix, c.name),
-                kind: ParquetKind::from_pg_type(&c.pg_type),
+                kind: kind(&c.pg_type),
                 required: false,
                 source: Field::BeforeImage(k),
             });
@@ -510,6 +516,49 @@ mod tests {
         for (pg, kind) in PG_TYPES {
             assert_eq!(ParquetKind::from_pg_type(pg), *kind, "{pg}");
         }
+    }
+
+    #[test]
+    fn the_time_as_text_rule_turns_time_columns_and_their_before_images_into_strings() {
+        let info = TableInfo {
+            schema: "public".into(),
+            table: "shifts".into(),
+            columns: vec![
+                Column::new("starts", "time without time zone"),
+                Column::new("day", "date"),
+            ],
+            key: vec![0],
+        };
+        let kinds = |time_as_text: bool| -> Vec<(String, ParquetKind)> {
+            let layout = RowLayout {
+                time_as_text,
+                ..RowLayout::default()
+            };
+            file_columns(&info, &DmsColumns::default(), layout)
+                .into_iter()
+                .filter(|c| matches!(c.source, Field::Source(_) | Field::BeforeImage(_)))
+                .map(|c| (c.name, c.kind))
+                .collect()
+        };
+        let named = |pairs: &[(&str, ParquetKind)]| -> Vec<(String, ParquetKind)> {
+            pairs.iter().map(|(n, k)| (n.to_string(), *k)).collect()
+        };
+        assert_eq!(
+            kinds(true),
+            named(&[
+                ("starts", ParquetKind::String),
+                ("day", ParquetKind::Date),
+                ("BI_starts", ParquetKind::String),
+            ])
+        );
+        assert_eq!(
+            kinds(false),
+            named(&[
+                ("starts", ParquetKind::TimeMillis),
+                ("day", ParquetKind::Date),
+                ("BI_starts", ParquetKind::TimeMillis),
+            ])
+        );
     }
 
     #[test]
