@@ -1,4 +1,4 @@
-"""Starts moto in server mode (the local AWS emulator), with two corrections.
+"""Starts moto in server mode (the local AWS emulator), with three corrections.
 
 Usage: moto_server.py -H 127.0.0.1 -p PORT   (the arguments of moto's own `moto_server`)
 
@@ -14,12 +14,17 @@ update is refused with ConcurrentModificationException, which is how concurrent 
 overwriting each other (optimistic locking). moto ignores the parameter and applies every
 update. Here an UpdateTable whose `VersionId` is not the table's current version is refused as
 Glue refuses it, and the check and the update happen under one lock.
+
+Amazon Athena's GetQueryExecution answers an id it does not know (never issued, or past the 45
+days it keeps query history) with InvalidRequestException. moto fails with an internal error
+(a KeyError), which no SDK can read. Here the unknown id gets Athena's answer.
 """
 
 import sys
 import threading
 from datetime import datetime, timezone
 
+from moto.athena import responses as athena_responses
 from moto.core.exceptions import JsonRESTError
 from moto.dms import models
 from moto.glue import responses as glue_responses
@@ -87,6 +92,21 @@ def patch_glue_update_table():
 
 
 patch_glue_update_table()
+
+
+def patch_athena_unknown_query():
+    original = athena_responses.AthenaResponse.get_query_execution
+
+    def get_query_execution(self):
+        exec_id = self._get_param("QueryExecutionId")
+        if exec_id not in self.athena_backend.executions:
+            raise JsonRESTError("InvalidRequestException", f"QueryExecution {exec_id} was not found")
+        return original(self)
+
+    athena_responses.AthenaResponse.get_query_execution = get_query_execution
+
+
+patch_athena_unknown_query()
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

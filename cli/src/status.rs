@@ -128,6 +128,11 @@ pub fn render_tables(tables: &[TableStatus]) -> String {
         if let Some(at) = &t.last_rebuild {
             out.push_str(&format!("    last rebuild (table reload applied): {at}\n"));
         }
+        if let Some(query) = &t.running_query {
+            out.push_str(&format!(
+                "    merge still running: query {query} (the next run waits for it)\n"
+            ));
+        }
         match &t.last_run {
             Some(run) => {
                 out.push_str(&format!(
@@ -274,6 +279,7 @@ mod tests {
                 newest_commit: Some("2026-11-24 10:59:30.000000".into()),
                 lag_seconds: Some(3 * 3600 + 5 * 60),
                 last_rebuild: Some("2026-11-24T09:00:00+00:00".into()),
+                running_query: Some("q2".into()),
                 last_run: Some(compactor::watermark::MergeStatus {
                     checked_at: "2026-11-24T14:05:00+00:00".into(),
                     outcome: "failed".into(),
@@ -293,6 +299,7 @@ mod tests {
             "last merge: 2026-11-24T11:00:00+00:00",
             "lag: 3h 05m (newest commit merged 2026-11-24 10:59:30.000000)",
             "last rebuild (table reload applied): 2026-11-24T09:00:00+00:00",
+            "merge still running: query q2 (the next run waits for it)",
             "last run: failed at 2026-11-24T14:05:00+00:00",
             "last error: 2026-11-24T14:05:00+00:00 query q1 FAILED: ICEBERG_COMMIT_ERROR",
             "public_lines",
@@ -306,6 +313,7 @@ mod tests {
             1,
             "only a table that was rebuilt shows one:\n{text}"
         );
+        assert_eq!(text.matches("still running").count(), 1, "{text}");
         assert_eq!(duration_text(12), "12s");
         assert_eq!(duration_text(250), "4m 10s");
     }

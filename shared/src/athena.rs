@@ -19,6 +19,8 @@ pub enum AthenaError {
     #[error("athena {operation} failed: {message}")]
     Api {
         operation: &'static str,
+        /// The service's error code (`InvalidRequestException`, ...), when it sent one.
+        code: Option<String>,
         message: String,
     },
     #[error("athena {operation}: response without {field}")]
@@ -113,7 +115,21 @@ fn api_error(
     err: impl ProvideErrorMetadata + std::error::Error + 'static,
 ) -> AthenaError {
     let message = crate::aws_error::service_message(&err);
-    AthenaError::Api { operation, message }
+    AthenaError::Api {
+        operation,
+        code: err.code().map(str::to_string),
+        message,
+    }
+}
+
+impl AthenaError {
+    /// Athena does not know the query id: `GetQueryExecution` answers `InvalidRequestException`
+    /// for an id it never issued, or whose history it no longer keeps (45 days; "Viewing
+    /// recent queries", Athena user guide).
+    pub fn is_unknown_query(&self) -> bool {
+        matches!(self, Self::Api { operation: "GetQueryExecution", code: Some(code), .. }
+            if code == "InvalidRequestException")
+    }
 }
 
 /// Runs one statement in `workgroup` and waits for it until `deadline`.

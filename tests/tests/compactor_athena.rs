@@ -218,6 +218,20 @@ fn failed_run(result: Result<Value, HandleError>) -> Value {
     }
 }
 
+/// How many queries the fixture's workgroup has seen.
+async fn executions(fx: &Fixture) -> usize {
+    fx.deps
+        .runner
+        .client
+        .list_query_executions()
+        .work_group(&fx.deps.runner.workgroup)
+        .send()
+        .await
+        .expect("ListQueryExecutions")
+        .query_execution_ids()
+        .len()
+}
+
 async fn watermark(state: &StateStore) -> Option<Watermark> {
     state
         .get::<Watermark>(&watermark_doc("public_order_details"))
@@ -263,34 +277,75 @@ async fn runner_paths_move_the_watermark_only_after_success() {
         "full-load partition no longer read: {next}"
     );
     // Both statements were started in the configured workgroup.
-    let executions = fx
-        .deps
-        .runner
-        .client
-        .list_query_executions()
-        .work_group(&fx.deps.runner.workgroup)
-        .send()
-        .await
-        .expect("list");
     assert_eq!(
-        executions.query_execution_ids().len(),
+        executions(&fx).await,
         3,
         "DDL + MERGE + the newest commit's SELECT"
     );
 
-    // Stuck RUNNING until the deadline: reported as timed out, watermark untouched.
+    // Stuck RUNNING until the deadline: reported as timed out; the watermark does not move,
+    // it records the running query for the next run.
+    // (The curated table is in the catalog now, as Athena's CREATE TABLE would have put it: no
+    // DDL runs, the MERGE is the query that stays running.)
+    put_curated_table(&fx, &["order_id", "product_id", "quantity", "_dmslake_seq"]).await;
     set_transition(json!({"progression": "manual", "times": 100000})).await;
-    let before = watermark(&fx.state).await;
-    let out = failed_run(
+    let before = watermark(&fx.state).await.expect("watermark");
+    let merge_table = || {
         handle(
             &fx.deps,
             json!({"action": "merge", "tables": ["public.order_details"]}),
             Instant::now() + Duration::from_millis(700),
         )
-        .await,
-    );
+    };
+    let out = failed_run(merge_table().await);
     assert_eq!(out["tables"][0]["status"], "timed_out", "{out}");
-    assert_eq!(watermark(&fx.state).await, before);
+    let running = out["tables"][0]["query_id"]
+        .as_str()
+        .expect("query id")
+        .to_string();
+    let during = watermark(&fx.state).await.expect("watermark");
+    let flight = during
+        .in_flight
+        .clone()
+        .expect("the running query is recorded");
+    assert_eq!(flight.query_id, running);
+    assert_eq!(
+        Watermark {
+            in_flight: None,
+            ..during
+        },
+        before,
+        "nothing else moves"
+    );
+    let started = executions(&fx).await;
+
+    // A run while it still runs waits for it and starts nothing.
+    let out = failed_run(merge_table().await);
+    assert_eq!(out["tables"][0]["status"], "timed_out", "{out}");
+    assert_eq!(out["tables"][0]["query_id"], running.as_str(), "{out}");
+    assert_eq!(executions(&fx).await, started, "no query started");
+
+    // Once it has succeeded, the next run adopts it: the watermark moves with its id, and only
+    // the newest-commit query is started.
+    set_transition(json!({"progression": "immediate"})).await;
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge", "tables": ["public.order_details"]}),
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    assert_eq!(out["tables"][0]["query_id"], running.as_str(), "{out}");
+    let after = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(after.query_id, running);
+    assert_eq!(after.in_flight, None);
+    assert_eq!(after.partition, flight.next.partition);
+    assert_eq!(
+        executions(&fx).await,
+        started + 1,
+        "the newest commit's SELECT only"
+    );
 
     // A table without a configured key is reported, never merged; no watermark.
     set_transition(json!({"progression": "immediate"})).await;
@@ -308,6 +363,50 @@ async fn runner_paths_move_the_watermark_only_after_success() {
         .await
         .expect("handle");
     assert_eq!(out["tables"][0]["status"], "maintained", "{out}");
+}
+
+#[tokio::test]
+async fn a_running_merge_athena_no_longer_knows_is_planned_again() {
+    let (_guard, fx) = immediate_fixture().await;
+    // A run recorded a running merge whose id Athena does not know (its history is kept 45
+    // days): the next run plans and runs the merge itself.
+    let flight = compactor::watermark::InFlight {
+        query_id: "00000000-0000-0000-0000-000000000000".into(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        range: Default::default(),
+        rebuild_files: None,
+        next: Box::new(Watermark {
+            partition: Some(vec!["2999".into(), "01".into(), "01".into()]),
+            ..Default::default()
+        }),
+    };
+    fx.state
+        .put_if(
+            &watermark_doc("public_order_details"),
+            &Watermark::with_in_flight(None, flight),
+            None,
+        )
+        .await
+        .expect("watermark");
+    let out = handle(
+        &fx.deps,
+        json!({"action": "merge"}),
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(out["tables"][0]["status"], "merged", "{out}");
+    assert_ne!(
+        out["tables"][0]["query_id"], "00000000-0000-0000-0000-000000000000",
+        "{out}"
+    );
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(wm.in_flight, None);
+    assert_eq!(
+        wm.partition,
+        Some(vec!["2024".into(), "07".into(), "05".into()]),
+        "the merge's own range, not the unknown query's"
+    );
 }
 
 #[tokio::test]

@@ -21,8 +21,8 @@ use crate::preview::{self, PreviewError};
 use crate::reload::{self, LoadCheck, LoadFile};
 use crate::spec::{self, SourceError};
 use crate::watermark::{
-    lag_seconds, lock_doc, recorded_columns, status_doc, watermark_doc, Lock, MergeStatus,
-    Watermark,
+    lag_seconds, lock_doc, recorded_columns, status_doc, watermark_doc, InFlight, Lock,
+    MergeStatus, Watermark,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,7 +212,7 @@ impl TableReport {
         match self {
             Self::Skipped { reason, .. } | Self::Failed { reason, .. } => Some(reason.clone()),
             Self::TimedOut { query_id, .. } => Some(format!(
-                "query {query_id} still running when the invocation's time ran out; the next run reads the same range again"
+                "query {query_id} still running when the invocation's time ran out; the next run waits for it"
             )),
             _ => None,
         }
@@ -632,6 +632,13 @@ async fn merge(
     // plans the ALTERs, its full-load files tell a reload, its version guards the write that
     // moves it.
     let mut wm = deps.state.get::<Watermark>(&watermark_doc(name)).await?;
+    if let Some(old) = &wm {
+        if let Some(flight) = &old.value.in_flight {
+            if let Adoption::Done(report) = adopt(deps, table, old, flight, deadline).await? {
+                return Ok(report);
+            }
+        }
+    }
     let from = wm.as_ref().and_then(|w| w.value.partition.clone());
     let (range, partitions) =
         preview::merge_partitions(&deps.glue, &deps.config, table, from).await?;
@@ -667,8 +674,16 @@ async fn merge(
             table: name.to_string(),
         });
     }
-    execute(deps, table, owner, &table.create_table_sql(), deadline).await?;
-    add_columns(deps, table, owner, &mut wm, deadline).await?;
+    // The curated table as the catalog has it (Athena keeps an Iceberg table's schema in
+    // Glue): created only when missing, so a run costs no DDL query once it exists.
+    let curated = &deps.config.common.curated_database;
+    let existing = dmslake::glue::column_names(&deps.glue, curated, name).await?;
+    if existing.is_none() {
+        execute(deps, table, owner, &table.create_table_sql(), deadline).await?;
+    }
+    let adds =
+        preview::planned_additions(table, existing.as_deref(), wm.as_ref().map(|w| &w.value));
+    add_columns(deps, table, owner, &mut wm, adds, deadline).await?;
     let reload_after = wm.as_ref().and_then(|w| w.value.reload_after.clone());
     let sql = match &reload {
         Some(source) => {
@@ -682,25 +697,20 @@ async fn merge(
         }
         None => table.merge_sql_since(&range, reload_after.as_deref())?,
     };
-    let (query_id, scanned_bytes) = execute(deps, table, owner, &sql, deadline).await?;
     // A rebuild read every partition: the next merge starts at the newest (or where it was).
     let range = PartitionRange {
         to: range.to.or(range.from.clone()),
         ..range
     };
-    // The newest change merged: everything the MERGE read is at least as old.
-    let newest = newest_commit(deps, table, &range, &query_id, deadline)
-        .await
-        .or_else(|| wm.as_ref().and_then(|w| w.value.newest_commit.clone()));
     let now = chrono::Utc::now().to_rfc3339();
     let previous = wm.as_ref().map(|w| &w.value);
-    // Only now, after the query succeeded, does the watermark move.
+    // What the watermark becomes once the query has succeeded.
     let next = Watermark {
         partition: range.to.clone(),
-        query_id: query_id.clone(),
+        query_id: String::new(),
         merged_at: now.clone(),
         columns: Some(recorded_columns(table, previous)),
-        newest_commit: newest,
+        newest_commit: previous.and_then(|w| w.newest_commit.clone()),
         full_load: Some(loads.listed),
         pending_load: None,
         reload_after: match &reload {
@@ -708,19 +718,80 @@ async fn merge(
             None => reload_after,
         },
         rebuilt_at: match &reload {
-            Some(_) => Some(now),
+            Some(_) => Some(now.clone()),
             None => previous.and_then(|w| w.rebuilt_at.clone()),
         },
+        in_flight: None,
     };
-    let etag = wm.as_ref().map(|old| old.etag.as_str());
-    deps.state.put_if(&watermark_doc(name), &next, etag).await?;
+    let flight = |query_id: String| InFlight {
+        query_id,
+        started_at: now.clone(),
+        range: range.clone(),
+        rebuild_files: reload.as_ref().map(|source| source.files.clone()),
+        next: Box::new(next.clone()),
+    };
+    let token = statement_token(owner, &sql);
+    let db = &deps.config.common.curated_database;
+    let outcome = deps.runner.run(&sql, Some(db), &token, deadline).await?;
+    if let QueryOutcome::TimedOut { query_id, .. } = &outcome {
+        // Athena goes on with the query: the next run adopts it rather than starting it again.
+        let doc = Watermark::with_in_flight(previous, flight(query_id.clone()));
+        deps.state
+            .put_if(
+                &watermark_doc(name),
+                &doc,
+                wm.as_ref().map(|old| old.etag.as_str()),
+            )
+            .await?;
+        tracing::warn!(
+            table = name,
+            query_id,
+            "the merge is still running as the invocation's time runs out; the next run waits for it"
+        );
+    }
+    let (query_id, scanned_bytes) = outcome_report(name, outcome).map_err(Stop::Report)?;
+    let etag = wm.as_ref().map(|old| old.etag.clone());
+    finish(deps, table, flight(query_id), scanned_bytes, etag, deadline).await
+}
+
+/// Bookkeeping after a merge or rebuild query succeeded (in this run, or in an earlier one
+/// whose time ran out): the newest commit merged, the watermark moved (only now), metrics.
+async fn finish(
+    deps: &Deps,
+    table: &CompactionTable,
+    done: InFlight,
+    scanned_bytes: i64,
+    etag: Option<String>,
+    deadline: Instant,
+) -> Result<TableReport, Stop> {
+    let name = table.table();
+    let InFlight {
+        query_id,
+        range,
+        rebuild_files,
+        next,
+        ..
+    } = done;
+    // The newest change merged: everything the MERGE read is at least as old.
+    let newest = newest_commit(deps, table, &range, &query_id, deadline)
+        .await
+        .or(next.newest_commit.clone());
+    let next = Watermark {
+        query_id: query_id.clone(),
+        newest_commit: newest,
+        in_flight: None,
+        ..*next
+    };
+    deps.state
+        .put_if(&watermark_doc(name), &next, etag.as_deref())
+        .await?;
     dmslake::metrics::emit(
         dmslake::metrics::MERGE_SCANNED_BYTES,
         scanned_bytes as f64,
         dmslake::metrics::Unit::Bytes,
         &[("Table", name)],
     );
-    if let Some(source) = reload {
+    if let Some(files) = rebuild_files {
         dmslake::metrics::emit(
             dmslake::metrics::TABLE_RELOADS,
             1.0,
@@ -736,7 +807,7 @@ async fn merge(
             table: name.to_string(),
             query_id,
             scanned_bytes,
-            files: source.files,
+            files,
         });
     }
     Ok(TableReport::Merged {
@@ -745,6 +816,78 @@ async fn merge(
         scanned_bytes,
         range,
     })
+}
+
+/// What became of the query an earlier run left running ([`InFlight`]).
+enum Adoption {
+    /// It succeeded and its bookkeeping is done; or it is still running.
+    Done(TableReport),
+    /// It failed or was cancelled: the merge is planned anew.
+    Replan,
+}
+
+/// Waits (until `deadline`) for the query an earlier run left running. Nothing new is started
+/// while it runs: two MERGEs of the same changes would only conflict at commit.
+async fn adopt(
+    deps: &Deps,
+    table: &CompactionTable,
+    wm: &Versioned<Watermark>,
+    flight: &InFlight,
+    deadline: Instant,
+) -> Result<Adoption, Stop> {
+    let name = table.table();
+    tracing::info!(
+        table = name,
+        query_id = flight.query_id,
+        started_at = flight.started_at,
+        "waiting for the merge an earlier run left running"
+    );
+    let outcome = match deps.runner.wait(&flight.query_id, deadline).await {
+        Ok(outcome) => outcome,
+        Err(e) if e.is_unknown_query() => {
+            tracing::warn!(
+                table = name,
+                query_id = flight.query_id,
+                error = %e,
+                "Athena no longer knows the merge an earlier run left running; planning it again"
+            );
+            return Ok(Adoption::Replan);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match outcome {
+        QueryOutcome::Succeeded {
+            query_id,
+            scanned_bytes,
+        } => {
+            let done = InFlight {
+                query_id,
+                ..flight.clone()
+            };
+            let etag = Some(wm.etag.clone());
+            finish(deps, table, done, scanned_bytes, etag, deadline)
+                .await
+                .map(Adoption::Done)
+        }
+        QueryOutcome::TimedOut { query_id, .. } => Ok(Adoption::Done(TableReport::TimedOut {
+            table: name.to_string(),
+            query_id,
+        })),
+        QueryOutcome::Failed {
+            query_id,
+            state,
+            reason,
+        } => {
+            tracing::warn!(
+                table = name,
+                query_id,
+                state,
+                reason,
+                "the merge an earlier run left running did not succeed; planning it again"
+            );
+            Ok(Adoption::Replan)
+        }
+    }
 }
 
 /// A new full load that may still be writing: the table is left as it is, and the watermark
@@ -858,16 +1001,10 @@ async fn add_columns(
     table: &CompactionTable,
     owner: &str,
     wm: &mut Option<Versioned<Watermark>>,
+    adds: Vec<(String, String)>,
     deadline: Instant,
 ) -> Result<(), Stop> {
     let name = table.table();
-    let adds = preview::column_additions(
-        &deps.glue,
-        &deps.config,
-        table,
-        wm.as_ref().map(|w| &w.value),
-    )
-    .await?;
     let mut added = Vec::new();
     let mut stop = Ok(());
     for (column, sql) in adds {

@@ -107,10 +107,21 @@ pub async fn column_additions(
     wm: Option<&Watermark>,
 ) -> Result<Vec<(String, String)>, GlueError> {
     let curated = &cfg.common.curated_database;
-    if let Some(existing) = glue::column_names(glue_client, curated, table.table()).await? {
-        return Ok(table.added_columns(&existing));
+    let existing = glue::column_names(glue_client, curated, table.table()).await?;
+    Ok(planned_additions(table, existing.as_deref(), wm))
+}
+
+/// [`column_additions`] once the catalog was read: `existing` is the curated table's columns
+/// in the catalog, `None` when the catalog has no such table (pure).
+pub fn planned_additions(
+    table: &CompactionTable,
+    existing: Option<&[String]>,
+    wm: Option<&Watermark>,
+) -> Vec<(String, String)> {
+    if let Some(existing) = existing {
+        return table.added_columns(existing);
     }
-    Ok(match column_plan(table, wm) {
+    match column_plan(table, wm) {
         ColumnPlan::Add(adds) => adds,
         ColumnPlan::NewTable => Vec::new(),
         ColumnPlan::Unknown => {
@@ -120,7 +131,7 @@ pub async fn column_additions(
             );
             Vec::new()
         }
-    })
+    }
 }
 
 /// Renders `statement` for the source table `source` (`schema.table`).

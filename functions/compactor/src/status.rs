@@ -23,6 +23,8 @@ pub struct TableStatus {
     pub lag_seconds: Option<i64>,
     /// When a table reload was last applied (RFC 3339; `None`: never).
     pub last_rebuild: Option<String>,
+    /// A merge query a run left running, which the next run adopts (its id).
+    pub running_query: Option<String>,
     pub last_run: Option<MergeStatus>,
 }
 
@@ -61,7 +63,12 @@ pub async fn table_statuses(
             lag_seconds: newest_commit.as_deref().and_then(|n| lag_seconds(n, now)),
             watermark: wm.as_ref().and_then(|w| w.partition.clone()),
             last_rebuild: wm.as_ref().and_then(|w| w.rebuilt_at.clone()),
-            last_merge: wm.map(|w| w.merged_at),
+            running_query: wm
+                .as_ref()
+                .and_then(|w| w.in_flight.as_ref())
+                .map(|f| f.query_id.clone()),
+            // A document that only records a running first merge has no merge time yet.
+            last_merge: wm.map(|w| w.merged_at).filter(|at| !at.is_empty()),
             newest_commit,
             last_run,
             table,

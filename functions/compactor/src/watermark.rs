@@ -1,6 +1,6 @@
 //! Per-table state documents: the merge watermark and the merge lock.
 
-use dmslake::sql::CompactionTable;
+use dmslake::sql::{CompactionTable, PartitionRange};
 use serde::{Deserialize, Serialize};
 
 use crate::reload::LoadFile;
@@ -39,6 +39,42 @@ pub struct Watermark {
     /// When the last reload was applied (RFC 3339), for `dmslake status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebuilt_at: Option<String>,
+    /// A merge (or rebuild) a run started and left running when its time ran out. The next
+    /// run waits for that query instead of starting the same work again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<InFlight>,
+}
+
+/// A MERGE still running in Athena after the run that started it ended. Athena goes on with a
+/// query whatever happens to its caller, so the next run adopts it: once it has succeeded, that
+/// run writes `next` (what the starting run would have written); if it failed, the run plans
+/// the merge anew. Without this, a merge longer than the function's time would be started
+/// again by every run and the watermark would never move.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    pub query_id: String,
+    /// When the query was started (RFC 3339).
+    pub started_at: String,
+    /// The raw partitions the query reads (the newest-commit query after it reads them too).
+    pub range: PartitionRange,
+    /// The full-load files a rebuild is made from; `None` for a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild_files: Option<Vec<String>>,
+    /// The watermark to write once the query has succeeded.
+    pub next: Box<Watermark>,
+}
+
+impl Watermark {
+    /// The document recording `flight` while keeping what `previous` says (a table never merged
+    /// yet keeps only the columns the run has already given the curated table).
+    pub fn with_in_flight(previous: Option<&Watermark>, flight: InFlight) -> Watermark {
+        let mut doc = previous.cloned().unwrap_or_else(|| Watermark {
+            columns: flight.next.columns.clone(),
+            ..Watermark::default()
+        });
+        doc.in_flight = Some(flight);
+        doc
+    }
 }
 
 /// The outcome of a table's last run and its last error, for `dmslake status`.
