@@ -8,12 +8,14 @@
 //! the table's lock (an S3 document written with `If-None-Match`, expiring after
 //! `DMSLAKE_LOCK_TTL_SECONDS`, and released with a conditional delete on the version this run
 //! wrote, so a run that outlived its lock never removes the lock another run took over),
-//! `CREATE TABLE IF NOT EXISTS`, `ALTER TABLE ... ADD COLUMNS` for each column of the raw table
+//! `CREATE TABLE IF NOT EXISTS` when the catalog lacks the curated table, `ALTER TABLE ... ADD COLUMNS` for each column of the raw table
 //! the curated table lacks (its columns read from the Glue catalog, else from the watermark:
 //! [`preview::column_additions`]; columns are never dropped or retyped), then `MERGE` the raw
 //! partitions from the watermark partition (inclusive) to the newest registered one. The watermark moves
-//! only after the MERGE succeeded; a failed or timed-out query leaves it, so the next run reads
-//! the same range again, and the order-key guard makes that re-read a no-op.
+//! only after the MERGE succeeded; a failed query leaves it, so the next run reads the same
+//! range again, and the order-key guard makes that re-read a no-op. A MERGE still running when
+//! the run's time runs out is recorded in the watermark ([`watermark::InFlight`]) and adopted by
+//! the next run, which waits for it instead of starting it again ([`merge`]).
 //!
 //! DMS settings for a correct current state (CHAP_Target.S3.md, CHAP_Tasks.CustomizingTasks):
 //! - a transformation rule `add-column` with expression `$AR_H_CHANGE_SEQ` named like
@@ -36,10 +38,16 @@
 //! Deletes are treated as key-only rows (PostgreSQL's default replica identity).
 
 pub mod config;
+pub mod deps;
+pub mod error;
 pub mod handler;
 pub mod load_files;
+pub mod lock;
+pub mod merge;
 pub mod preview;
 pub mod reload;
+pub mod report;
+pub mod request;
 pub mod spec;
 pub mod status;
 pub mod watermark;
