@@ -338,14 +338,7 @@ impl DmsLocal {
                 "the task's migration type is cdc: it has no full load".into(),
             ));
         }
-        let txn = self
-            .pg
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg("begin full load"))?;
+        let txn = snapshot_transaction(&mut self.pg, "begin full load").await?;
         let snap: String = txn
             .query_one("SELECT pg_current_snapshot()::text", &[])
             .await
@@ -384,14 +377,7 @@ impl DmsLocal {
             .cloned()
             .ok_or_else(|| Error::Invalid(format!("{schema}.{table} is not a replicated table")))?;
         let started = Utc::now();
-        let txn = self
-            .pg
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg("begin reload"))?;
+        let txn = snapshot_transaction(&mut self.pg, "begin reload").await?;
         let files = load_table(
             &self.aws,
             &self.settings,
@@ -819,6 +805,21 @@ async fn write_load(
     );
     let body = encode(settings, info, rows)?;
     write_file(aws, settings, key, body, rows.len()).await
+}
+
+/// A read-only `REPEATABLE READ` transaction: one snapshot for every table a load reads, as
+/// DMS's full load reads a consistent view.
+async fn snapshot_transaction<'a>(
+    client: &'a mut tokio_postgres::Client,
+    what: &'static str,
+) -> Result<tokio_postgres::Transaction<'a>, Error> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg(what))
 }
 
 #[cfg(test)]
