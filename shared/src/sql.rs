@@ -244,10 +244,22 @@ pub struct CompactionTable {
 
 /// Which raw partitions a merge reads: partition values (in partition-key order), both bounds
 /// inclusive; `None` leaves that side open.
+///
+/// An unpartitioned raw table (DMS's `DatePartitionEnabled=false`) reads a window of change
+/// files instead, by their `"$path"` (`s3://bucket/key`), both bounds inclusive: DMS names a
+/// change file by its write time (`yyyymmdd-hhmmssSSS`, CHAP_Target.S3.md), so the files after
+/// the last one merged sort after it. Without `from_file` (a first merge) the window also reads
+/// every full-load file; with it, none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartitionRange {
     pub from: Option<Vec<String>>,
     pub to: Option<Vec<String>>,
+    /// The change file last merged (read again; the order-key guard makes that a no-op).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_file: Option<String>,
+    /// The newest change file listed before the merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_file: Option<String>,
 }
 
 impl CompactionTable {
@@ -544,7 +556,7 @@ impl CompactionTable {
     /// as plain comparisons so Athena prunes partitions).
     fn range_predicate(&self, range: &PartitionRange) -> Result<Option<String>, SqlError> {
         if self.partition_keys.is_empty() {
-            return Ok(None);
+            return file_window(range);
         }
         let mut parts = Vec::new();
         if let Some(from) = &range.from {
@@ -579,9 +591,9 @@ impl CompactionTable {
     }
 
     /// The newest commit timestamp among the raw changes of `range`'s newest partition (DMS
-    /// writes each change under the date it was written, so the newest changes are there; the
-    /// whole table when it is unpartitioned), as text: `SELECT max(...)`. `None` when the table
-    /// has no timestamp column.
+    /// writes each change under the date it was written, so the newest changes are there; for
+    /// an unpartitioned table, the files of the merge's window, the whole table without one),
+    /// as text: `SELECT max(...)`. `None` when the table has no timestamp column.
     pub fn newest_commit_sql(&self, range: &PartitionRange) -> Result<Option<String>, SqlError> {
         let Some(ts) = &self.timestamp else {
             return Ok(None);
@@ -589,6 +601,7 @@ impl CompactionTable {
         let newest = PartitionRange {
             from: range.to.clone(),
             to: range.to.clone(),
+            ..range.clone()
         };
         let where_range = self
             .range_predicate(&newest)?
@@ -948,6 +961,30 @@ fn checked_s3_url(url: &str) -> Result<String, SqlError> {
     }
 }
 
+/// The predicate on `"$path"` reading an unpartitioned raw table's window of files
+/// ([`PartitionRange::from_file`] to [`PartitionRange::to_file`], both inclusive); `None`
+/// without bounds (the whole table). The Hive connector skips a file whose path fails a
+/// comparison on `"$path"` before reading it (measured on Trino 476: a `"$path" >` predicate
+/// over 50 CSV files read 0.5 MB of 6.2 MB), so the merge reads the new files only. Full-load
+/// files (`LOAD...`, `SEGMENTn_LOAD...`) sort after every digit-named change file: the upper
+/// bound leaves them out, and a first merge (no lower bound) adds them back explicitly.
+fn file_window(range: &PartitionRange) -> Result<Option<String>, SqlError> {
+    let path = format!("\"r\".{}", quote_dml(PATH_COLUMN));
+    let literal = |url: &str| checked_s3_url(url).map(|u| string_literal(&u));
+    let is_load = format!(
+        "regexp_like({path}, {})",
+        string_literal(FULL_LOAD_PATH_PATTERN)
+    );
+    let from = range.from_file.as_deref().map(literal).transpose()?;
+    let to = range.to_file.as_deref().map(literal).transpose()?;
+    Ok(match (from, to) {
+        (None, None) => None,
+        (Some(from), Some(to)) => Some(format!("{path} >= {from} AND {path} <= {to}")),
+        (Some(from), None) => Some(format!("{path} >= {from} AND NOT {is_load}")),
+        (None, Some(to)) => Some(format!("({path} <= {to} OR {is_load})")),
+    })
+}
+
 /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND kn = vn)` for `>`;
 /// likewise for `<`. Both bounds are inclusive.
 fn lexicographic(keys: &[Ident], values: &[String], cmp: &str) -> String {
@@ -1216,6 +1253,7 @@ mod tests {
         let range = PartitionRange {
             from: Some(vec!["2024".into(), "06".into(), "12".into()]),
             to: Some(vec!["2024".into(), "07".into(), "05".into()]),
+            ..Default::default()
         };
         let sql = t.merge_sql(&range).expect("merge");
         assert!(
@@ -1228,6 +1266,7 @@ mod tests {
         let bad = PartitionRange {
             from: Some(vec!["2024' OR '1'='1".into(), "06".into(), "12".into()]),
             to: None,
+            ..Default::default()
         };
         assert!(matches!(
             t.merge_sql(&bad),
@@ -1236,6 +1275,7 @@ mod tests {
         let short = PartitionRange {
             from: Some(vec!["2024".into()]),
             to: None,
+            ..Default::default()
         };
         assert!(t.merge_sql(&short).is_err());
     }
@@ -1246,6 +1286,7 @@ mod tests {
         let range = PartitionRange {
             from: Some(vec!["2024".into(), "06".into(), "12".into()]),
             to: Some(vec!["2024".into(), "07".into(), "05".into()]),
+            ..Default::default()
         };
         let sql = t
             .newest_commit_sql(&range)
@@ -1265,6 +1306,97 @@ mod tests {
             .expect("sql")
             .expect("a timestamp column");
         assert!(!sql.contains("WHERE"), "{sql}");
+    }
+
+    fn unpartitioned() -> CompactionTable {
+        let mut spec = spec(FileFormat::Csv, CSV_COLS, &["id"]);
+        spec.partition_keys.clear();
+        CompactionTable::plan(&spec).expect("plan")
+    }
+
+    fn window(from: Option<&str>, to: Option<&str>) -> PartitionRange {
+        PartitionRange {
+            from_file: from.map(str::to_string),
+            to_file: to.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unpartitioned_merge_reads_its_window_of_files_by_path() {
+        let t = unpartitioned();
+        let a = "s3://lake/dms/public/t/20261124-101500123.csv";
+        let b = "s3://lake/dms/public/t/20261124-103000456.csv";
+        let path = "\"r\".\"$path\"";
+        let load = format!("regexp_like({path}, '{FULL_LOAD_PATH_PATTERN}')");
+        // A later merge: the last file merged (again) up to the newest listed, no full load.
+        let sql = t.merge_sql(&window(Some(a), Some(b))).expect("merge");
+        let later = format!("WHERE {path} >= '{a}' AND {path} <= '{b}'");
+        assert!(sql.contains(&later), "{sql}");
+        assert!(!sql.contains("regexp_like"), "{sql}");
+        // The first merge: every full-load file and the changes up to the newest listed.
+        let sql = t.merge_sql(&window(None, Some(b))).expect("merge");
+        let first = format!("WHERE ({path} <= '{b}' OR {load})");
+        assert!(sql.contains(&first), "{sql}");
+        // Only a lower bound: never the full load again.
+        let sql = t.merge_sql(&window(Some(a), None)).expect("merge");
+        assert!(
+            sql.contains(&format!("WHERE {path} >= '{a}' AND NOT {load}")),
+            "{sql}"
+        );
+        // No window: the whole table, as before.
+        let sql = t.merge_sql(&PartitionRange::default()).expect("merge");
+        assert!(!sql.contains(&format!("{path} >=")) && !sql.contains(&format!("{path} <=")));
+        // The window applies to the old keys of key updates too, and next to a reload's guard.
+        let sql = t
+            .merge_sql_since(&window(Some(a), Some(b)), Some("2026-11-24 10:00:00"))
+            .expect("merge");
+        assert!(
+            sql.contains(&format!("{path} >= '{a}' AND {path} <= '{b}' AND ")),
+            "{sql}"
+        );
+        // A path's quote is doubled, never closes the literal.
+        let quoted = "s3://lake/dms/public/t/2026'1124.csv";
+        let sql = t.merge_sql(&window(Some(quoted), Some(b))).expect("merge");
+        assert!(sql.contains("'s3://lake/dms/public/t/2026''1124.csv'"), "{sql}");
+    }
+
+    #[test]
+    fn a_hostile_file_bound_is_refused() {
+        let t = unpartitioned();
+        let good = "s3://lake/dms/public/t/20261124-101500123.csv";
+        for bad in [
+            "' OR 1=1 --",
+            "20261124-101500123.csv",
+            "s3://lake",
+            "s3:///key",
+            "s3://lake/dms/t/a.csv\n' OR true",
+        ] {
+            for range in [window(Some(bad), Some(good)), window(Some(good), Some(bad))] {
+                assert!(
+                    matches!(t.merge_sql(&range), Err(SqlError::InvalidLocation { .. })),
+                    "{bad:?}"
+                );
+                assert!(t.newest_commit_sql(&range).is_err(), "{bad:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unpartitioned_newest_commit_reads_the_merge_window() {
+        let t = unpartitioned();
+        let a = "s3://lake/dms/public/t/20261124-101500123.csv";
+        let b = "s3://lake/dms/public/t/20261124-103000456.csv";
+        let sql = t
+            .newest_commit_sql(&window(Some(a), Some(b)))
+            .expect("sql")
+            .expect("a timestamp column");
+        assert!(
+            sql.ends_with(&format!(
+                "AS \"r\" WHERE \"r\".\"$path\" >= '{a}' AND \"r\".\"$path\" <= '{b}'"
+            )),
+            "{sql}"
+        );
     }
 
     #[test]
@@ -1414,6 +1546,7 @@ mod tests {
         let range = PartitionRange {
             from: Some(vec!["2024".into(), "06".into(), "12".into()]),
             to: None,
+            ..Default::default()
         };
         assert_eq!(t.merge_sql_since(&range, None), t.merge_sql(&range));
         let sql = t

@@ -222,6 +222,7 @@ fn northwind_order_details_merge_equals_the_sequential_replay() {
     let range = PartitionRange {
         from: Some(files[0].partition.clone()),
         to: files.last().map(|f| f.partition.clone()),
+        ..Default::default()
     };
     let merge = table.merge_sql(&range).expect("merge");
     let merged = run_duckdb(&db, &files, &[table.create_table_sql(), merge.clone()]);
@@ -407,6 +408,7 @@ fn randomized_histories_merge_to_the_source_state_in_batches_and_replays_are_no_
             let range = PartitionRange {
                 from: watermark.clone(),
                 to: seen.last().map(|f| f.partition.clone()),
+                ..Default::default()
             };
             let sql = table.merge_sql(&range).expect("merge");
             let rows = run_duckdb(&db, seen, &[table.create_table_sql(), sql.clone()]);
@@ -586,6 +588,7 @@ fn a_source_column_added_mid_stream_reaches_the_curated_table_and_old_rows_keep_
     let range = PartitionRange {
         from: Some(vec!["0000".into(), "00".into(), "00".into()]),
         to: Some(vec!["2024".into(), "06".into(), "12".into()]),
+        ..Default::default()
     };
     let merge = second.merge_sql(&range).expect("merge");
     let mut statements = vec![second.create_table_sql()];

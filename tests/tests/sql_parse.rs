@@ -111,6 +111,7 @@ fn statements(t: &CompactionTable) -> Vec<String> {
         t.merge_sql(&PartitionRange {
             from: Some(vec!["2024".into(), "06".into(), "12".into(), "10".into()]),
             to: Some(vec!["2024".into(), "07".into(), "05".into(), "20".into()]),
+            ..Default::default()
         })
         .expect("merge"),
         t.merge_sql(&PartitionRange::default()).expect("merge"),
@@ -279,6 +280,7 @@ fn hostile_partition_values_and_locations_are_refused() {
         let range = PartitionRange {
             from: Some(vec![bad.into(), "01".into(), "01".into(), "00".into()]),
             to: None,
+            ..Default::default()
         };
         assert!(t.merge_sql(&range).is_err(), "{bad:?}");
     }

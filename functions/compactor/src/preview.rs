@@ -91,6 +91,7 @@ pub async fn merge_partitions(
     let range = PartitionRange {
         from,
         to: newest_partition(&parts),
+        ..Default::default()
     };
     Ok((range, parts))
 }
