@@ -1358,7 +1358,10 @@ mod tests {
         // A path's quote is doubled, never closes the literal.
         let quoted = "s3://lake/dms/public/t/2026'1124.csv";
         let sql = t.merge_sql(&window(Some(quoted), Some(b))).expect("merge");
-        assert!(sql.contains("'s3://lake/dms/public/t/2026''1124.csv'"), "{sql}");
+        assert!(
+            sql.contains("'s3://lake/dms/public/t/2026''1124.csv'"),
+            "{sql}"
+        );
     }
 
     #[test]

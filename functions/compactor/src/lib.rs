@@ -11,7 +11,9 @@
 //! `CREATE TABLE IF NOT EXISTS` when the catalog lacks the curated table, `ALTER TABLE ... ADD COLUMNS` for each column of the raw table
 //! the curated table lacks (its columns read from the Glue catalog, else from the watermark:
 //! [`preview::column_additions`]; columns are never dropped or retyped), then `MERGE` the raw
-//! partitions from the watermark partition (inclusive) to the newest registered one. The watermark moves
+//! partitions from the watermark partition (inclusive) to the newest registered one (an
+//! unpartitioned raw table: its change files from the last one merged, inclusive, to the
+//! newest listed, [`change_files`]). The watermark moves
 //! only after the MERGE succeeded; a failed query leaves it, so the next run reads the same
 //! range again, and the order-key guard makes that re-read a no-op. A MERGE still running when
 //! the run's time runs out is recorded in the watermark ([`watermark::InFlight`]) and adopted by
@@ -37,6 +39,7 @@
 //!
 //! Deletes are treated as key-only rows (PostgreSQL's default replica identity).
 
+pub mod change_files;
 pub mod config;
 pub mod deps;
 pub mod error;

@@ -8,6 +8,7 @@ use dmslake::athena::{request_token, QueryOutcome};
 use dmslake::sql::{CompactionTable, PartitionRange};
 use dmslake::state::Versioned;
 
+use crate::change_files;
 use crate::deps::Deps;
 use crate::error::{Stop, TableError};
 use crate::preview;
@@ -85,6 +86,7 @@ pub(crate) async fn merge(
     let from = wm.as_ref().and_then(|w| w.value.partition.clone());
     let (range, partitions) =
         preview::merge_partitions(&deps.glue, &deps.config, table, from).await?;
+    let range = change_window(deps, table, location, wm.as_ref().map(|w| &w.value), range).await?;
     let loads = full_load_check(
         deps,
         name,
@@ -93,6 +95,7 @@ pub(crate) async fn merge(
         wm.as_ref().map(|w| &w.value),
     )
     .await?;
+    let loads_same = loads.check == LoadCheck::Same;
     let reload = match loads.check {
         LoadCheck::Pending(new) => return wait_for_reload(deps, name, wm.as_ref(), new).await,
         LoadCheck::Reloaded(new) => {
@@ -113,6 +116,16 @@ pub(crate) async fn merge(
         LoadCheck::Same => None,
     };
     if reload.is_none() && !table.partition_keys().is_empty() && range.to.is_none() {
+        return Ok(TableReport::NothingNew {
+            table: name.to_string(),
+        });
+    }
+    // An unpartitioned table merged before, with no change file listed after the last one
+    // merged and its full load unchanged: nothing to read.
+    let merged_before = wm.as_ref().is_some_and(|w| !w.value.query_id.is_empty());
+    let windowed =
+        table.partition_keys().is_empty() && deps.config.common.layout.cdc_path.is_none();
+    if reload.is_none() && windowed && merged_before && loads_same && range.to_file.is_none() {
         return Ok(TableReport::NothingNew {
             table: name.to_string(),
         });
@@ -140,9 +153,11 @@ pub(crate) async fn merge(
         }
         None => table.merge_sql_since(&range, reload_after.as_deref())?,
     };
-    // A rebuild read every partition: the next merge starts at the newest (or where it was).
+    // A rebuild read every partition (every file): the next merge starts at the newest (or
+    // where it was).
     let range = PartitionRange {
         to: range.to.or(range.from.clone()),
+        to_file: range.to_file.or(range.from_file.clone()),
         ..range
     };
     let now = chrono::Utc::now().to_rfc3339();
@@ -150,6 +165,7 @@ pub(crate) async fn merge(
     // What the watermark becomes once the query has succeeded.
     let next = Watermark {
         partition: range.to.clone(),
+        change_file: range.to_file.clone(),
         query_id: String::new(),
         merged_at: now.clone(),
         columns: Some(recorded_columns(table, previous)),
@@ -258,6 +274,44 @@ async fn finish(
         query_id,
         scanned_bytes,
         range,
+    })
+}
+
+/// `range` with the window of change files an unpartitioned raw table's merge reads
+/// ([`PartitionRange::from_file`]..[`PartitionRange::to_file`]): from the change file the
+/// watermark records to the newest one listed after it ([`change_files`]). A partitioned table,
+/// or one whose changes lie under `CdcPath` (outside the table folder), keeps `range`.
+async fn change_window(
+    deps: &Deps,
+    table: &CompactionTable,
+    location: &str,
+    wm: Option<&Watermark>,
+    range: PartitionRange,
+) -> Result<PartitionRange, TableError> {
+    let layout = &deps.config.common.layout;
+    if !table.partition_keys().is_empty() || layout.cdc_path.is_some() {
+        return Ok(range);
+    }
+    let (bucket, prefix) = dmslake::s3::parse_url(location)?;
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix
+    } else {
+        format!("{prefix}/")
+    };
+    let recorded = wm.and_then(|w| w.change_file.clone());
+    let start = change_files::start_after(&bucket, &prefix, recorded.as_deref());
+    let listed =
+        change_files::list_after(deps.state.client(), &bucket, &prefix, &start, layout).await?;
+    tracing::info!(
+        table = table.table(),
+        from = recorded.as_deref(),
+        new_files = listed.len(),
+        "change files listed after the last one merged"
+    );
+    Ok(PartitionRange {
+        from_file: recorded,
+        to_file: listed.last().map(|key| format!("s3://{bucket}/{key}")),
+        ..range
     })
 }
 

@@ -12,6 +12,12 @@ pub struct Watermark {
     /// Values of the last merged partition, in partition-key order; `None` for an
     /// unpartitioned raw table.
     pub partition: Option<Vec<String>>,
+    /// The newest change file merged of an unpartitioned raw table (`s3://bucket/key`, as
+    /// Athena's `"$path"` shows it): the next merge reads the change files from it
+    /// (inclusive) on, and no full-load file. `None` for a partitioned table, before a first
+    /// change file was merged, and in documents written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_file: Option<String>,
     pub query_id: String,
     pub merged_at: String,
     /// The curated table's source columns (names as stored) as of the last successful merge
@@ -257,6 +263,19 @@ mod tests {
         let round: Watermark =
             serde_json::from_str(&serde_json::to_string(&new).expect("json")).expect("parse");
         assert_eq!(round, new);
+        assert_eq!(new.change_file, None);
+        let file = "s3://lake/dms/public/t/20261124-101500123.csv";
+        let unpartitioned = Watermark {
+            change_file: Some(file.into()),
+            ..new
+        };
+        let json = serde_json::to_string(&unpartitioned).expect("json");
+        assert!(
+            json.contains(&format!("\"change_file\":\"{file}\"")),
+            "{json}"
+        );
+        let round: Watermark = serde_json::from_str(&json).expect("parse");
+        assert_eq!(round, unpartitioned);
     }
 
     #[test]
