@@ -998,3 +998,164 @@ async fn a_reload_is_waited_for_then_rebuilt_counted_and_shown_in_status() {
         "{merges:?}"
     );
 }
+
+/// Makes the fixture's raw table unpartitioned (DMS's `DatePartitionEnabled=false`): no
+/// partition keys, its files directly in the table folder `public/order_details/`.
+async fn make_unpartitioned(fx: &Fixture) -> String {
+    let raw_db = &fx.deps.config.common.raw_database;
+    let current = fx
+        .deps
+        .glue
+        .get_table()
+        .database_name(raw_db)
+        .name("public_order_details")
+        .send()
+        .await
+        .expect("get table");
+    let current = current.table().expect("table");
+    let bucket = fx.state.location().bucket.clone();
+    let location = format!("s3://{bucket}/public/order_details/");
+    let sd = current
+        .storage_descriptor()
+        .cloned()
+        .expect("storage descriptor");
+    let sd = StorageDescriptor::builder()
+        .set_columns(Some(sd.columns().to_vec()))
+        .location(&location)
+        .build();
+    fx.deps
+        .glue
+        .update_table()
+        .database_name(raw_db)
+        .table_input(
+            TableInput::builder()
+                .name("public_order_details")
+                .storage_descriptor(sd)
+                .set_partition_keys(Some(vec![]))
+                .parameters("dmslake.source_schema", "public")
+                .parameters("dmslake.source_table", "order_details")
+                .parameters("dmslake.format", "csv")
+                .parameters("classification", "csv")
+                .build()
+                .expect("table"),
+        )
+        .send()
+        .await
+        .expect("update table");
+    bucket
+}
+
+/// An unpartitioned raw table: the first merge reads the full load and the change files up to
+/// the newest listed and records that file in the watermark; a run with no new change file is
+/// `nothing_new` and starts no query; the next merge reads from the recorded file to the newest
+/// new one and no full-load file (the newest-commit query too); a merge left running carries
+/// the window and the file to record, and its adoption records it.
+#[tokio::test]
+async fn an_unpartitioned_table_merges_only_the_change_files_after_the_watermark() {
+    let (_guard, fx) = immediate_fixture().await;
+    let bucket = make_unpartitioned(&fx).await;
+    let s3 = fx.state.client();
+    let folder = "public/order_details/";
+    let url = |name: &str| format!("s3://{bucket}/{folder}{name}");
+    let csv = |rows: &str| format!("op,dms_commit_ts,order_id\n{rows}").into_bytes();
+    let put = |name: &'static str, rows: &'static str| {
+        let (bucket, key) = (bucket.clone(), format!("{folder}{name}"));
+        async move { dmslake_tests::put_object(s3, &bucket, &key, csv(rows)).await }
+    };
+    put("LOAD00000001.csv", "I,2026-11-24 10:00:00,1\n").await;
+    put("20261124-101500123.csv", "U,2026-11-24 10:15:00,1\n").await;
+    let (first, second) = (url("20261124-101500123.csv"), url("20261124-103000456.csv"));
+    let status = |out: &Value| out["tables"][0]["status"].clone();
+    let path = "\"r\".\"$path\"";
+
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "merged", "{out}");
+    assert_eq!(
+        out["tables"][0]["range"]["to_file"],
+        first.as_str(),
+        "{out}"
+    );
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(wm.change_file.as_deref(), Some(first.as_str()), "{wm:?}");
+    assert_eq!(wm.partition, None);
+    let queries = executed_queries(&fx).await;
+    let merge = queries
+        .iter()
+        .find(|q| q.starts_with("MERGE INTO"))
+        .expect("the MERGE");
+    assert!(
+        merge.contains(&format!(
+            "WHERE ({path} <= '{first}' OR regexp_like({path}, "
+        )),
+        "the first merge reads the full load and the changes up to the newest: {merge}"
+    );
+
+    // No change file after the recorded one: nothing to read, no query.
+    let started = queries.len();
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "nothing_new", "{out}");
+    assert_eq!(
+        executed_queries(&fx).await.len(),
+        started,
+        "no query started"
+    );
+    assert_eq!(watermark(&fx.state).await, Some(wm));
+
+    // A new change file (and a key in a subfolder, not a change file of this table): the
+    // merge reads the recorded file (again) to the new one, and no full-load file. It stays
+    // running past the run's time: the running query records the window and the file.
+    put("20261124-103000456.csv", "D,2026-11-24 10:30:00,1\n").await;
+    dmslake_tests::put_object(
+        s3,
+        &bucket,
+        &format!("{folder}x/20261124-110000000.csv"),
+        csv(""),
+    )
+    .await;
+    put_curated_table(&fx, &["order_id", "product_id", "quantity", "_dmslake_seq"]).await;
+    set_transition(json!({"progression": "manual", "times": 100000})).await;
+    let out = failed_run(
+        handle(
+            &fx.deps,
+            json!({"action": "merge", "tables": ["public.order_details"]}),
+            Instant::now() + Duration::from_millis(700),
+        )
+        .await,
+    );
+    assert_eq!(status(&out), "timed_out", "{out}");
+    let flight = watermark(&fx.state)
+        .await
+        .and_then(|w| w.in_flight)
+        .expect("the running merge is recorded");
+    assert_eq!(flight.range.from_file.as_deref(), Some(first.as_str()));
+    assert_eq!(flight.range.to_file.as_deref(), Some(second.as_str()));
+    assert_eq!(flight.next.change_file.as_deref(), Some(second.as_str()));
+    let window = format!("{path} >= '{first}' AND {path} <= '{second}'");
+    let merge = executed_queries(&fx)
+        .await
+        .into_iter()
+        .rfind(|q| q.starts_with("MERGE INTO"))
+        .expect("the second MERGE");
+    assert!(merge.contains(&format!("WHERE {window}")), "{merge}");
+    assert!(
+        !merge.contains("regexp_like"),
+        "no full-load file read: {merge}"
+    );
+
+    // Adopted once it has succeeded: the watermark records the newest file merged, and the
+    // newest-commit query reads the same window.
+    set_transition(json!({"progression": "immediate"})).await;
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "merged", "{out}");
+    let wm = watermark(&fx.state).await.expect("watermark");
+    assert_eq!(wm.change_file.as_deref(), Some(second.as_str()), "{wm:?}");
+    assert_eq!(wm.in_flight, None);
+    let newest = executed_queries(&fx)
+        .await
+        .into_iter()
+        .rfind(|q| q.starts_with("SELECT max("))
+        .expect("the newest-commit query");
+    assert!(newest.ends_with(&format!("WHERE {window}")), "{newest}");
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "nothing_new", "{out}");
+}
