@@ -1033,6 +1033,179 @@ async fn compactor_statements_run_on_the_local_athena() {
     );
 }
 
+/// A DMS CSV file (header row, `IncludeOpForFullLoad`) of `rows` (op, commit time, id, value).
+fn dms_csv(rows: &[(&str, String, u32, String)]) -> Vec<u8> {
+    let mut out = String::from("Op,dms_commit_ts,id,val\n");
+    for (op, ts, id, val) in rows {
+        out.push_str(&format!("{op},{ts},{id},{val}\n"));
+    }
+    out.into_bytes()
+}
+
+/// The compactor's handler merging an unpartitioned raw table (DMS's
+/// `DatePartitionEnabled=false`: every file in the table folder) on the local Athena: the first
+/// merge reads the full load and every change file; the second reads only the change file
+/// merged last and the new one (pruned by `"$path"`), so it scans a fraction of the first; the
+/// current state has every key's last change, once.
+#[tokio::test]
+async fn a_second_merge_of_an_unpartitioned_table_reads_only_the_new_files() {
+    let lake = Lake::new().await;
+    let mut config = registrar_config(&lake.database);
+    config.layout.date_partition_enabled = false;
+    let folder = "dms/public/items/";
+    let ts = |minute: u32, second: u32| format!("2026-11-24 10:{minute:02}:{second:02}.000000");
+    // The model of the current state: id -> value, or gone.
+    let mut model: std::collections::BTreeMap<u32, Option<String>> = Default::default();
+    let mut keys = Vec::new();
+    let load: Vec<_> = (0..1000)
+        .map(|id| ("I", ts(0, 0), id, format!("load{id}")))
+        .collect();
+    for (_, _, id, val) in &load {
+        model.insert(*id, Some(val.clone()));
+    }
+    let key = format!("{folder}LOAD00000001.csv");
+    dmslake_tests::put_object(&lake.clients.s3, &lake.bucket, &key, dms_csv(&load)).await;
+    keys.push(key);
+    // 20 change files, one a minute: each updates 200 keys (a key once per file).
+    for file in 1..=20u32 {
+        let rows: Vec<_> = (0..200)
+            .map(|n| {
+                let id = (file * 50 + n) % 1000;
+                ("U", ts(file, n % 60), id, format!("f{file}k{id}"))
+            })
+            .collect();
+        for (_, _, id, val) in &rows {
+            model.insert(*id, Some(val.clone()));
+        }
+        let key = format!("{folder}20261124-10{file:02}00000.csv");
+        dmslake_tests::put_object(&lake.clients.s3, &lake.bucket, &key, dms_csv(&rows)).await;
+        keys.push(key);
+    }
+    register(&lake, &config, &keys).await;
+
+    let curated = unique_name("curated", '_');
+    lake.clients
+        .glue
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(&curated)
+                .build()
+                .expect("database input"),
+        )
+        .send()
+        .await
+        .expect("create curated database");
+    let vars = [
+        ("DMSLAKE_RAW_DATABASE", lake.database.clone()),
+        ("DMSLAKE_CURATED_DATABASE", curated.clone()),
+        ("DMSLAKE_ATHENA_WORKGROUP", lake.workgroup.clone()),
+        (
+            "DMSLAKE_CURATED_LOCATION",
+            format!("s3://{}/curated/", lake.bucket),
+        ),
+        ("DMSLAKE_STATE_BUCKET", lake.bucket.clone()),
+        ("DMSLAKE_BUCKET_FOLDER", "dms".to_string()),
+        ("DMSLAKE_PRIMARY_KEYS", "public.items=id".to_string()),
+    ];
+    let cfg = compactor::config::CompactorConfig::from_lookup(&|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .expect("compactor config");
+    let mut runner = dmslake::athena::Runner::new(lake.athena.clone(), &lake.workgroup);
+    runner.backoff = dmslake::athena::Backoff {
+        initial: Duration::from_millis(100),
+        max: Duration::from_millis(500),
+    };
+    let state = dmslake::state::StateStore::new(
+        lake.clients.s3.clone(),
+        dmslake::state::StateLocation::new(&lake.bucket, "dmslake-state"),
+    );
+    let deps = compactor::handler::Deps {
+        config: cfg,
+        glue: lake.clients.glue.clone(),
+        runner,
+        state: state.clone(),
+    };
+    let merge = || {
+        compactor::handler::handle(
+            &deps,
+            json!({"action": "merge", "tables": ["public.items"]}),
+            Instant::now() + Duration::from_secs(240),
+        )
+    };
+    let report = |out: &Value| out["tables"][0].clone();
+    let table = format!("\"{curated}\".\"public_items\"");
+    let check_state = |model: std::collections::BTreeMap<u32, Option<String>>| {
+        let lake = &lake;
+        let table = table.clone();
+        async move {
+            let rows = lake
+                .select(&format!(
+                    "SELECT CAST(id AS varchar), val FROM {table} ORDER BY CAST(id AS integer)"
+                ))
+                .await;
+            let want: Vec<Vec<Option<String>>> = model
+                .iter()
+                .filter_map(|(id, val)| {
+                    val.as_ref()
+                        .map(|v| vec![Some(id.to_string()), Some(v.clone())])
+                })
+                .collect();
+            assert_eq!(rows.len(), want.len(), "one row per live key");
+            let differs = rows.iter().zip(&want).find(|(got, want)| got != want);
+            assert_eq!(
+                differs, None,
+                "the current state differs from a key's last change"
+            );
+        }
+    };
+
+    let first = merge().await.expect("first merge");
+    assert_eq!(report(&first)["status"], "merged", "{first}");
+    let first_scanned = report(&first)["scanned_bytes"].as_i64().expect("scanned");
+    check_state(model.clone()).await;
+
+    // Nothing new: no query.
+    let out = merge().await.expect("run");
+    assert_eq!(report(&out)["status"], "nothing_new", "{out}");
+
+    // One new change file: updates 10 keys, deletes 5, inserts one.
+    let mut rows: Vec<_> = (0..10)
+        .map(|id| ("U", ts(30, 0), id, format!("new{id}")))
+        .collect();
+    rows.extend((10..15).map(|id| ("D", ts(30, 1), id, String::new())));
+    rows.push(("I", ts(30, 2), 5000, "inserted".to_string()));
+    for (op, _, id, val) in &rows {
+        model.insert(*id, (*op != "D").then(|| val.clone()));
+    }
+    let key = format!("{folder}20261124-103000000.csv");
+    dmslake_tests::put_object(&lake.clients.s3, &lake.bucket, &key, dms_csv(&rows)).await;
+    register(&lake, &config, &[key.clone()]).await;
+
+    let second = merge().await.expect("second merge");
+    assert_eq!(report(&second)["status"], "merged", "{second}");
+    let second_scanned = report(&second)["scanned_bytes"].as_i64().expect("scanned");
+    eprintln!("DataScannedInBytes: first merge {first_scanned}, second merge {second_scanned}");
+    assert!(
+        second_scanned > 0 && second_scanned * 10 < first_scanned,
+        "the second merge reads the last merged and the new file only: {second_scanned} of {first_scanned} bytes"
+    );
+    check_state(model).await;
+    let wm = state
+        .get::<compactor::watermark::Watermark>(&compactor::watermark::watermark_doc(
+            "public_items",
+        ))
+        .await
+        .expect("watermark")
+        .expect("a watermark");
+    assert_eq!(
+        wm.value.change_file,
+        Some(format!("s3://{}/{key}", lake.bucket))
+    );
+    assert_eq!(wm.value.newest_commit.as_deref(), Some(ts(30, 2).as_str()));
+}
+
 // ---------------------------------------------------------------- other clients
 
 #[tokio::test]
