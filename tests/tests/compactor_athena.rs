@@ -1112,6 +1112,12 @@ async fn an_unpartitioned_table_merges_only_the_change_files_after_the_watermark
         csv(""),
     )
     .await;
+    let window = format!("{path} >= '{first}' AND {path} <= '{second}'");
+    // `dmslake sql merge` prints what the run would read.
+    let next = preview(&fx, compactor::preview::Statement::Merge)
+        .await
+        .expect("preview");
+    assert!(next.contains(&format!("WHERE {window}")), "{next}");
     put_curated_table(&fx, &["order_id", "product_id", "quantity", "_dmslake_seq"]).await;
     set_transition(json!({"progression": "manual", "times": 100000})).await;
     let out = failed_run(
@@ -1130,7 +1136,6 @@ async fn an_unpartitioned_table_merges_only_the_change_files_after_the_watermark
     assert_eq!(flight.range.from_file.as_deref(), Some(first.as_str()));
     assert_eq!(flight.range.to_file.as_deref(), Some(second.as_str()));
     assert_eq!(flight.next.change_file.as_deref(), Some(second.as_str()));
-    let window = format!("{path} >= '{first}' AND {path} <= '{second}'");
     let merge = executed_queries(&fx)
         .await
         .into_iter()

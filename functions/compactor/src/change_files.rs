@@ -11,6 +11,44 @@
 use dmslake::config::LayoutConfig;
 use dmslake::layout::{classify, DataKind};
 use dmslake::s3::{call_error, S3Error};
+use dmslake::sql::{CompactionTable, PartitionRange};
+
+/// `range` with the window of change files a merge of the unpartitioned raw `table` at
+/// `location` reads ([`PartitionRange::from_file`] to [`PartitionRange::to_file`]): from
+/// `recorded` (the change file the watermark records as merged last) to the newest one listed
+/// after it. A partitioned table, or one whose changes lie under `CdcPath` (outside the table
+/// folder), keeps `range`.
+pub async fn window(
+    s3: &aws_sdk_s3::Client,
+    layout: &LayoutConfig,
+    table: &CompactionTable,
+    location: &str,
+    recorded: Option<&str>,
+    range: PartitionRange,
+) -> Result<PartitionRange, S3Error> {
+    if !table.partition_keys().is_empty() || layout.cdc_path.is_some() {
+        return Ok(range);
+    }
+    let (bucket, prefix) = dmslake::s3::parse_url(location)?;
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix
+    } else {
+        format!("{prefix}/")
+    };
+    let start = start_after(&bucket, &prefix, recorded);
+    let listed = list_after(s3, &bucket, &prefix, &start, layout).await?;
+    tracing::info!(
+        table = table.table(),
+        from = recorded,
+        new_files = listed.len(),
+        "change files listed after the last one merged"
+    );
+    Ok(PartitionRange {
+        from_file: recorded.map(str::to_string),
+        to_file: listed.last().map(|key| format!("s3://{bucket}/{key}")),
+        ..range
+    })
+}
 
 /// Where the listing of the table folder `prefix` (ending in `/`) in `bucket` starts: after the
 /// key of `recorded` (`s3://bucket/key`, the last change file merged) when it lies directly in

@@ -86,7 +86,17 @@ pub(crate) async fn merge(
     let from = wm.as_ref().and_then(|w| w.value.partition.clone());
     let (range, partitions) =
         preview::merge_partitions(&deps.glue, &deps.config, table, from).await?;
-    let range = change_window(deps, table, location, wm.as_ref().map(|w| &w.value), range).await?;
+    let recorded = wm.as_ref().and_then(|w| w.value.change_file.as_deref());
+    let range = change_files::window(
+        deps.state.client(),
+        &deps.config.common.layout,
+        table,
+        location,
+        recorded,
+        range,
+    )
+    .await
+    .map_err(TableError::from)?;
     let loads = full_load_check(
         deps,
         name,
@@ -274,44 +284,6 @@ async fn finish(
         query_id,
         scanned_bytes,
         range,
-    })
-}
-
-/// `range` with the window of change files an unpartitioned raw table's merge reads
-/// ([`PartitionRange::from_file`]..[`PartitionRange::to_file`]): from the change file the
-/// watermark records to the newest one listed after it ([`change_files`]). A partitioned table,
-/// or one whose changes lie under `CdcPath` (outside the table folder), keeps `range`.
-async fn change_window(
-    deps: &Deps,
-    table: &CompactionTable,
-    location: &str,
-    wm: Option<&Watermark>,
-    range: PartitionRange,
-) -> Result<PartitionRange, TableError> {
-    let layout = &deps.config.common.layout;
-    if !table.partition_keys().is_empty() || layout.cdc_path.is_some() {
-        return Ok(range);
-    }
-    let (bucket, prefix) = dmslake::s3::parse_url(location)?;
-    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-        prefix
-    } else {
-        format!("{prefix}/")
-    };
-    let recorded = wm.and_then(|w| w.change_file.clone());
-    let start = change_files::start_after(&bucket, &prefix, recorded.as_deref());
-    let listed =
-        change_files::list_after(deps.state.client(), &bucket, &prefix, &start, layout).await?;
-    tracing::info!(
-        table = table.table(),
-        from = recorded.as_deref(),
-        new_files = listed.len(),
-        "change files listed after the last one merged"
-    );
-    Ok(PartitionRange {
-        from_file: recorded,
-        to_file: listed.last().map(|key| format!("s3://{bucket}/{key}")),
-        ..range
     })
 }
 

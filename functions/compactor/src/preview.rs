@@ -1,6 +1,8 @@
 //! What a run reads before it writes, and the statements it would execute for one table
 //! without executing them (for `dmslake sql`): the raw table from Glue (through the one Glue
-//! adapter, [`dmslake::glue`]), the range from the watermark and the registered partitions.
+//! adapter, [`dmslake::glue`]), the range from the watermark and the registered partitions (for an
+//! unpartitioned raw table, the change files listed after the watermark's:
+//! [`crate::change_files`]).
 
 use dmslake::catalog::TableDef;
 use dmslake::glue::{self, GlueError};
@@ -35,6 +37,8 @@ pub enum PreviewError {
     Sql(#[from] SqlError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    S3(#[from] dmslake::s3::S3Error),
 }
 
 /// The definition of raw table `name`, read from Glue.
@@ -168,6 +172,17 @@ pub async fn statement(
             let wm = watermark().await?;
             let from = wm.as_ref().and_then(|w| w.partition.clone());
             let range = merge_range(glue_client, cfg, &table, from).await?;
+            let location = load_def(glue_client, cfg, &name).await?.location;
+            let recorded = wm.as_ref().and_then(|w| w.change_file.as_deref());
+            let range = crate::change_files::window(
+                state.client(),
+                &cfg.common.layout,
+                &table,
+                &location,
+                recorded,
+                range,
+            )
+            .await?;
             let since = wm.and_then(|w| w.reload_after);
             table.merge_sql_since(&range, since.as_deref())?
         }
