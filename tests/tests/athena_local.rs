@@ -1181,7 +1181,7 @@ async fn a_second_merge_of_an_unpartitioned_table_reads_only_the_new_files() {
     }
     let key = format!("{folder}20261124-103000000.csv");
     dmslake_tests::put_object(&lake.clients.s3, &lake.bucket, &key, dms_csv(&rows)).await;
-    register(&lake, &config, &[key.clone()]).await;
+    register(&lake, &config, std::slice::from_ref(&key)).await;
 
     let second = merge().await.expect("second merge");
     assert_eq!(report(&second)["status"], "merged", "{second}");

@@ -283,7 +283,7 @@ async fn finish(
         table: name.to_string(),
         query_id,
         scanned_bytes,
-        range,
+        range: Box::new(range),
     })
 }
 

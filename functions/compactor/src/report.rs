@@ -14,7 +14,8 @@ pub enum TableReport {
         table: String,
         query_id: String,
         scanned_bytes: i64,
-        range: PartitionRange,
+        /// What the merge read (boxed: the largest variant otherwise).
+        range: Box<PartitionRange>,
     },
     /// A full load newer than the watermark's was found, and the table rebuilt from it and
     /// the changes after it.
