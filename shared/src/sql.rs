@@ -963,11 +963,13 @@ fn checked_s3_url(url: &str) -> Result<String, SqlError> {
 
 /// The predicate on `"$path"` reading an unpartitioned raw table's window of files
 /// ([`PartitionRange::from_file`] to [`PartitionRange::to_file`], both inclusive); `None`
-/// without bounds (the whole table). The Hive connector skips a file whose path fails a
-/// comparison on `"$path"` before reading it (measured on Trino 476: a `"$path" >` predicate
-/// over 50 CSV files read 0.5 MB of 6.2 MB), so the merge reads the new files only. Full-load
-/// files (`LOAD...`, `SEGMENTn_LOAD...`) sort after every digit-named change file: the upper
-/// bound leaves them out, and a first merge (no lower bound) adds them back explicitly.
+/// without bounds (the whole table). `"$path"` is the file's full path, `s3://bucket/key`
+/// (Trino Hive connector documentation, "Metadata columns"). The connector skips a file whose
+/// path fails a comparison on `"$path"` before reading it (measured on Trino 476: a
+/// `"$path" >` predicate over 50 CSV files read 0.5 MB of 6.2 MB), so the merge reads the new
+/// files only. Full-load files (`LOAD...`, `SEGMENTn_LOAD...`) sort after every digit-named
+/// change file: the upper bound leaves them out, and a first merge (no lower bound) adds them
+/// back explicitly.
 fn file_window(range: &PartitionRange) -> Result<Option<String>, SqlError> {
     let path = format!("\"r\".{}", quote_dml(PATH_COLUMN));
     let literal = |url: &str| checked_s3_url(url).map(|u| string_literal(&u));

@@ -4,7 +4,10 @@
 //! table folder, named by its write time: `yyyymmdd-hhmmssSSS.csv|.parquet` (CHAP_Target.S3.md,
 //! "Target folder and file names"). A later file therefore sorts after an earlier one, and S3
 //! lists keys in that order with strong read-after-write consistency, so a listing that starts
-//! after the last file merged (`ListObjectsV2` `StartAfter`) returns exactly the new files.
+//! after the last file merged (`ListObjectsV2` `StartAfter`) returns exactly the new files
+//! (S3 API reference, ListObjectsV2: keys are listed in UTF-8 binary order, `StartAfter` is
+//! exclusive; S3 user guide, "Amazon S3 data consistency model": a listing after a write
+//! shows it).
 //! Full-load files (`LOAD...`, `SEGMENTn_LOAD...`) sort after every digit-named key: the
 //! listing stops at the first key that does not start with a digit.
 
@@ -26,7 +29,7 @@ pub async fn window(
     recorded: Option<&str>,
     range: PartitionRange,
 ) -> Result<PartitionRange, S3Error> {
-    if !table.partition_keys().is_empty() || layout.cdc_path.is_some() {
+    if !windowed(table, layout) {
         return Ok(range);
     }
     let (bucket, prefix) = dmslake::s3::parse_url(location)?;
@@ -48,6 +51,12 @@ pub async fn window(
         to_file: listed.last().map(|key| format!("s3://{bucket}/{key}")),
         ..range
     })
+}
+
+/// Whether a merge of `table` reads a window of change files: the table is unpartitioned and
+/// its change files lie in its folder (no `CdcPath`).
+pub fn windowed(table: &CompactionTable, layout: &LayoutConfig) -> bool {
+    table.partition_keys().is_empty() && layout.cdc_path.is_none()
 }
 
 /// Where the listing of the table folder `prefix` (ending in `/`) in `bucket` starts: after the

@@ -133,8 +133,7 @@ pub(crate) async fn merge(
     // An unpartitioned table merged before, with no change file listed after the last one
     // merged and its full load unchanged: nothing to read.
     let merged_before = wm.as_ref().is_some_and(|w| !w.value.query_id.is_empty());
-    let windowed =
-        table.partition_keys().is_empty() && deps.config.common.layout.cdc_path.is_none();
+    let windowed = change_files::windowed(table, &deps.config.common.layout);
     if reload.is_none() && windowed && merged_before && loads_same && range.to_file.is_none() {
         return Ok(TableReport::NothingNew {
             table: name.to_string(),
