@@ -109,11 +109,12 @@ pub fn render_tables(tables: &[TableStatus]) -> String {
         return out;
     }
     for t in tables {
-        let watermark = t
-            .watermark
-            .as_ref()
-            .map(|p| p.join("/"))
-            .unwrap_or_else(|| "-".into());
+        // A partitioned table's last merged partition; an unpartitioned one's last change file.
+        let watermark = match (&t.watermark, &t.change_file) {
+            (Some(p), _) => p.join("/"),
+            (None, Some(file)) => file.clone(),
+            (None, None) => "-".into(),
+        };
         let lag = match (t.lag_seconds, &t.newest_commit) {
             (Some(lag), Some(newest)) => {
                 format!("{} (newest commit merged {newest})", duration_text(lag))
@@ -275,6 +276,7 @@ mod tests {
             TableStatus {
                 table: "public_orders".into(),
                 watermark: Some(vec!["2026".into(), "11".into(), "24".into()]),
+                change_file: None,
                 last_merge: Some("2026-11-24T11:00:00+00:00".into()),
                 newest_commit: Some("2026-11-24 10:59:30.000000".into()),
                 lag_seconds: Some(3 * 3600 + 5 * 60),
@@ -291,6 +293,11 @@ mod tests {
                 table: "public_lines".into(),
                 ..TableStatus::default()
             },
+            TableStatus {
+                table: "public_flat".into(),
+                change_file: Some("s3://b/dms/public/flat/20261124-101500123.csv".into()),
+                ..TableStatus::default()
+            },
         ];
         let text = render_tables(&tables);
         for needle in [
@@ -304,6 +311,7 @@ mod tests {
             "last error: 2026-11-24T14:05:00+00:00 query q1 FAILED: ICEBERG_COMMIT_ERROR",
             "public_lines",
             "watermark: -   last merge: never   lag: unknown",
+            "watermark: s3://b/dms/public/flat/20261124-101500123.csv   last merge: never",
             "last run: not recorded",
         ] {
             assert!(text.contains(needle), "{needle} in\n{text}");

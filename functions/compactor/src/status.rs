@@ -17,6 +17,8 @@ pub struct TableStatus {
     pub table: String,
     /// The last merged raw partition (`None`: never merged, or an unpartitioned table).
     pub watermark: Option<Vec<String>>,
+    /// The newest change file merged (`s3://...`), for an unpartitioned raw table.
+    pub change_file: Option<String>,
     /// When the watermark last moved (RFC 3339).
     pub last_merge: Option<String>,
     pub newest_commit: Option<String>,
@@ -62,6 +64,7 @@ pub async fn table_statuses(
         out.push(TableStatus {
             lag_seconds: newest_commit.as_deref().and_then(|n| lag_seconds(n, now)),
             watermark: wm.as_ref().and_then(|w| w.partition.clone()),
+            change_file: wm.as_ref().and_then(|w| w.change_file.clone()),
             last_rebuild: wm.as_ref().and_then(|w| w.rebuilt_at.clone()),
             running_query: wm
                 .as_ref()
