@@ -116,17 +116,7 @@ pub async fn list_page(
         .contents()
         .iter()
         .filter_map(|o| o.key())
-        .map(|k| {
-            if encoded {
-                listed_key(k).map_err(|source| S3Error::BadListedKey {
-                    bucket: bucket.to_string(),
-                    prefix: prefix.to_string(),
-                    source,
-                })
-            } else {
-                Ok(k.to_string())
-            }
-        })
+        .map(|k| decoded_key(k, encoded, bucket, prefix))
         .collect::<Result<Vec<_>, _>>()?;
     let next = if out.is_truncated().unwrap_or(false) {
         out.next_continuation_token().map(str::to_string)
@@ -140,6 +130,24 @@ pub async fn list_page(
 /// `+` there, as in event notifications).
 pub fn listed_key(raw: &str) -> Result<String, crate::layout::LayoutError> {
     crate::layout::decode_event_key(raw)
+}
+
+/// A key as a listing of `bucket`/`prefix` returned it: decoded when the response says its keys
+/// are URL-encoded ([`listed_key`]), else as is.
+pub fn decoded_key(
+    raw: &str,
+    encoded: bool,
+    bucket: &str,
+    prefix: &str,
+) -> Result<String, S3Error> {
+    if !encoded {
+        return Ok(raw.to_string());
+    }
+    listed_key(raw).map_err(|source| S3Error::BadListedKey {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        source,
+    })
 }
 
 /// Writes a small object.

@@ -131,15 +131,7 @@ pub async fn list_after(
         let encoded = page.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
         for o in page.contents() {
             let Some(raw) = o.key() else { continue };
-            let key = if encoded {
-                dmslake::s3::listed_key(raw).map_err(|source| S3Error::BadListedKey {
-                    bucket: bucket.to_string(),
-                    prefix: prefix.to_string(),
-                    source,
-                })?
-            } else {
-                raw.to_string()
-            };
+            let key = dmslake::s3::decoded_key(raw, encoded, bucket, prefix)?;
             match listed(&key, prefix, layout) {
                 Listed::Change => out.push(key),
                 Listed::Other => {}
