@@ -16,18 +16,11 @@ import urllib.parse
 import boto3
 import duckdb
 
+# The local stack's environment and endpoint, read as scripts/local_resources.py reads them.
+from local_resources import load_env, moto_endpoint
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE_BUCKET = "dms-target-bucket"
-
-
-def load_env():
-    env = {}
-    for line in (ROOT / "scripts" / "local.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
 
 
 def keys_in(value, out):
@@ -62,15 +55,6 @@ def parquet_bytes(env):
 def csv_bytes(env):
     rows = [f"Op,{env.get('DMSLAKE_TIMESTAMP_COLUMN', 'dms_commit_ts')},id,name", "I,2026-11-24 10:15:00.123456,1,first"]
     return ("\n".join(rows) + "\n").encode()
-
-
-def moto_endpoint(env):
-    """AWS_ENDPOINT_URL, else the emulator on MOTO_PORT, else local.env's endpoint."""
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return os.environ["AWS_ENDPOINT_URL"]
-    if os.environ.get("MOTO_PORT"):
-        return f"http://127.0.0.1:{os.environ['MOTO_PORT']}"
-    return env["AWS_ENDPOINT_URL"]
 
 
 def main():

@@ -15,12 +15,9 @@ use tokio::sync::Mutex;
 
 static MOTO_TRANSITIONS: Mutex<()> = Mutex::const_new(());
 
-async fn set_transition(progression: Value) {
-    let url = format!(
-        "{}/moto-api/state-manager/set-transition",
-        dmslake_tests::endpoint()
-    );
-    let body = json!({"model_name": "athena::execution", "transition": progression}).to_string();
+/// POSTs `body` to moto's own API at `path` (`/moto-api/...`).
+fn post_moto_api(path: &str, body: &Value) {
+    let url = format!("{}{path}", dmslake_tests::endpoint());
     let status = std::process::Command::new("curl")
         .args([
             "-sf",
@@ -29,12 +26,19 @@ async fn set_transition(progression: Value) {
             "-H",
             "Content-Type: application/json",
             "-d",
-            &body,
+            &body.to_string(),
             &url,
         ])
         .status()
         .expect("curl");
-    assert!(status.success(), "set-transition failed");
+    assert!(status.success(), "POST {url} failed");
+}
+
+async fn set_transition(progression: Value) {
+    post_moto_api(
+        "/moto-api/state-manager/set-transition",
+        &json!({"model_name": "athena::execution", "transition": progression}),
+    );
 }
 
 fn event(name: &str) -> Value {
@@ -761,27 +765,12 @@ async fn a_watermark_without_columns_adds_nothing_and_then_records_them() {
 /// one row with `value`, the way Athena answers a one-column `SELECT`): moto hands queued
 /// results out as queries start, in order.
 async fn queue_query_results(value: &str, count: usize) {
-    let url = format!(
-        "{}/moto-api/static/athena/query-results",
-        dmslake_tests::endpoint()
-    );
     let row = |v: &str| json!({"Data": [{"VarCharValue": v}]});
     let result = json!({"rows": [row("newest_commit"), row(value)]});
-    let body = json!({"results": vec![result; count]}).to_string();
-    let status = std::process::Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body,
-            &url,
-        ])
-        .status()
-        .expect("curl");
-    assert!(status.success(), "queueing a query result failed");
+    post_moto_api(
+        "/moto-api/static/athena/query-results",
+        &json!({"results": vec![result; count]}),
+    );
 }
 
 /// A second raw table, a copy of the fixture's under another name, with no merge key.
