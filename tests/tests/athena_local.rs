@@ -27,24 +27,55 @@ struct Lake {
     workgroup: String,
 }
 
+/// Creates the Glue database `name`.
+async fn create_database(clients: &Clients, name: &str) {
+    clients
+        .glue
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(name)
+                .build()
+                .expect("database input"),
+        )
+        .send()
+        .await
+        .expect("create database");
+}
+
 impl Lake {
+    /// A curated database of its own and the compactor's configuration over this lake (raw
+    /// database, workgroup, state in the bucket), with `extra` variables.
+    async fn compactor_config(
+        &self,
+        extra: &[(&'static str, String)],
+    ) -> (String, compactor::config::CompactorConfig) {
+        let curated = unique_name("curated", '_');
+        create_database(&self.clients, &curated).await;
+        let mut vars = vec![
+            ("DMSLAKE_RAW_DATABASE", self.database.clone()),
+            ("DMSLAKE_CURATED_DATABASE", curated.clone()),
+            ("DMSLAKE_ATHENA_WORKGROUP", self.workgroup.clone()),
+            (
+                "DMSLAKE_CURATED_LOCATION",
+                format!("s3://{}/curated/", self.bucket),
+            ),
+            ("DMSLAKE_STATE_BUCKET", self.bucket.clone()),
+        ];
+        vars.extend(extra.iter().cloned());
+        let cfg = compactor::config::CompactorConfig::from_lookup(&|k| {
+            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        })
+        .expect("compactor config");
+        (curated, cfg)
+    }
+
     async fn new() -> Self {
         let athena = athena_local().await;
         let clients = clients().await;
         let bucket = new_bucket(&clients, "athena").await;
         let database = unique_name("athena", '_');
-        clients
-            .glue
-            .create_database()
-            .database_input(
-                aws_sdk_glue::types::DatabaseInput::builder()
-                    .name(&database)
-                    .build()
-                    .expect("database input"),
-            )
-            .send()
-            .await
-            .expect("create database");
+        create_database(&clients, &database).await;
         let workgroup = unique_name("wg", '-');
         dmslake_tests::athena::create_workgroup(
             &athena,
@@ -944,37 +975,15 @@ async fn compactor_statements_run_on_the_local_athena() {
     put_sample(&lake, sample, &load).await;
     register(&lake, &config, &[load]).await;
 
-    let curated = unique_name("curated", '_');
-    lake.clients
-        .glue
-        .create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name(&curated)
-                .build()
-                .expect("database input"),
-        )
-        .send()
-        .await
-        .expect("create curated database");
-    let vars = [
-        ("DMSLAKE_RAW_DATABASE", lake.database.clone()),
-        ("DMSLAKE_CURATED_DATABASE", curated.clone()),
-        (
-            "DMSLAKE_CURATED_LOCATION",
-            format!("s3://{}/curated/", lake.bucket),
-        ),
-        ("DMSLAKE_STATE_BUCKET", lake.bucket.clone()),
-        ("DMSLAKE_TIMESTAMP_COLUMN", "dms_timestamp".to_string()),
-        (
-            "DMSLAKE_PRIMARY_KEYS",
-            "public.dms_test_table=id".to_string(),
-        ),
-    ];
-    let cfg = compactor::config::CompactorConfig::from_lookup(&|k| {
-        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-    })
-    .expect("compactor config");
+    let (curated, cfg) = lake
+        .compactor_config(&[
+            ("DMSLAKE_TIMESTAMP_COLUMN", "dms_timestamp".to_string()),
+            (
+                "DMSLAKE_PRIMARY_KEYS",
+                "public.dms_test_table=id".to_string(),
+            ),
+        ])
+        .await;
     let spec = compactor::preview::load_spec(&lake.clients.glue, &cfg, "public_dms_test_table")
         .await
         .expect("raw table spec");
@@ -1083,35 +1092,12 @@ async fn a_second_merge_of_an_unpartitioned_table_reads_only_the_new_files() {
     }
     register(&lake, &config, &keys).await;
 
-    let curated = unique_name("curated", '_');
-    lake.clients
-        .glue
-        .create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name(&curated)
-                .build()
-                .expect("database input"),
-        )
-        .send()
-        .await
-        .expect("create curated database");
-    let vars = [
-        ("DMSLAKE_RAW_DATABASE", lake.database.clone()),
-        ("DMSLAKE_CURATED_DATABASE", curated.clone()),
-        ("DMSLAKE_ATHENA_WORKGROUP", lake.workgroup.clone()),
-        (
-            "DMSLAKE_CURATED_LOCATION",
-            format!("s3://{}/curated/", lake.bucket),
-        ),
-        ("DMSLAKE_STATE_BUCKET", lake.bucket.clone()),
-        ("DMSLAKE_BUCKET_FOLDER", "dms".to_string()),
-        ("DMSLAKE_PRIMARY_KEYS", "public.items=id".to_string()),
-    ];
-    let cfg = compactor::config::CompactorConfig::from_lookup(&|k| {
-        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-    })
-    .expect("compactor config");
+    let (curated, cfg) = lake
+        .compactor_config(&[
+            ("DMSLAKE_BUCKET_FOLDER", "dms".to_string()),
+            ("DMSLAKE_PRIMARY_KEYS", "public.items=id".to_string()),
+        ])
+        .await;
     let mut runner = dmslake::athena::Runner::new(lake.athena.clone(), &lake.workgroup);
     runner.backoff = dmslake::athena::Backoff {
         initial: Duration::from_millis(100),
