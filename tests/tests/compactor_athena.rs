@@ -1088,6 +1088,34 @@ async fn an_unpartitioned_table_merges_only_the_change_files_after_the_watermark
         started,
         "no query started"
     );
+    assert_eq!(watermark(&fx.state).await, Some(wm.clone()));
+
+    // A running query the table no longer has (Athena does not know it): the run forgets it
+    // even when nothing is new, so no later run waits for it or shows it running.
+    let etag = fx
+        .state
+        .get::<Watermark>(&watermark_doc("public_order_details"))
+        .await
+        .expect("get")
+        .expect("watermark")
+        .etag;
+    let flight = compactor::watermark::InFlight {
+        query_id: "00000000-0000-0000-0000-000000000001".into(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        range: Default::default(),
+        rebuild_files: None,
+        next: Box::new(wm.clone()),
+    };
+    fx.state
+        .put_if(
+            &watermark_doc("public_order_details"),
+            &Watermark::with_in_flight(Some(&wm), flight),
+            Some(&etag),
+        )
+        .await
+        .expect("watermark with a running query");
+    let out = merge_all(&fx).await;
+    assert_eq!(status(&out), "nothing_new", "{out}");
     assert_eq!(watermark(&fx.state).await, Some(wm));
 
     // A new change file (and a key in a subfolder, not a change file of this table): the

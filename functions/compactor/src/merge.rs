@@ -76,11 +76,18 @@ pub(crate) async fn merge(
     // plans the ALTERs, its full-load files tell a reload, its version guards the write that
     // moves it.
     let mut wm = deps.state.get::<Watermark>(&watermark_doc(name)).await?;
-    if let Some(old) = &wm {
+    if let Some(old) = wm.as_mut() {
         if let Some(flight) = &old.value.in_flight {
             if let Adoption::Done(report) = adopt(deps, table, old, flight, deadline).await? {
                 return Ok(report);
             }
+            // The recorded query is over without a result: forget it now, so that no later
+            // write copies it forward and no run waits for it again.
+            old.value.in_flight = None;
+            old.etag = deps
+                .state
+                .put_if(&watermark_doc(name), &old.value, Some(&old.etag))
+                .await?;
         }
     }
     let from = wm.as_ref().and_then(|w| w.value.partition.clone());
