@@ -10,6 +10,5 @@ SIZES=${1:-10000,100000,1000000}
 BATCH=${2:-1000}
 make --no-print-directory stack-up
 scripts/postgres.sh start
-cargo build --quiet --locked -p dmslake-tests --example pipeline
 cargo run --quiet --locked -p dmslake-tests --example pipeline -- merge-cost --sizes "$SIZES" --batch "$BATCH" | grep --line-buffered -v '"CloudWatchMetrics"'
 exit "${PIPESTATUS[0]}"

@@ -9,8 +9,9 @@
 //! `merge-cost` prints, per MERGE of a fixed batch of changes into a current-state table of
 //! each size, the bytes the engine read from the curated table and from the raw table (Trino's
 //! statistics of the query the compactor's MERGE ran as, `TRINO_PORT`).
-//! Needs the local stack (`scripts/moto.sh start`, `scripts/local_resources.py`) and
-//! PostgreSQL (`scripts/postgres.sh start`, which the program also runs). `DMSLAKE_E2E_SEED`
+//! Needs the local stack (`make stack-up`: the emulator, Trino and the local Athena; the demo
+//! also starts the Lambda emulator) and PostgreSQL (`scripts/postgres.sh start`, which the
+//! program also runs). `DMSLAKE_E2E_SEED`
 //! chooses the workload; `DMSLAKE_DEMO_FORMAT` (`parquet`, the default, or `csv`) the files the
 //! demo's DMS writes.
 

@@ -22,6 +22,9 @@ def load_env():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
+            # A value holding '=' is single-quoted (the env-file syntax of `cargo lambda watch`).
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                value = value[1:-1]
             env[key] = value
     return env
 
