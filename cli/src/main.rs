@@ -46,7 +46,7 @@ async fn main() -> std::process::ExitCode {
         Err(err) => {
             // The error and its causes as one sentence (never a Debug dump).
             let err: &(dyn std::error::Error + 'static) = err.as_ref();
-            eprintln!("dmslake: {}", dmslake::logging::error_chain(err));
+            eprintln!("dmslake: {}", dmslake::error::chain(err));
             std::process::ExitCode::FAILURE
         }
     }

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::logging::error_chain;
+use crate::error::chain;
 
 /// The message of a failed SDK call.
 pub fn sdk_message<E, R>(err: &SdkError<E, R>) -> String
@@ -25,7 +25,7 @@ where
         SdkError::ConstructionFailure(_) => {
             format!("the request could not be built ({})", causes(err))
         }
-        _ => error_chain(err),
+        _ => chain(err),
     }
 }
 
@@ -38,14 +38,14 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
         (None, Some(message)) => message.to_string(),
-        (None, None) => error_chain(err),
+        (None, None) => chain(err),
     }
 }
 
 /// The causes below an SDK error's own (generic) text.
 fn causes(err: &(dyn StdError + 'static)) -> String {
     match err.source() {
-        Some(source) => error_chain(source),
+        Some(source) => chain(source),
         None => err.to_string(),
     }
 }

@@ -126,8 +126,6 @@ impl fmt::Debug for JsonField {
     }
 }
 
-pub use crate::error::chain as error_chain;
-
 /// An error a function met before it could serve (its configuration, at cold start),
 /// printed as its sentence chain rather than as a `Debug` dump.
 pub struct StartupError(String);
@@ -152,7 +150,7 @@ impl StdError for StartupError {}
 pub fn startup_error<E: StdError + 'static>(err: E) -> Box<dyn StdError + Send + Sync> {
     let text = format!(
         "the function cannot start: {}; fix the function's configuration (its DMSLAKE_* environment)",
-        error_chain(&err)
+        crate::error::chain(&err)
     );
     tracing::error!(error_kind = "configuration", "{text}");
     Box::new(StartupError(text))
@@ -232,7 +230,7 @@ impl Visit for JsonVisitor<'_> {
         self.put(field, Value::String(value.to_string()));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn StdError + 'static)) {
-        self.put(field, Value::String(error_chain(value)));
+        self.put(field, Value::String(crate::error::chain(value)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let text = format!("{value:?}");
@@ -369,14 +367,14 @@ mod tests {
     #[test]
     fn error_chain_reads_as_one_sentence_without_repeats() {
         assert_eq!(
-            error_chain(&Outer(Inner)),
+            crate::error::chain(&Outer(Inner)),
             "reading the watcher configuration: DMSLAKE_RESTART_LIMIT=\"x\" is not valid"
         );
         #[derive(Debug, thiserror::Error)]
         #[error("outer: {0}")]
         struct Inline(#[source] Inner);
         assert_eq!(
-            error_chain(&Inline(Inner)),
+            crate::error::chain(&Inline(Inner)),
             "outer: DMSLAKE_RESTART_LIMIT=\"x\" is not valid"
         );
         let startup = startup_error(Outer(Inner));

@@ -58,7 +58,7 @@ impl From<HandleError> for lambda_runtime::Diagnostic {
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_string(),
-            error_message: dmslake::logging::error_chain(&err),
+            error_message: dmslake::error::chain(&err),
         }
     }
 }

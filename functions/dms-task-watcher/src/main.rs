@@ -10,7 +10,7 @@ use serde_json::Value;
 fn diagnostic(err: WatcherError) -> Diagnostic {
     Diagnostic {
         error_type: err.error_type().to_string(),
-        error_message: dmslake::logging::error_chain(&err),
+        error_message: dmslake::error::chain(&err),
     }
 }
 

@@ -22,6 +22,7 @@ use dmslake::catalog::{self, CatalogError, SchemaConflict, TableDef};
 use dmslake::glue::{self, GlueError};
 use dmslake::layout::{self, Classification, DmsObject, FileFormat};
 use dmslake::metrics::{self, Unit};
+use dmslake::state::{jitter_unit, Backoff};
 use tokio::sync::Semaphore;
 
 use crate::apply::{self, Written};
@@ -224,8 +225,14 @@ fn glue_failure(f: &FileToAdd, e: &Arc<GlueError>) -> RecordError {
     }
 }
 
-/// Attempts at one table's write when concurrent writers keep changing it first.
-const MAX_TABLE_ATTEMPTS: u32 = 8;
+/// One table's write when concurrent writers keep changing it first: 8 attempts, waits with
+/// full jitter bounded by 200 ms doubling to 2 s, so writers that collided do not collide
+/// again in step.
+const TABLE_BACKOFF: Backoff = Backoff {
+    attempts: 8,
+    base: std::time::Duration::from_millis(200),
+    cap: std::time::Duration::from_secs(2),
+};
 
 /// Reads, plans and applies one table's files, again from a fresh read when another writer
 /// changed the table first (Glue `VersionId`), the table appeared meanwhile, or it vanished.
@@ -250,15 +257,15 @@ async fn register_table(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        if attempt > MAX_TABLE_ATTEMPTS {
+        if attempt > TABLE_BACKOFF.attempts {
             let e = GlueError::Contended {
                 target: format!("{db}.{table}"),
-                attempts: MAX_TABLE_ATTEMPTS,
+                attempts: TABLE_BACKOFF.attempts,
             };
             return fail_all(&files, e, refusals);
         }
         if attempt > 1 {
-            tokio::time::sleep(backoff(attempt)).await;
+            tokio::time::sleep(TABLE_BACKOFF.delay(attempt - 1, jitter_unit())).await;
         }
         let read = match glue::get_table_versioned(&deps.glue, db, table).await {
             Ok(read) => read,
@@ -352,20 +359,6 @@ async fn register_table(
         known.created.insert(table.to_string(), created.or(cached));
         return;
     }
-}
-
-/// Wait before attempt `attempt` (2, 3, ...): exponential from 50 ms, capped at 2 s, with
-/// full jitter, so writers that collided do not collide again in step ("Exponential Backoff
-/// And Jitter", AWS Architecture Blog).
-fn backoff(attempt: u32) -> std::time::Duration {
-    let cap = 50u64.saturating_mul(1 << attempt.min(6)).min(2_000);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // A cheap spread from the clock's low bits and the task: enough to break lockstep.
-    let spread = u64::from(nanos ^ (std::process::id().rotate_left(attempt)));
-    std::time::Duration::from_millis(spread % cap.max(1))
 }
 
 fn plan_for(
