@@ -14,9 +14,7 @@ use crate::spec;
 use crate::watermark::{lag_seconds, status_doc, watermark_doc, MergeStatus, Watermark};
 
 pub use crate::deps::Deps;
-pub use crate::error::TableError;
 pub use crate::lock::{acquire_lock, lock_owner, release_lock, HeldLock};
-pub use crate::merge::{outcome_report, statement_token};
 pub use crate::report::{Report, TableReport};
 pub use crate::request::{parse_request, Action, Request, RequestError};
 
@@ -169,8 +167,14 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
             }
         }
     };
-    let owner = lock_owner(name);
-    let lock = match acquire_lock(&deps.state, name, &owner, deps.config.lock_ttl_seconds).await {
+    let lock = match acquire_lock(
+        &deps.state,
+        name,
+        &lock_owner(name),
+        deps.config.lock_ttl_seconds,
+    )
+    .await
+    {
         Ok(Some(lock)) => lock,
         Ok(None) => {
             return TableReport::Skipped {
@@ -181,8 +185,8 @@ async fn one_table(deps: &Deps, action: Action, name: &str, deadline: Instant) -
         Err(e) => return failed(name, &e.into()),
     };
     let result = match action {
-        Action::Merge => merge(deps, &table, &def.location, &owner, deadline).await,
-        Action::Maintain => maintain(deps, &table, &owner, deadline).await,
+        Action::Merge => merge(deps, &table, &def.location, &lock.owner, deadline).await,
+        Action::Maintain => maintain(deps, &table, &lock.owner, deadline).await,
     };
     match release_lock(&deps.state, &lock).await {
         Ok(true) => {}

@@ -58,10 +58,21 @@ async fn execute(
     sql: &str,
     deadline: Instant,
 ) -> Result<(String, i64), Stop> {
+    let outcome = run_statement(deps, owner, sql, deadline).await?;
+    outcome_report(table.table(), outcome).map_err(Stop::Report)
+}
+
+/// Runs one of this run's statements in the curated database, under its request token
+/// ([`statement_token`]), until `deadline`.
+async fn run_statement(
+    deps: &Deps,
+    owner: &str,
+    sql: &str,
+    deadline: Instant,
+) -> Result<QueryOutcome, Stop> {
     let token = statement_token(owner, sql);
     let db = &deps.config.common.curated_database;
-    let outcome = deps.runner.run(sql, Some(db), &token, deadline).await?;
-    outcome_report(table.table(), outcome).map_err(Stop::Report)
+    Ok(deps.runner.run(sql, Some(db), &token, deadline).await?)
 }
 
 pub(crate) async fn merge(
@@ -205,9 +216,7 @@ pub(crate) async fn merge(
         rebuild_files: reload.as_ref().map(|source| source.files.clone()),
         next: Box::new(next.clone()),
     };
-    let token = statement_token(owner, &sql);
-    let db = &deps.config.common.curated_database;
-    let outcome = deps.runner.run(&sql, Some(db), &token, deadline).await?;
+    let outcome = run_statement(deps, owner, &sql, deadline).await?;
     if let QueryOutcome::TimedOut { query_id, .. } = &outcome {
         // Athena goes on with the query: the next run adopts it rather than starting it again.
         let doc = Watermark::with_in_flight(previous, flight(query_id.clone()));

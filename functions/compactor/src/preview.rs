@@ -148,7 +148,9 @@ pub async fn statement(
     statement: Statement,
 ) -> Result<String, PreviewError> {
     let name = spec::raw_table_name(source)?;
-    let table = CompactionTable::plan(&load_spec(glue_client, cfg, &name).await?)?;
+    // The raw table is read once: its spec plans the statements, its location the window.
+    let def = load_def(glue_client, cfg, &name).await?;
+    let table = CompactionTable::plan(&spec::table_spec(cfg, &def))?;
     let watermark = || async {
         state
             .get::<Watermark>(&watermark_doc(&name))
@@ -172,13 +174,12 @@ pub async fn statement(
             let wm = watermark().await?;
             let from = wm.as_ref().and_then(|w| w.partition.clone());
             let range = merge_range(glue_client, cfg, &table, from).await?;
-            let location = load_def(glue_client, cfg, &name).await?.location;
             let recorded = wm.as_ref().and_then(|w| w.change_file.as_deref());
             let range = crate::change_files::window(
                 state.client(),
                 &cfg.common.layout,
                 &table,
-                &location,
+                &def.location,
                 recorded,
                 range,
             )
