@@ -332,7 +332,7 @@ async fn demo() -> Result<bool> {
         .unwrap_or_default();
     println!(
         "\nThe stack keeps running.\nquery the current state:  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \\\n  aws athena start-query-execution --endpoint-url {} --work-group {} \\\n  --query-string 'SELECT * FROM {}.{first} LIMIT 5'   (then get-query-results --query-execution-id ...; README: The local Athena)",
-        dmslake_tests::athena::endpoint(),
+        dmslake_tests::athena_local_endpoint(),
         p.workgroup,
         p.curated_database
     );

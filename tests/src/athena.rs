@@ -10,16 +10,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use aws_sdk_athena::types::{ResultConfiguration, WorkGroupConfiguration};
 use dmslake::athena::{request_token, Backoff, QueryOutcome, Runner};
 
-/// The local Athena's endpoint ([`crate::athena_local_endpoint`]).
-pub fn endpoint() -> String {
-    crate::athena_local_endpoint()
-}
-
-/// An Athena client for the local Athena (panics naming it when it is not running).
-pub async fn client() -> aws_sdk_athena::Client {
-    crate::athena_local().await
-}
-
 /// Creates `name` with its query results under `output` (`s3://bucket/prefix/`), as the
 /// template's workgroup; a workgroup that exists already is kept.
 pub async fn create_workgroup(
@@ -51,7 +41,7 @@ pub async fn create_workgroup(
             } else {
                 Err(anyhow!(
                     "CreateWorkGroup {name} on the local Athena at {}: {e:?}",
-                    endpoint()
+                    crate::athena_local_endpoint()
                 ))
             }
         }
@@ -98,7 +88,7 @@ impl Athena {
             .runner
             .run(sql, Some(database), &token, Instant::now() + timeout)
             .await
-            .with_context(|| format!("local Athena at {}", endpoint()))?;
+            .with_context(|| format!("local Athena at {}", crate::athena_local_endpoint()))?;
         let (query_id, scanned_bytes) = match outcome {
             QueryOutcome::Succeeded {
                 query_id,

@@ -1351,7 +1351,7 @@ impl Pipeline {
             }
         }
         // The local Athena: the workgroup, its results in the state bucket as the template's.
-        let athena_client = crate::athena::client().await;
+        let athena_client = crate::athena_local().await;
         crate::athena::create_workgroup(
             &athena_client,
             &workgroup,
@@ -1371,7 +1371,7 @@ impl Pipeline {
             let mut lambda_env = env.clone();
             for (k, v) in [
                 ("AWS_ENDPOINT_URL", crate::endpoint()),
-                ("AWS_ENDPOINT_URL_ATHENA", crate::athena::endpoint()),
+                ("AWS_ENDPOINT_URL_ATHENA", crate::athena_local_endpoint()),
                 ("AWS_REGION", "us-east-1".into()),
                 ("AWS_DEFAULT_REGION", "us-east-1".into()),
                 ("AWS_ACCESS_KEY_ID", "testing".into()),

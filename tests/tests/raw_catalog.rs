@@ -32,7 +32,7 @@ struct Lake {
 
 impl Lake {
     async fn new(sequence: DatePartitionSequence) -> Self {
-        let client = athena::client().await;
+        let client = dmslake_tests::athena_local().await;
         let clients = clients().await;
         let bucket = new_bucket(&clients, "rawcat").await;
         let mut config = Config::from_lookup(&|_| None).expect("default config");

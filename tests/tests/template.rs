@@ -7,11 +7,6 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-/// Makes sure `.venv` has the template tools (idempotent; a no-op when it is up to date).
-fn ensure_dev_env() {
-    dmslake_tests::ensure_dev_env();
-}
-
 fn repo() -> PathBuf {
     dmslake_tests::repo_dir()
 }
@@ -21,7 +16,7 @@ fn template_text() -> String {
 }
 
 fn validate(template: &Path) -> Output {
-    ensure_dev_env();
+    dmslake_tests::ensure_dev_env();
     Command::new(repo().join("scripts/validate-template.sh"))
         .arg(template)
         .output()
@@ -106,7 +101,7 @@ fn unknown_runtime_on_a_sam_function_is_rejected() {
 fn linting_the_sam_template_alone_misses_a_bad_runtime_timeout_and_architecture() {
     // Why validate-template.sh translates first: sam validate --lint and cfn-lint on the SAM
     // template accept all three mistakes.
-    ensure_dev_env();
+    dmslake_tests::ensure_dev_env();
     let venv = repo().join(".venv/bin");
     for (name, from, to) in [
         (
