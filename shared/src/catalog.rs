@@ -417,7 +417,8 @@ pub fn partition_for(
     if parts.is_empty() {
         return Ok(None);
     }
-    let location = if obj.partition.is_empty() {
+    if obj.partition.is_empty() {
+        // A full-load file outside any date folder: its partition is read through manifests.
         if obj.kind == DataKind::Cdc {
             return Err(CatalogError::MissingDatePartition {
                 key: obj.key.clone(),
@@ -431,18 +432,16 @@ pub fn partition_for(
             location: folder.to_string(),
             manifest: true,
         }));
-    } else {
-        if let Some(part) = parts.iter().find(|p| obj.partition_value(**p).is_none()) {
-            return Err(CatalogError::IncompletePartition {
-                key: obj.key.clone(),
-                part: part.column(),
-            });
-        }
-        s3_url(bucket, &obj.folder_prefix)
-    };
+    }
+    if let Some(part) = parts.iter().find(|p| obj.partition_value(**p).is_none()) {
+        return Err(CatalogError::IncompletePartition {
+            key: obj.key.clone(),
+            part: part.column(),
+        });
+    }
     Ok(Some(PartitionDef {
         values: obj.partition_values(layout),
-        location,
+        location: s3_url(bucket, &obj.folder_prefix),
         manifest: false,
     }))
 }

@@ -131,11 +131,3 @@ pub struct Registration {
     pub outcomes: Vec<Result<(), RecordError>>,
     pub report: Report,
 }
-
-impl Registration {
-    /// The first failure and how many objects failed.
-    pub fn first_failure(&self) -> Option<(&RecordError, usize)> {
-        let first = self.outcomes.iter().find_map(|r| r.as_ref().err())?;
-        Some((first, self.outcomes.iter().filter(|r| r.is_err()).count()))
-    }
-}
