@@ -7,6 +7,7 @@
 # Idempotent: `start` does nothing when the emulator already answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 PORT=${LAMBDA_PORT:-9009}
 STATE=.local
 PIDFILE=$STATE/lambda-$PORT.pid
@@ -31,12 +32,8 @@ case "${1:-}" in
     nohup cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
       --env-file "$env_file" --timeout 900 >"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
-    for _ in $(seq 1 150); do
-      if answers; then echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2; exit 0; fi
-      sleep 0.2
-    done
-    echo "Lambda emulator did not start; see $LOG" >&2
-    exit 1
+    wait_until answers 30 "$PIDFILE" "$LOG" "Lambda emulator on 127.0.0.1:$PORT"
+    echo "Lambda emulator on 127.0.0.1:$PORT (log: $LOG)" >&2
     ;;
   invoke)
     name=${2:?function name}; file=${3:?event file}
